@@ -1,0 +1,35 @@
+"""gan_jax: generative adversarial networks as pure JAX functions.
+
+The flat public API: the game's losses, penalties and update rules; the state and
+the train-step factories. Models, data and metrics live in their subpackages
+(`gan_jax.models`, `gan_jax.data`, `gan_jax.metrics`).
+"""
+
+from gan_jax import games
+from gan_jax import losses
+from gan_jax import penalties
+from gan_jax import transforms
+from gan_jax.games import DiscriminatorOutput, Game
+from gan_jax.nets import Network, from_flax
+from gan_jax.state import (
+    GAN,
+    GANState,
+    generator_params,
+    init_state,
+    normal_latents,
+    sample,
+    sample_from_latents,
+    uniform_latents,
+)
+from gan_jax.steps import (
+    make_alternating_step,
+    make_discriminator_step,
+    make_generator_step,
+    make_multi_step,
+    make_simultaneous_step,
+    make_train_step,
+    make_unrolled_step,
+)
+from gan_jax.transforms import clip_params, ema_of, ema_params, optimistic_adam, two_timescale
+
+__version__ = "0.1.0"

@@ -1,0 +1,163 @@
+"""The game's update rules as optax `GradientTransformation`s.
+
+Each is chained like any optax transformation, e.g. WGAN's critic optimizer is
+
+  optax.chain(optax.rmsprop(5e-5), clip_params(0.01))
+
+and a generator optimizer with an exponential moving average of its weights is
+
+  optax.chain(optax.adam(1e-4, b1=0.5, b2=0.9), ema_params(0.999))
+
+Transformations that act on the parameters after the update (clipping, EMA) read
+`params` and must come last in the chain.
+"""
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def clip_params(c: float) -> optax.GradientTransformation:
+  """Keeps every parameter in [-c, c] after the update (WGAN weight clipping).
+
+  The returned updates move each parameter to `clip(param + update, -c, c)`.
+  Because `apply_updates` computes `param + update` in floating point, a naive
+  `clip(...) - param` can land one rounding error outside the box; the update is
+  nudged by ulps until `param + update` is inside it exactly.
+
+  Args:
+    c: the clipping bound (0.01 in Arjovsky et al. 2017).
+
+  Returns:
+    A `GradientTransformation` that needs `params` in `update`; chain it last.
+
+  References:
+    Arjovsky et al., 2017, Wasserstein GAN (Algorithm 1, line 7).
+  """
+  if c <= 0:
+    raise ValueError(f"clip_params needs c > 0, got {c}.")
+
+  def clipped_update(u, p):
+    hi = jnp.asarray(c, p.dtype)
+    u = jnp.clip(p + u, -hi, hi) - p
+    for _ in range(3):  # Each pass moves `p + u` by at least one ulp of the result.
+      r = p + u
+      u = jnp.where(r > hi, jnp.nextafter(u, jnp.asarray(-jnp.inf, u.dtype)), u)
+      u = jnp.where(r < -hi, jnp.nextafter(u, jnp.asarray(jnp.inf, u.dtype)), u)
+    return u
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError("clip_params needs params: pass them to update().")
+    return jax.tree.map(clipped_update, updates, params), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
+class EmaParamsState(NamedTuple):
+  """The exponential moving average of the parameters after each update."""
+
+  ema: optax.Params
+
+
+def ema_params(decay: float) -> optax.GradientTransformation:
+  """Tracks an exponential moving average of the parameters (generator EMA).
+
+  Leaves the updates unchanged and keeps, in its state,
+
+    ema_0 = params_0,   ema_t = decay * ema_{t-1} + (1 - decay) * params_t,
+
+  where params_t = params_{t-1} + updates_t, i.e. the closed form
+  ema_t = decay^t params_0 + (1 - decay) sum_{i=1..t} decay^(t-i) params_i.
+  `ema_of(opt_state)` reads it back; sampling and evaluation use it.
+
+  Args:
+    decay: in [0, 1); 0.999 is common for image GANs.
+
+  Returns:
+    A `GradientTransformation` that needs `params` in `update`; chain it last.
+
+  References:
+    Yazici et al., 2019, The Unusual Effectiveness of Averaging in GAN Training;
+    Karras et al., 2018, Progressive Growing of GANs.
+  """
+  if not 0.0 <= decay < 1.0:
+    raise ValueError(f"ema_params needs 0 <= decay < 1, got {decay}.")
+
+  def init_fn(params):
+    # A copy, not an alias: a donated state must not hold one buffer twice.
+    return EmaParamsState(ema=jax.tree.map(lambda p: jnp.array(p, copy=True), params))
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError("ema_params needs params: pass them to update().")
+    new_params = optax.apply_updates(params, updates)
+    ema = optax.incremental_update(new_params, state.ema, step_size=1.0 - decay)
+    return updates, EmaParamsState(ema=ema)
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def ema_of(opt_state) -> Optional[optax.Params]:
+  """The EMA parameters tracked by `ema_params` inside `opt_state`, or None."""
+  found = [
+      s
+      for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, EmaParamsState))
+      if isinstance(s, EmaParamsState)
+  ]
+  if len(found) > 1:
+    raise ValueError("opt_state holds more than one ema_params state.")
+  return found[0].ema if found else None
+
+
+class PlayerOptimizers(NamedTuple):
+  generator: optax.GradientTransformation
+  discriminator: optax.GradientTransformation
+
+
+def two_timescale(
+    make_optimizer: Callable[..., optax.GradientTransformation] = optax.adam,
+    *,
+    generator_lr: float = 1e-4,
+    discriminator_lr: float = 4e-4,
+    **kwargs: Any,
+) -> PlayerOptimizers:
+  """The two time-scale update rule: one optimizer per player, with its own rate.
+
+  Example:
+    opts = two_timescale(optax.adam, generator_lr=1e-4, discriminator_lr=4e-4, b1=0., b2=0.9)
+    gan = GAN(..., g_optimizer=opts.generator, d_optimizer=opts.discriminator)
+
+  Args:
+    make_optimizer: an optax optimizer factory taking the learning rate first.
+    generator_lr: the generator's learning rate.
+    discriminator_lr: the discriminator's learning rate (faster, in TTUR).
+    **kwargs: passed to `make_optimizer` for both players.
+
+  Returns:
+    `PlayerOptimizers(generator, discriminator)`.
+
+  References:
+    Heusel et al., 2017, GANs Trained by a Two Time-Scale Update Rule Converge to a
+    Local Nash Equilibrium.
+  """
+  return PlayerOptimizers(
+      generator=make_optimizer(generator_lr, **kwargs),
+      discriminator=make_optimizer(discriminator_lr, **kwargs),
+  )
+
+
+def optimistic_adam(learning_rate, **kwargs) -> optax.GradientTransformation:
+  """Optimistic Adam, an update rule made for min-max games (`optax.optimistic_adam`).
+
+  Extrapolates with the previous gradient, which damps the rotation of
+  simultaneous gradient play around an equilibrium. Use it for both players,
+  ideally with `make_train_step(..., update="simultaneous")`.
+
+  References:
+    Daskalakis et al., 2018, Training GANs with Optimism.
+  """
+  return optax.optimistic_adam(learning_rate, **kwargs)
+
