@@ -30,6 +30,13 @@ from gan_jax.steps import (
     make_train_step,
     make_unrolled_step,
 )
-from gan_jax.transforms import clip_params, ema_of, ema_params, optimistic_adam, two_timescale
+from gan_jax.transforms import (
+    clip_params,
+    ema_of,
+    ema_params,
+    optimistic_adam,
+    optimistic_gradient_descent,
+    two_timescale,
+)
 
 __version__ = "0.1.0"

@@ -150,7 +150,7 @@ def two_timescale(
 
 
 def optimistic_adam(learning_rate, **kwargs) -> optax.GradientTransformation:
-  """Optimistic Adam, an update rule made for min-max games (`optax.optimistic_adam`).
+  """Optimistic Adam, an update rule made for min-max games (`optax.optimistic_adam_v2`).
 
   Extrapolates with the previous gradient, which damps the rotation of
   simultaneous gradient play around an equilibrium. Use it for both players,
@@ -159,5 +159,18 @@ def optimistic_adam(learning_rate, **kwargs) -> optax.GradientTransformation:
   References:
     Daskalakis et al., 2018, Training GANs with Optimism.
   """
-  return optax.optimistic_adam(learning_rate, **kwargs)
+  return optax.optimistic_adam_v2(learning_rate, **kwargs)
+
+
+def optimistic_gradient_descent(learning_rate, **kwargs) -> optax.GradientTransformation:
+  """Optimistic gradient descent (`optax.optimistic_gradient_descent`).
+
+  x_{t+1} = x_t - lr * (2 g_t - g_{t-1}): the past-extragradient method, which
+  converges on bilinear games where simultaneous gradient descent spirals out.
+
+  References:
+    Daskalakis et al., 2018, Training GANs with Optimism;
+    Gidel et al., 2019, A Variational Inequality Perspective on GANs.
+  """
+  return optax.optimistic_gradient_descent(learning_rate, **kwargs)
 

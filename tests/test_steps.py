@@ -1,0 +1,268 @@
+"""Train steps: who changes what, scan equals sequence, no retracing, exact gradients."""
+
+import functools
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gan_jax as gj
+
+LATENT = 3
+
+
+class Generator(nn.Module):
+  """A small generator with batch norm, so it has mutable collections."""
+
+  @nn.compact
+  def __call__(self, z, train):
+    h = nn.Dense(16)(z)
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
+    return nn.Dense(2)(nn.relu(h))
+
+
+class Critic(nn.Module):
+  """A small critic with dropout, returning (logits, features)."""
+
+  dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x, train):
+    h = nn.tanh(nn.Dense(16)(x))
+    h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    return nn.Dense(1)(h)[:, 0], h
+
+
+def make_gan(game=None, g_opt=None, d_opt=None, dropout=0.0):
+  return gj.GAN(
+      generator=gj.from_flax(Generator()),
+      discriminator=gj.from_flax(Critic(dropout)),
+      g_optimizer=g_opt or optax.chain(optax.adam(1e-2), gj.ema_params(0.9)),
+      d_optimizer=d_opt or optax.adam(1e-2),
+      game=game or gj.games.non_saturating(),
+      latent_dim=LATENT,
+  )
+
+
+def real_batch(n, seed=0):
+  return jax.random.normal(jax.random.key(seed), (n, 2)) * 0.5 + 2.0
+
+
+def generator_leaves(state):
+  return jax.tree.leaves((state.g_params, state.g_collections, state.g_opt_state))
+
+
+def discriminator_leaves(state):
+  return jax.tree.leaves((state.d_params, state.d_collections, state.d_opt_state))
+
+
+def assert_trees_identical(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def assert_trees_close(a, b, **kw):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), **kw)
+
+
+def trees_differ(a, b):
+  return any(not np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
+
+
+@pytest.fixture(scope="module")
+def gan():
+  return make_gan(dropout=0.25)
+
+
+@pytest.fixture(scope="module")
+def state(gan):
+  return gj.init_state(gan, jax.random.key(0), real_batch(8))
+
+
+def test_discriminator_update_leaves_every_generator_leaf_bit_identical(gan, state):
+  step = jax.jit(gj.make_discriminator_step(gan, penalty=gj.penalties.r1_penalty, penalty_weight=1.0))
+  new, _ = step(state, real_batch(8), jax.random.key(1))
+  assert_trees_identical(generator_leaves(state), generator_leaves(new))
+  assert trees_differ(discriminator_leaves(state), discriminator_leaves(new))
+
+
+def test_generator_update_leaves_every_discriminator_leaf_bit_identical(gan, state):
+  step = jax.jit(gj.make_generator_step(gan))
+  new, _ = step(state, real_batch(8), jax.random.key(1))
+  assert_trees_identical(discriminator_leaves(state), discriminator_leaves(new))
+  assert trees_differ(generator_leaves(state), generator_leaves(new))
+  # The generator's own batch-norm statistics do move in its update.
+  assert trees_differ(jax.tree.leaves(state.g_collections), jax.tree.leaves(new.g_collections))
+
+
+@pytest.mark.parametrize("penalty", [None, gj.penalties.gradient_penalty])
+def test_k_scanned_critic_steps_equal_k_sequential_steps(penalty):
+  k, b = 3, 8
+  gan = make_gan(game=gj.games.wasserstein())
+  state = gj.init_state(gan, jax.random.key(0), real_batch(b))
+  batch = real_batch(k * b, seed=7)
+  key = jax.random.key(3)
+  scanned, metrics = jax.jit(
+      gj.make_alternating_step(gan, d_steps=k, penalty=penalty, penalty_weight=10.0, reuse_fake=False)
+  )(state, batch, key)
+
+  d_step = jax.jit(gj.make_discriminator_step(gan, penalty=penalty, penalty_weight=10.0))
+  g_step = jax.jit(gj.make_generator_step(gan))
+  d_key, g_key = jax.random.split(key)
+  sequential = state
+  for i, sub in enumerate(jax.random.split(d_key, k)):
+    sequential, d_metrics = d_step(sequential, batch[i * b : (i + 1) * b], sub)
+  sequential, _ = g_step(sequential, batch[-b:], g_key)
+
+  assert int(scanned.step) == 1
+  assert_trees_close(scanned.replace(step=0), sequential.replace(step=0), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(metrics["d_loss"], d_metrics["d_loss"], rtol=1e-5)
+
+
+def test_reused_fake_is_the_fake_the_last_critic_step_drew(gan, state):
+  batch = real_batch(16, seed=2)
+  key = jax.random.key(4)
+  fresh, _ = jax.jit(gj.make_alternating_step(gan, d_steps=2, reuse_fake=False))(state, batch, key)
+  reused, _ = jax.jit(gj.make_alternating_step(gan, d_steps=2, reuse_fake=True))(state, batch, key)
+  # Same discriminator trajectory either way; only the generator's latents differ.
+  assert_trees_close(fresh.d_params, reused.d_params, rtol=1e-5, atol=1e-6)
+  assert trees_differ(jax.tree.leaves(fresh.g_params), jax.tree.leaves(reused.g_params))
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous", "unrolled"])
+def test_step_does_not_retrace(update):
+  gan = make_gan(d_opt=optax.adam(1e-2, eps_root=1e-8))
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  d_steps = 2 if update == "alternating" else 1
+  step = jax.jit(
+      chex.assert_max_traces(gj.make_train_step(gan, update=update, d_steps=d_steps, unroll_steps=2), n=1),
+      donate_argnums=0,
+  )
+  for i in range(3):
+    state, metrics = step(state, real_batch(8 * d_steps, seed=i), jax.random.key(i))
+  assert int(state.step) == 3
+  expected = {"d_loss", "g_loss", "penalty", "real_logits", "fake_logits", "d_grad_norm", "g_grad_norm"}
+  assert set(metrics) == expected
+  assert all(np.isfinite(v) for v in metrics.values())
+
+
+def sgd_gan(game):
+  return make_gan(game=game, g_opt=optax.sgd(1.0), d_opt=optax.sgd(1.0))
+
+
+@pytest.mark.parametrize("game", [gj.games.non_saturating(), gj.games.relativistic_average()])
+def test_simultaneous_step_applies_both_exact_gradients(game):
+  gan = sgd_gan(game)
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  real = real_batch(8, seed=5)
+  key = jax.random.key(6)
+  new, metrics = jax.jit(gj.make_simultaneous_step(gan))(state, real, key)
+
+  # Recompute with the step's documented key use and plain jax.grad of the composed game.
+  forward_key, real_rng, fake_rng, _, _ = jax.random.split(key, 5)
+  z_key, g_rng = jax.random.split(forward_key)
+  z = gan.latents(z_key, 8)
+
+  def outputs(g_params, d_params):
+    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=g_rng, train=True)
+    r, cols = gan.discriminator.apply(d_params, state.d_collections, real, rng=real_rng, train=True)
+    f, _ = gan.discriminator.apply(d_params, cols, fake, rng=fake_rng, train=True)
+    return gj.DiscriminatorOutput(*r), gj.DiscriminatorOutput(*f)
+
+  d_grads = jax.grad(lambda d: game.discriminator_loss(*outputs(state.g_params, d)))(state.d_params)
+  g_grads = jax.grad(lambda g: game.generator_loss(*outputs(g, state.d_params)))(state.g_params)
+  assert_trees_close(new.d_params, jax.tree.map(jnp.subtract, state.d_params, d_grads), rtol=1e-5, atol=1e-6)
+  assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(metrics["g_grad_norm"], optax.global_norm(g_grads), rtol=1e-5)
+
+
+def test_unrolled_generator_gradient_goes_through_the_discriminator_update():
+  lr = 0.5
+  gan = make_gan(g_opt=optax.sgd(1.0), d_opt=optax.sgd(lr))
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  real = real_batch(8, seed=8)
+  key = jax.random.key(9)
+  new, _ = jax.jit(gj.make_unrolled_step(gan, unroll_steps=1))(state, real, key)
+
+  _, g_key = jax.random.split(key)
+  forward_key, unroll_key, loss_key = jax.random.split(g_key, 3)
+  z_key, g_rng = jax.random.split(forward_key)
+  z = gan.latents(z_key, 8)
+  (unroll_rng,) = jax.random.split(unroll_key, 1)
+
+  def d_loss(d_params, fake):
+    real_rng, fake_rng, _, _ = jax.random.split(unroll_rng, 4)
+    r, cols = gan.discriminator.apply(d_params, state.d_collections, real, rng=real_rng, train=True)
+    f, _ = gan.discriminator.apply(d_params, cols, fake, rng=fake_rng, train=True)
+    return gan.game.discriminator_loss(gj.DiscriminatorOutput(*r), gj.DiscriminatorOutput(*f))
+
+  def surrogate(g_params):
+    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=g_rng, train=True)
+    grads = jax.grad(d_loss)(state.d_params, fake)
+    unrolled = jax.tree.map(lambda p, g: p - lr * g, state.d_params, grads)
+    fake_rng, _ = jax.random.split(loss_key)
+    f, _ = gan.discriminator.apply(unrolled, state.d_collections, fake, rng=fake_rng, train=True)
+    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
+
+  g_grads = jax.grad(surrogate)(state.g_params)
+  assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads), rtol=1e-4, atol=1e-6)
+
+  # The unrolled gradient is not the plain one: the unroll carries information.
+  def plain(g_params):
+    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=g_rng, train=True)
+    fake_rng, _ = jax.random.split(loss_key)
+    f, _ = gan.discriminator.apply(state.d_params, state.d_collections, fake, rng=fake_rng, train=True)
+    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
+
+  assert optax.global_norm(jax.tree.map(jnp.subtract, jax.grad(plain)(state.g_params), g_grads)) > 1e-4
+
+
+def test_wgan_step_with_clipping_keeps_critic_in_the_box():
+  gan = make_gan(
+      game=gj.games.wasserstein(),
+      d_opt=optax.chain(optax.rmsprop(5e-3), gj.clip_params(0.01)),
+  )
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  step = jax.jit(gj.make_alternating_step(gan, d_steps=5), donate_argnums=0)
+  for i in range(3):
+    state, _ = step(state, real_batch(40, seed=i), jax.random.key(i))
+  for leaf in jax.tree.leaves(state.d_params):
+    assert jnp.max(jnp.abs(leaf)) <= np.float32(0.01)
+
+
+def test_penalty_is_reported_apart_from_the_game_loss(gan, state):
+  step = jax.jit(gj.make_discriminator_step(gan, penalty=gj.penalties.gradient_penalty, penalty_weight=10.0))
+  _, m = step(state, real_batch(8), jax.random.key(1))
+  unpenalised = jax.jit(gj.make_discriminator_step(gan))
+  _, m0 = unpenalised(state, real_batch(8), jax.random.key(1))
+  np.testing.assert_allclose(m["d_loss"], m0["d_loss"], rtol=1e-6)
+  assert m["penalty"] > 0 and m0["penalty"] == 0
+
+
+def test_multi_step_equals_single_steps_with_folded_keys(gan, state):
+  step = gj.make_alternating_step(gan)
+  batches = jnp.stack([real_batch(8, seed=i) for i in range(3)])
+  key = jax.random.key(11)
+  fused, _ = jax.jit(gj.make_multi_step(step, 3))(state, batches, key)
+  single = state
+  jstep = jax.jit(step)
+  for i in range(3):
+    single, _ = jstep(single, batches[i], jax.random.fold_in(key, i))
+  assert_trees_close(fused, single, rtol=1e-5, atol=1e-6)
+
+
+def test_sample_uses_ema_parameters_when_tracked(gan, state):
+  step = jax.jit(gj.make_alternating_step(gan))
+  for i in range(3):
+    state, _ = step(state, real_batch(8, seed=i), jax.random.key(i))
+  ema = gj.sample(gan, state, jax.random.key(0), 5)
+  raw = gj.sample(gan, state, jax.random.key(0), 5, ema=False)
+  assert ema.shape == (5, 2)
+  assert not np.allclose(ema, raw)
+  assert_trees_identical(jax.tree.leaves(gj.generator_params(state)), jax.tree.leaves(gj.ema_of(state.g_opt_state)))

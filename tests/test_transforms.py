@@ -1,0 +1,103 @@
+"""The game's optax transformations: clipping, EMA, TTUR, optimism."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gan_jax import transforms
+
+
+def random_tree(seed, scale):
+  k1, k2 = jax.random.split(jax.random.key(seed))
+  return {"w": scale * jax.random.normal(k1, (5, 7)), "b": scale * jax.random.normal(k2, (7,))}
+
+
+@pytest.mark.parametrize("c", [0.01, 0.1, 1.0])
+def test_weight_clipping_keeps_every_parameter_in_the_box(c):
+  opt = optax.chain(optax.rmsprop(5e-2), transforms.clip_params(c))
+  params = random_tree(0, 3.0)  # starts far outside the box.
+  state = opt.init(params)
+  for i in range(20):
+    grads = random_tree(i + 1, 10.0)
+    updates, state = opt.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    bound = np.float32(c)  # the box in the parameters' own dtype.
+    for leaf in jax.tree.leaves(params):
+      assert jnp.max(leaf) <= bound and jnp.min(leaf) >= -bound
+  # Inside the box the rule is the identity: one small step moves params like rmsprop alone.
+  inner = {"w": jnp.full((3,), c / 2)}
+  updates, _ = transforms.clip_params(c).update({"w": jnp.full((3,), c / 8)}, optax.EmptyState(), inner)
+  np.testing.assert_allclose(optax.apply_updates(inner, updates)["w"], 0.625 * c, rtol=1e-6)
+
+
+def test_clipping_moves_parameters_to_clip_of_update():
+  params = random_tree(3, 1.0)
+  step = random_tree(4, 1.0)
+  updates, _ = transforms.clip_params(0.5).update(step, optax.EmptyState(), params)
+  got = optax.apply_updates(params, updates)
+  want = jax.tree.map(lambda p, u: jnp.clip(p + u, -0.5, 0.5), params, step)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(g, w, atol=1e-7)
+
+
+def test_ema_matches_closed_form():
+  decay = 0.9
+  opt = optax.chain(optax.sgd(0.1), transforms.ema_params(decay))
+  params = random_tree(0, 1.0)
+  state = opt.init(params)
+  history = [params]
+  for i in range(6):
+    updates, state = opt.update(random_tree(10 + i, 1.0), state, params)
+    params = optax.apply_updates(params, updates)
+    history.append(params)
+  t = len(history) - 1
+  for name in params:
+    seq = np.stack([np.asarray(h[name], np.float64) for h in history])
+    closed = decay**t * seq[0] + (1 - decay) * sum(decay ** (t - i) * seq[i] for i in range(1, t + 1))
+    np.testing.assert_allclose(transforms.ema_of(state)[name], closed, rtol=1e-5, atol=1e-6)
+
+
+def test_ema_leaves_updates_unchanged_and_is_absent_when_not_chained():
+  params = random_tree(0, 1.0)
+  grads = random_tree(1, 1.0)
+  plain = optax.adam(1e-2)
+  chained = optax.chain(optax.adam(1e-2), transforms.ema_params(0.5))
+  u1, s1 = plain.update(grads, plain.init(params), params)
+  u2, s2 = chained.update(grads, chained.init(params), params)
+  for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2)):
+    np.testing.assert_array_equal(a, b)
+  assert transforms.ema_of(s1) is None
+  assert transforms.ema_of(s2) is not None
+
+
+def test_two_timescale_gives_each_player_its_rate():
+  opts = transforms.two_timescale(optax.sgd, generator_lr=1e-4, discriminator_lr=4e-4)
+  grads = {"w": jnp.ones((2,))}
+  g, _ = opts.generator.update(grads, opts.generator.init(grads))
+  d, _ = opts.discriminator.update(grads, opts.discriminator.init(grads))
+  np.testing.assert_allclose(g["w"], -1e-4)
+  np.testing.assert_allclose(d["w"], -4e-4)
+
+
+def play_bilinear_game(opt, steps):
+  """Plays min_x max_y x*y from (1, 1); returns the final distance to the equilibrium (0, 0)."""
+
+  def body(carry, _):
+    x, y, sx, sy = carry
+    ux, sx = opt.update(y, sx, x)  # d/dx (x*y)
+    uy, sy = opt.update(-x, sy, y)  # y ascends: d/dy -(x*y)
+    return (x + ux, y + uy, sx, sy), None
+
+  x = y = jnp.array(1.0)
+  (x, y, _, _), _ = jax.lax.scan(body, (x, y, opt.init(x), opt.init(y)), None, length=steps)
+  return float(jnp.hypot(x, y))
+
+
+def test_optimistic_updates_approach_the_equilibrium_where_plain_ones_spiral_out():
+  start = np.sqrt(2.0)
+  assert play_bilinear_game(optax.sgd(0.05), 200) > start
+  assert play_bilinear_game(optax.adam(0.01), 2000) > start
+  assert play_bilinear_game(transforms.optimistic_gradient_descent(0.05), 2000) < 0.2
+  assert play_bilinear_game(transforms.optimistic_adam(0.01, b1=0.0), 2000) < 0.5 * start
