@@ -94,7 +94,7 @@ def make_discriminator_step(
         functools.partial(_discriminator_loss, gan, penalty, penalty_weight), has_aux=True
     )(state.d_params, state.d_collections, real, fake, loss_key)
     updates, opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
-    metrics["d_grad_norm"] = optax.global_norm(grads)
+    metrics["d_grad_norm"] = optax.tree.norm(grads)
     return state.replace(
         d_params=optax.apply_updates(state.d_params, updates),
         d_collections=collections,
@@ -129,7 +129,7 @@ def _apply_generator_grads(gan: GAN, state: GANState, grads, collections, loss):
       g_params=optax.apply_updates(state.g_params, updates),
       g_collections=collections,
       g_opt_state=opt_state,
-  ), {"g_loss": loss, "g_grad_norm": optax.global_norm(grads)}
+  ), {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
 
 
 def make_generator_step(gan: GAN):
@@ -279,7 +279,7 @@ def make_simultaneous_step(
 
     d_updates, d_opt_state = gan.d_optimizer.update(d_grads, state.d_opt_state, state.d_params)
     state, g_metrics = _apply_generator_grads(gan, state, g_grads, g_collections, g_loss)
-    metrics["d_grad_norm"] = optax.global_norm(d_grads)
+    metrics["d_grad_norm"] = optax.tree.norm(d_grads)
     return state.replace(
         step=state.step + 1,
         d_params=optax.apply_updates(state.d_params, d_updates),
