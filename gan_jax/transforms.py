@@ -36,7 +36,7 @@ def clip_params(c: float) -> optax.GradientTransformation:
   References:
     Arjovsky et al., 2017, Wasserstein GAN (Algorithm 1, line 7).
   """
-  if c <= 0:
+  if isinstance(c, (int, float)) and c <= 0:  # a traced c (populations) is not checked.
     raise ValueError(f"clip_params needs c > 0, got {c}.")
 
   def clipped_update(u, p):
@@ -83,7 +83,7 @@ def ema_params(decay: float) -> optax.GradientTransformation:
     Yazici et al., 2019, The Unusual Effectiveness of Averaging in GAN Training;
     Karras et al., 2018, Progressive Growing of GANs.
   """
-  if not 0.0 <= decay < 1.0:
+  if isinstance(decay, (int, float)) and not 0.0 <= decay < 1.0:  # traced: unchecked.
     raise ValueError(f"ema_params needs 0 <= decay < 1, got {decay}.")
 
   def init_fn(params):

@@ -81,7 +81,7 @@ def test_dataset_argument_errors():
     data.ArrayDataset(images, batch_size=4, seed=0).batch_at(-1)
 
 
-def test_synthetic_dataset_is_a_function_of_seed_step_and_process():
+def test_synthetic_dataset_is_a_function_of_seed_and_step_whatever_the_processes():
   mixture = data.grid()
   ds = data.SyntheticDataset(mixture, batch_size=8, seed=1)
   first = [batch for _, batch in zip(range(5), ds)]
@@ -93,6 +93,7 @@ def test_synthetic_dataset_is_a_function_of_seed_step_and_process():
             for p in range(2)]
   a, b = (shard.batch_at(0) for shard in shards)
   assert a.shape == b.shape == (4, 2) and not np.array_equal(a, b)
+  np.testing.assert_array_equal(np.concatenate([a, b]), ds.batch_at(0))
   roll = data.SyntheticDataset(data.swiss_roll(), batch_size=6, seed=0)
   np.testing.assert_array_equal(roll.batch_at(2), roll.batch_at(2))
 

@@ -178,9 +178,11 @@ class ArrayDataset(_StepIndexed):
 class SyntheticDataset(_StepIndexed):
   """Fresh samples of a mixture or sampler at every step, indexed by step.
 
-  The batch of process p at step s is drawn with
-  `np.random.default_rng([seed, s, p])`, so it is a pure function of
-  (seed, s, p) and different processes draw independent samples.
+  The global batch at step s is drawn with `np.random.default_rng([seed, s])`
+  and process p keeps its contiguous slice of it, so the global batch is a pure
+  function of (seed, s) whatever the number of processes: a run on two hosts sees
+  exactly the data of a run on one. (Every process draws the whole global batch;
+  for synthetic data that costs microseconds.)
 
   Args:
     mixture_or_sampler: a `Mixture`, or a `Sampler` `(rng, n) -> [n, D]`
@@ -205,7 +207,10 @@ class SyntheticDataset(_StepIndexed):
 
   def batch_at(self, step: int) -> np.ndarray:
     """This process's batch `[B / process_count, D]` float32 at `step`."""
-    rng = np.random.default_rng([self.seed, _check_step(step), self.process_index])
+    rng = np.random.default_rng([self.seed, _check_step(step)])
     if isinstance(self.source, Mixture):
-      return sample_mixture(self.source, rng, self.local_batch_size)
-    return np.asarray(self.source(rng, self.local_batch_size), np.float32)
+      batch = sample_mixture(self.source, rng, self.batch_size)
+    else:
+      batch = np.asarray(self.source(rng, self.batch_size), np.float32)
+    start = self.process_index * self.local_batch_size
+    return batch[start : start + self.local_batch_size]

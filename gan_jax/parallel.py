@@ -1,0 +1,213 @@
+"""The same train step on one device, many devices and many hosts; populations of runs.
+
+Data parallelism is `jit` over a one-axis device mesh (`"data"`): the state is
+replicated, the global batch is split along its first axis, and XLA's SPMD
+partitioner inserts the all-reduces. The step keeps its global-batch meaning:
+losses, gradients, batch-norm statistics and metrics are means over the global
+batch, so a data-parallel step equals the single-device step on the same global
+batch (to float tolerance). Random draws inside the step (latents, penalty
+interpolation, dropout) are taken for the global batch from one key, so every
+device draws different values, while parameter initialisation and the EMA, which
+come from replicated keys and replicated parameters, agree everywhere.
+
+Across hosts the same code runs in every process after `initialize_distributed`;
+each process reads its own slice of the global batch (`ArrayDataset(...,
+process_index=jax.process_index(), process_count=jax.process_count())`) and
+`shard_batch` assembles the global array.
+
+A population is N runs of one architecture and loss in one compiled program: the
+train step is `vmap`ped over a leading member axis of the state, the batch, the
+key and the traced hyperparameters (learning rates, betas, penalty weight, EMA
+decay), and that member axis can itself be sharded over the mesh.
+"""
+
+import contextlib
+import os
+import sys
+from typing import Any, Callable, Mapping, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+DATA = "data"
+MEMBERS = "members"
+
+
+def initialize_distributed(
+    coordinator_address: Optional[str] = None,
+    num_processes: Optional[int] = None,
+    process_id: Optional[int] = None,
+    *,
+    heartbeat_timeout_seconds: int = 100,
+    initialization_timeout: int = 300,
+) -> None:
+  """Starts JAX's distributed runtime when the job has several processes.
+
+  With no arguments JAX detects the cluster itself (TPU pod slices, Slurm, Open
+  MPI); with a coordinator address it takes the explicit triple. A single-process
+  job (no arguments and no cluster in the environment) is left alone. If a peer
+  dies, the others are stopped by the runtime after `heartbeat_timeout_seconds`
+  instead of waiting forever in a collective.
+
+  Args:
+    coordinator_address: "host:port" of process 0, or None to auto-detect.
+    num_processes: total number of processes.
+    process_id: this process's index in [0, num_processes).
+    heartbeat_timeout_seconds: how long a silent peer is waited for.
+    initialization_timeout: how long to wait for all processes to join.
+  """
+  explicit = coordinator_address is not None
+  in_cluster = any(
+      v in os.environ
+      for v in ("SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
+  )
+  if not explicit and not in_cluster:
+    return
+  jax.distributed.initialize(
+      coordinator_address=coordinator_address,
+      num_processes=num_processes,
+      process_id=process_id,
+      heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+      initialization_timeout=initialization_timeout,
+  )
+
+
+@contextlib.contextmanager
+def exit_on_peer_failure():
+  """Turns a collective that failed because a peer process died into a clear exit.
+
+  In a multi-process job, a `JaxRuntimeError` inside the block prints one line
+  naming the failure and ends this process with status 1 at once, instead of a
+  traceback followed by a wait on the runtime's shutdown barrier for the dead
+  peer. In a single-process job the error propagates unchanged.
+  """
+  try:
+    yield
+  except jax.errors.JaxRuntimeError as e:
+    if jax.process_count() == 1:
+      raise
+    reason = str(e).strip().splitlines()[0][:300]
+    sys.stderr.write(
+        f"error: process {jax.process_index()} of {jax.process_count()}: a collective failed "
+        f"({reason}); another process has probably died, see its log; stopping this one.\n"
+    )
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def data_mesh(devices=None) -> Mesh:
+  """A one-axis mesh named "data" over `devices` (all devices of all processes by default)."""
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), (DATA,))
+
+
+def replicate(tree, mesh: Mesh):
+  """Places every leaf of `tree` on every device of `mesh` (the same value in every process)."""
+  sharding = NamedSharding(mesh, P())
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree
+  )
+
+
+def shard_batch(local_batch, mesh: Mesh, axis: str = DATA):
+  """Assembles the global batch from this process's rows `[B / process_count, ...]`.
+
+  Process p's rows become rows `p * B/process_count ...` of the global batch, the
+  order in which `ArrayDataset`/`SyntheticDataset` split a global batch.
+  """
+  sharding = NamedSharding(mesh, P(axis))
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch
+  )
+
+
+def make_data_parallel_step(train_step: Callable, mesh: Mesh, *, donate: bool = True):
+  """Jits `train_step` for a replicated state and a batch split over the mesh.
+
+  Args:
+    train_step: `(state, batch, key) -> (state, metrics)` from `make_train_step`.
+    mesh: a mesh with a "data" axis (`data_mesh()`).
+    donate: donate the state's buffers to the step.
+
+  Returns:
+    The jitted step; pass it a `replicate`d state, a `shard_batch`ed batch and a
+    key; metrics come back replicated.
+  """
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(
+      train_step,
+      in_shardings=(replicated, NamedSharding(mesh, P(DATA)), replicated),
+      out_shardings=(replicated, replicated),
+      donate_argnums=(0,) if donate else (),
+  )
+
+
+def fetch(tree) -> Any:
+  """Brings replicated arrays to this host as numpy (safe in multi-process jobs)."""
+
+  def local(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      x = x.addressable_data(0)
+    return np.asarray(x)
+
+  return jax.tree.map(local, tree)
+
+
+# Populations ---------------------------------------------------------------------
+
+
+def stack_hparams(members: list[Mapping[str, float]]) -> dict:
+  """[{"lr": 1e-4, ...}, {"lr": 2e-4, ...}] -> {"lr": f32[2], ...} (same keys in every member)."""
+  keys = set(members[0])
+  if any(set(m) != keys for m in members):
+    raise ValueError("every population member must set the same hyperparameters.")
+  return {k: jnp.asarray([m[k] for m in members], jnp.float32) for k in sorted(keys)}
+
+
+def init_population(init_fn: Callable, keys: jax.Array, hparams: Mapping[str, jax.Array]):
+  """Initialises N members at once: `vmap(init_fn)(keys [N], hparams {name: [N]})`.
+
+  Args:
+    init_fn: `(key, hparams) -> state` for one member (its hyperparameters traced).
+    keys: `[N]` PRNG keys, one per member (its seed).
+    hparams: each hyperparameter as an array `[N]`.
+
+  Returns:
+    The state with a leading member axis on every leaf.
+  """
+  return jax.vmap(init_fn)(keys, dict(hparams))
+
+
+def make_population_step(build_step: Callable) -> Callable:
+  """N train steps as one: `vmap` over members of state, batch, key and hyperparameters.
+
+  Args:
+    build_step: `hparams -> step`, building one member's train step from its traced
+      hyperparameters, e.g.
+      `lambda h: make_train_step(make_gan(lr=h["lr"]), penalty_weight=h["gp"], ...)`.
+      Only values that can be traced may vary (learning rates, betas, penalty
+      weight, EMA decay); architecture and loss stay separate runs.
+
+  Returns:
+    `step(states [N, ...], batches [N, ...], keys [N], hparams {name: [N]}) ->
+    (states, metrics {name: [N]})`; jit it at the call site (or with
+    `make_sharded_population_step` to spread members over devices).
+  """
+
+  def member_step(state, batch, key, hparams):
+    return build_step(hparams)(state, batch, key)
+
+  return jax.vmap(member_step)
+
+
+def make_sharded_population_step(population_step: Callable, mesh: Mesh, *, donate: bool = True):
+  """Jits a population step with its member axis split over `mesh`'s first axis."""
+  members = NamedSharding(mesh, P(mesh.axis_names[0]))
+  return jax.jit(
+      population_step,
+      in_shardings=members,
+      out_shardings=members,
+      donate_argnums=(0,) if donate else (),
+  )
