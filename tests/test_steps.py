@@ -266,3 +266,37 @@ def test_sample_uses_ema_parameters_when_tracked(gan, state):
   assert ema.shape == (5, 2)
   assert not np.allclose(ema, raw)
   assert_trees_identical(jax.tree.leaves(gj.generator_params(state)), jax.tree.leaves(gj.ema_of(state.g_opt_state)))
+
+
+def test_an_nnx_critic_plugs_into_the_same_step():
+  from flax import nnx
+
+  from gan_jax import models
+
+  class LinearCritic(nnx.Module):
+    def __init__(self, rngs):
+      self.linear = nnx.Linear(4, 1, use_bias=False, rngs=rngs)
+      self.linear.kernel.value = jnp.full((4, 1), 0.5)  # unit norm
+
+    def __call__(self, x):
+      return self.linear(x)[:, 0]
+
+  gan = gj.GAN(
+      generator=models.mlp_generator(4, hidden=(8,)),
+      discriminator=models.from_nnx(LinearCritic(nnx.Rngs(0))),
+      g_optimizer=optax.sgd(1e-2),
+      d_optimizer=optax.sgd(1e-2),
+      game=gj.games.wasserstein(),
+      latent_dim=2,
+  )
+  real = jax.random.normal(jax.random.key(0), (16, 4))
+  state = gj.init_state(gan, jax.random.key(1), real)
+  new, metrics = jax.jit(
+      gj.make_train_step(gan, d_steps=2, penalty=gj.penalties.gradient_penalty, penalty_weight=10.0)
+  )(state, real, jax.random.key(2))
+  # A critic step on the NNX unit-norm linear critic sees a gradient penalty of exactly 0.
+  d_step = jax.jit(gj.make_discriminator_step(gan, penalty=gj.penalties.gradient_penalty, penalty_weight=10.0))
+  _, m1 = d_step(state, real[:8], jax.random.key(3))
+  assert m1["penalty"] == 0.0
+  assert not np.allclose(new.d_params["linear"]["kernel"], state.d_params["linear"]["kernel"])
+  assert all(np.isfinite(v) for v in metrics.values())
