@@ -1,0 +1,51 @@
+"""Generators and discriminators, each a factory returning a `gan_jax.nets.Network`.
+
+Generators map latents `[B, latent_dim]` to samples `[B, *data_shape]`;
+discriminators map samples to `(logits [B], features [B, F])`. Batch-norm statistics
+and spectral-norm power-iteration vectors live in the `batch_stats` collection;
+dropout draws from the `dropout` RNG stream, only with `train=True`.
+"""
+
+from gan_jax.models.dcgan import DCGANDiscriminator
+from gan_jax.models.dcgan import DCGANGenerator
+from gan_jax.models.dcgan import dcgan_discriminator
+from gan_jax.models.dcgan import dcgan_generator
+from gan_jax.models.ensemble import ensemble
+from gan_jax.models.gaussian_1d import Gaussian1DDiscriminator
+from gan_jax.models.gaussian_1d import Gaussian1DGenerator
+from gan_jax.models.gaussian_1d import gaussian_1d_discriminator
+from gan_jax.models.gaussian_1d import gaussian_1d_generator
+from gan_jax.models.goodfellow import GoodfellowMNISTDiscriminator
+from gan_jax.models.goodfellow import GoodfellowMNISTGenerator
+from gan_jax.models.goodfellow import goodfellow_mnist_discriminator
+from gan_jax.models.goodfellow import goodfellow_mnist_generator
+from gan_jax.models.layers import ACTIVATIONS
+from gan_jax.models.layers import Maxout
+from gan_jax.models.layers import MinibatchDiscrimination
+from gan_jax.models.mlp import MLPDiscriminator
+from gan_jax.models.mlp import MLPGenerator
+from gan_jax.models.mlp import mlp_discriminator
+from gan_jax.models.mlp import mlp_generator
+from gan_jax.models.nnx_adapter import from_nnx
+from gan_jax.models.pacgan import pack
+from gan_jax.models.pacgan import packed
+from gan_jax.models.resnet import ResNetDiscriminator
+from gan_jax.models.resnet import ResNetGenerator
+from gan_jax.models.resnet import resnet_discriminator
+from gan_jax.models.resnet import resnet_generator
+
+GENERATORS = {
+    "mlp": mlp_generator,
+    "gaussian_1d": gaussian_1d_generator,
+    "goodfellow_mnist": goodfellow_mnist_generator,
+    "dcgan": dcgan_generator,
+    "resnet": resnet_generator,
+}
+
+DISCRIMINATORS = {
+    "mlp": mlp_discriminator,
+    "gaussian_1d": gaussian_1d_discriminator,
+    "goodfellow_mnist": goodfellow_mnist_discriminator,
+    "dcgan": dcgan_discriminator,
+    "resnet": resnet_discriminator,
+}

@@ -1,0 +1,170 @@
+"""DCGAN generator and discriminator (Radford et al., 2015) for 28, 32 and 64 pixels.
+
+The generator projects the latent to a 4x4 map (7x7 for 28x28 images) and doubles
+the resolution with stride-2 4x4 transposed convolutions, halving the features each
+time; BatchNorm and ReLU follow every layer but the tanh output. The discriminator
+mirrors it with stride-2 4x4 convolutions and LeakyReLU(0.2), without normalization
+on the first layer. All kernels start N(0, 0.02) and BatchNorm scales N(1, 0.02).
+BatchNorm keeps running averages with momentum 0.9 (PyTorch's 0.1).
+
+References:
+  Radford et al., 2015, "Unsupervised representation learning with deep
+    convolutional generative adversarial networks", https://arxiv.org/abs/1511.06434
+"""
+
+import functools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax import nets
+from gan_jax.models import layers
+
+# Image size -> (side of the projected map, number of stride-2 layers).
+_LAYOUTS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
+_NORMALIZATIONS = ("batch", "layer", "none")
+
+_kernel_init = nn.initializers.normal(0.02)
+
+
+def _scale_init(key, shape, dtype=jnp.float32):
+  return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+_BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, scale_init=_scale_init)
+
+
+def _layout(image_shape: Sequence[int]) -> tuple[int, int]:
+  height, width, _ = image_shape
+  if height != width or height not in _LAYOUTS:
+    raise ValueError(
+        f"DCGAN supports images of shape (S, S, C) with S in {sorted(_LAYOUTS)}, "
+        f"got {tuple(image_shape)}")
+  return _LAYOUTS[height]
+
+
+def _upsample(features: int, *, use_bias: bool = False) -> nn.Module:
+  """The generator's stride-2 upsampling layer: [B, H, W, C] -> [B, 2H, 2W, features].
+
+  The one place the upsampling operator is chosen, so that an equivalent sub-pixel
+  (conv + depth-to-space) formulation can replace it.
+  """
+  return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME",
+                          use_bias=use_bias, kernel_init=_kernel_init)
+
+
+class DCGANGenerator(nn.Module):
+  """`[B, latent_dim]` -> `[B, *image_shape]` in [-1, 1]."""
+
+  image_shape: tuple[int, int, int]
+  base_features: int = 64
+
+  @nn.compact
+  def __call__(self, z, train: bool):
+    side, num_up = _layout(self.image_shape)
+    norm = functools.partial(_BatchNorm, use_running_average=not train)
+    features = self.base_features * 2 ** (num_up - 1)
+    x = nn.Dense(side * side * features, use_bias=False, kernel_init=_kernel_init)(z)
+    x = nn.relu(norm()(x.reshape(-1, side, side, features)))
+    for _ in range(num_up - 1):
+      features //= 2
+      x = nn.relu(norm()(_upsample(features)(x)))
+    return nn.tanh(_upsample(self.image_shape[-1], use_bias=True)(x))
+
+
+class DCGANDiscriminator(nn.Module):
+  """`[B, *image_shape]` -> `(logits [B], features [B, F])`."""
+
+  image_shape: tuple[int, int, int]
+  base_features: int = 64
+  normalization: str = "batch"
+  spectral_norm: bool = False
+  minibatch_kernels: int = 0
+  minibatch_kernel_dim: int = 5
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    _, num_down = _layout(self.image_shape)
+    for i in range(num_down):
+      normalized = i > 0 and self.normalization != "none"
+      conv = nn.Conv(self.base_features * 2 ** i, (4, 4), strides=(2, 2), padding="SAME",
+                     use_bias=not normalized, kernel_init=_kernel_init)
+      x = layers.maybe_spectral_norm(conv, self.spectral_norm, train=train)(x)
+      if normalized and self.normalization == "batch":
+        x = _BatchNorm(use_running_average=not train)(x)
+      elif normalized:  # per-example statistics over (H, W, C), per-channel affine
+        x = nn.LayerNorm(reduction_axes=(-3, -2, -1))(x)
+      x = nn.leaky_relu(x, 0.2)
+    features = x.reshape(x.shape[0], -1)
+    h = features
+    if self.minibatch_kernels:
+      h = layers.MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)(h)
+    dense = nn.Dense(1, kernel_init=_kernel_init)
+    logits = layers.maybe_spectral_norm(dense, self.spectral_norm, train=train)(h)
+    return logits[:, 0], features
+
+
+def dcgan_generator(image_shape: Sequence[int], base_features: int = 64) -> nets.Network:
+  """The DCGAN generator.
+
+  Latents `[B, latent_dim]` -> images `[B, S, S, C]` in [-1, 1], `S` in {28, 32, 64}.
+  For 64x64: Dense -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64xC (with
+  `base_features=64`); 32x32 drops the widest layer; 28x28 starts from 7x7x128.
+
+  Args:
+    image_shape: `(S, S, C)`.
+    base_features: features of the last hidden layer; each layer closer to the
+      latent doubles them.
+
+  Returns:
+    A `Network` whose collections hold `batch_stats` (updated when `train=True`).
+
+  References:
+    Radford et al., 2015, https://arxiv.org/abs/1511.06434
+  """
+  image_shape = tuple(image_shape)
+  _layout(image_shape)
+  return nets.from_flax(DCGANGenerator(image_shape, base_features))
+
+
+def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
+                        normalization: str = "batch", spectral_norm: bool = False,
+                        minibatch_kernels: int = 0,
+                        minibatch_kernel_dim: int = 5) -> nets.Network:
+  """The DCGAN discriminator (or, without batch norm, a WGAN-GP critic).
+
+  Images `[B, S, S, C]` -> `(logits [B], features [B, F])`, with `F = (S/2^n)^2 *
+  base_features * 2^(n-1)` the flattened last convolution (`n` = 2, 3, 4 for `S` =
+  28, 32, 64). Stride-2 4x4 convolutions doubling the features, LeakyReLU(0.2),
+  normalization on all but the first; then an optional minibatch discrimination
+  layer and a dense logit.
+
+  Args:
+    image_shape: `(S, S, C)`, `S` in {28, 32, 64}.
+    base_features: features of the first convolution.
+    normalization: "batch" (DCGAN), or "layer" or "none" for gradient-penalty
+      critics, whose per-example input gradients batch statistics would mix.
+    spectral_norm: spectrally normalise every convolution and the logit layer.
+    minibatch_kernels: if positive, minibatch discrimination with this many kernels
+      before the logit (Salimans et al. used 100 kernels of dimension 5).
+    minibatch_kernel_dim: dimension of each minibatch kernel.
+
+  Returns:
+    A `Network`; its collections hold `batch_stats` when `normalization="batch"` or
+    `spectral_norm`, else `{}`.
+
+  References:
+    Radford et al., 2015, https://arxiv.org/abs/1511.06434
+    Gulrajani et al., 2017, "Improved training of Wasserstein GANs",
+      https://arxiv.org/abs/1704.00028 (no batch norm in the critic)
+    Miyato et al., 2018, https://arxiv.org/abs/1802.05957
+  """
+  image_shape = tuple(image_shape)
+  _layout(image_shape)
+  if normalization not in _NORMALIZATIONS:
+    raise ValueError(f"unknown normalization {normalization!r}; choose one of {_NORMALIZATIONS}")
+  return nets.from_flax(DCGANDiscriminator(image_shape, base_features, normalization,
+                                           spectral_norm, minibatch_kernels,
+                                           minibatch_kernel_dim))

@@ -1,0 +1,322 @@
+"""Tests of gan_jax.models: shapes, initialisation, collections, and the layers' math."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from gan_jax import models
+from gan_jax import nets
+
+# RBG keys compile much faster on CPU than threefry ones; no test depends on the bits.
+KEY = jax.random.key(0, impl="rbg")
+
+
+def _init_apply(net, x, *, train=True, rng=KEY):
+  params, collections = jax.jit(net.init)(KEY, x)
+  apply = jax.jit(net.apply, static_argnames="train")
+  outputs, new_collections = apply(params, collections, x, rng=rng, train=train)
+  return params, collections, outputs, new_collections
+
+
+def _normal(shape, seed=1):
+  return jax.random.normal(jax.random.fold_in(KEY, seed), shape)
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def _output_shapes(net, x_shape, train):
+  """Shapes and dtypes of `net`'s outputs, by abstract evaluation (nothing compiles)."""
+
+  def run(x):
+    params, collections = net.init(KEY, x)
+    return net.apply(params, collections, x, rng=KEY, train=train)
+
+  outputs, _ = jax.eval_shape(run, jax.ShapeDtypeStruct(x_shape, jnp.float32))
+  return jax.tree.map(lambda s: (s.shape, s.dtype), outputs)
+
+
+@pytest.mark.parametrize("net, latent_dim, data_shape", [
+    (models.mlp_generator(2), 8, (2,)),
+    (models.gaussian_1d_generator(), 1, (1,)),
+    (models.goodfellow_mnist_generator(), 100, (28, 28, 1)),
+    (models.dcgan_generator((28, 28, 1)), 100, (28, 28, 1)),
+    (models.dcgan_generator((32, 32, 3)), 100, (32, 32, 3)),
+    (models.dcgan_generator((64, 64, 3)), 100, (64, 64, 3)),
+    (models.resnet_generator((32, 32, 3)), 128, (32, 32, 3)),
+    (models.resnet_generator((16, 16, 1), features=16), 16, (16, 16, 1)),
+])
+@pytest.mark.parametrize("train", [False, True])
+def test_generator_shapes(net, latent_dim, data_shape, train):
+  assert _output_shapes(net, (4, latent_dim), train) == ((4, *data_shape), jnp.float32)
+
+
+@pytest.mark.parametrize("net, data_shape, num_features", [
+    (models.mlp_discriminator(), (2,), 128),
+    (models.mlp_discriminator((16, 8), "leaky_relu", spectral_norm=True,
+                              minibatch_kernels=4), (2,), 8),
+    (models.gaussian_1d_discriminator(), (1,), 13),
+    (models.gaussian_1d_discriminator(minibatch=False, spectral_norm=True), (1,), 8),
+    (models.goodfellow_mnist_discriminator(), (28, 28, 1), 240),
+    (models.goodfellow_mnist_discriminator(spectral_norm=True), (28, 28, 1), 240),
+    (models.dcgan_discriminator((28, 28, 1)), (28, 28, 1), 7 * 7 * 128),
+    (models.dcgan_discriminator((32, 32, 3), normalization="layer"), (32, 32, 3), 4 * 4 * 256),
+    (models.dcgan_discriminator((64, 64, 3), normalization="none", spectral_norm=True,
+                                minibatch_kernels=100), (64, 64, 3), 4 * 4 * 512),
+    (models.resnet_discriminator(), (32, 32, 3), 128),
+    (models.resnet_discriminator(16, spectral_norm=False), (32, 32, 3), 16),
+])
+@pytest.mark.parametrize("train", [False, True])
+def test_discriminator_shapes(net, data_shape, num_features, train):
+  logits, features = _output_shapes(net, (4, *data_shape), train)
+  assert logits == ((4,), jnp.float32)
+  assert features == ((4, num_features), jnp.float32)
+
+
+def test_registries_name_the_same_models():
+  names = {"mlp", "gaussian_1d", "goodfellow_mnist", "dcgan", "resnet"}
+  assert set(models.GENERATORS) == set(models.DISCRIMINATORS) == names
+
+
+@pytest.mark.parametrize("make", [
+    lambda: models.dcgan_generator((48, 48, 3)),
+    lambda: models.dcgan_discriminator((32, 32, 3), normalization="instance"),
+    lambda: models.resnet_generator((28, 28, 1)),
+    lambda: models.mlp_generator(2, activation="sigmoidish"),
+])
+def test_bad_arguments_fail_at_construction(make):
+  with pytest.raises(ValueError):
+    make()
+
+
+# ------------------------------------------------------------------------ DCGAN details
+
+
+_DCGAN_G = models.dcgan_generator((28, 28, 1), 16)
+_DCGAN_D = models.dcgan_discriminator((28, 28, 1), 16)
+
+
+def test_dcgan_initialisation_statistics():
+  for net, x in [(_DCGAN_G, _normal((8, 16))), (_DCGAN_D, _normal((8, 28, 28, 1)))]:
+    params, _ = jax.jit(net.init)(KEY, x)
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    kernels = [v for path, v in flat if path[-1].key == "kernel" and v.size > 1000]
+    scales = jnp.concatenate([v for path, v in flat if path[-1].key == "scale"])
+    assert kernels
+    for kernel in kernels:
+      assert abs(float(kernel.std()) - 0.02) < 0.001 and abs(float(kernel.mean())) < 0.001
+    assert abs(float(scales.mean()) - 1.0) < 0.005
+    assert 0.015 < float(scales.std()) < 0.025
+
+
+def test_generator_batch_stats_update_only_in_training():
+  z = _normal((8, 16))
+  params, collections = jax.jit(_DCGAN_G.init)(KEY, z)
+  assert set(collections) == {"batch_stats"}
+  apply = jax.jit(_DCGAN_G.apply, static_argnames="train")
+  _, eval_collections = apply(params, collections, z, rng=KEY, train=False)
+  _, train_collections = apply(params, collections, z, rng=KEY, train=True)
+  for before, after_eval, after_train in zip(*map(jax.tree.leaves, (
+      collections, eval_collections, train_collections))):
+    np.testing.assert_array_equal(before, after_eval)
+    assert not np.allclose(before, after_train)
+
+
+@pytest.mark.parametrize("normalization, mixes", [("batch", True), ("layer", False)])
+def test_critic_normalization_and_per_example_gradients(normalization, mixes):
+  # A WGAN-GP critic needs d logits_i / d x_j = 0 for i != j; batch norm breaks it.
+  net = models.dcgan_discriminator((28, 28, 1), 16, normalization)
+  x = _normal((8, 28, 28, 1))
+  params, collections = jax.jit(net.init)(KEY, x)
+
+  def first_logit(x):
+    (logits, _), _ = net.apply(params, collections, x, rng=KEY, train=True)
+    return logits[0]
+
+  cross = jnp.abs(jax.jit(jax.grad(first_logit))(x)[1:]).max()
+  assert (cross > 1e-6) == mixes
+
+
+# ------------------------------------------------------------------- dropout and maxout
+
+
+def test_dropout_only_in_training():
+  net = models.goodfellow_mnist_discriminator()
+  x = _normal((4, 28, 28, 1))
+  params, collections = net.init(KEY, x)
+
+  def logits(rng, train):
+    return net.apply(params, collections, x, rng=jax.random.fold_in(KEY, rng), train=train)[0][0]
+
+  np.testing.assert_array_equal(logits(1, False), logits(2, False))
+  np.testing.assert_array_equal(logits(1, True), logits(1, True))
+  assert not np.allclose(logits(1, True), logits(2, True))
+  assert not np.allclose(logits(1, True), logits(1, False))
+
+
+def test_maxout_is_max_over_pieces():
+  layer = models.Maxout(units=3, pieces=4)
+  x = _normal((5, 6))
+  variables = layer.init(KEY, x)
+  dense = variables["params"]["Dense_0"]
+  z = (x @ dense["kernel"] + dense["bias"]).reshape(5, 3, 4)
+  np.testing.assert_allclose(layer.apply(variables, x), z.max(axis=-1), rtol=1e-6)
+
+
+# --------------------------------------------------------------- minibatch discrimination
+
+
+def _minibatch_layer():
+  layer = models.MinibatchDiscrimination(num_kernels=5, kernel_dim=3,
+                                         kernel_init=nn.initializers.normal(1.0))
+  x = _normal((6, 4))
+  return layer, layer.init(KEY, x), x
+
+
+def test_minibatch_discrimination_formula():
+  layer, variables, x = _minibatch_layer()
+  out = np.asarray(layer.apply(variables, x))
+  m = np.asarray(x @ variables["params"]["T"]["kernel"]).reshape(6, 5, 3)
+  o = np.array([[sum(np.exp(-np.abs(m[i, b] - m[j, b]).sum()) for j in range(6))
+                 for b in range(5)] for i in range(6)])
+  np.testing.assert_allclose(out[:, :4], x)
+  np.testing.assert_allclose(out[:, 4:], o, rtol=1e-5)
+
+
+def test_minibatch_discrimination_is_permutation_equivariant():
+  layer, variables, x = _minibatch_layer()
+  perm = np.array([3, 0, 5, 1, 4, 2])
+  np.testing.assert_allclose(layer.apply(variables, x[perm]),
+                             layer.apply(variables, x)[perm], rtol=1e-6)
+
+
+def test_minibatch_discrimination_depends_on_other_examples():
+  layer, variables, x = _minibatch_layer()
+  out = layer.apply(variables, x)
+  out_changed = layer.apply(variables, x.at[3].add(1.0))
+  np.testing.assert_array_equal(out[0, :4], out_changed[0, :4])
+  assert not np.allclose(out[0, 4:], out_changed[0, 4:])
+
+
+# ------------------------------------------------------------------------------- PacGAN
+
+
+def test_pack_shape_and_content():
+  x = jnp.arange(6 * 2 * 2 * 3).reshape(6, 2, 2, 3)
+  packs = models.pack(x, 3)
+  assert packs.shape == (2, 2, 2, 9)
+  for i in range(2):
+    for k in range(3):
+      np.testing.assert_array_equal(packs[i, ..., 3 * k:3 * (k + 1)], x[3 * i + k])
+  np.testing.assert_array_equal(models.pack(jnp.arange(8).reshape(4, 2), 2),
+                                [[0, 1, 2, 3], [4, 5, 6, 7]])
+  with pytest.raises(ValueError):
+    models.pack(x, 4)
+
+
+def test_packed_discriminator():
+  base = models.mlp_discriminator((16,))
+  net = models.packed(base, 2)
+  x = _normal((8, 3))
+  params, collections, (logits, features), _ = _init_apply(net, x)
+  assert params["Dense_0"]["kernel"].shape == (6, 16)
+  assert logits.shape == (4,) and features.shape == (4, 16)
+  (expected, _), _ = base.apply(params, collections, models.pack(x, 2), rng=KEY, train=True)
+  np.testing.assert_array_equal(logits, expected)
+
+  images = models.packed(models.dcgan_discriminator((28, 28, 1), 8, "none"), 4)
+  params, _ = jax.eval_shape(images.init, KEY, jax.ShapeDtypeStruct((8, 28, 28, 1), jnp.float32))
+  assert params["Conv_0"]["kernel"].shape == (4, 4, 4, 8)
+  assert _output_shapes(images, (8, 28, 28, 1), train=True)[0] == ((2,), jnp.float32)
+
+
+# ------------------------------------------------------------------- spectral normalization
+
+
+@pytest.mark.parametrize("net, x, layer", [
+    (models.mlp_discriminator((32,), spectral_norm=True), _normal((8, 16)), "Dense_0"),
+    (models.dcgan_discriminator((28, 28, 1), 16, "none", spectral_norm=True),
+     _normal((8, 28, 28, 1)), "Conv_1"),
+])
+def test_spectral_norm_bounds_the_largest_singular_value(net, x, layer):
+  params, collections = jax.jit(net.init)(KEY, x)
+  apply = jax.jit(lambda c: net.apply(params, c, x, rng=KEY, train=True)[1])
+  for _ in range(200):  # power iterations advance only when train=True
+    collections = apply(collections)
+  stats = next(v for v in collections["batch_stats"].values() if f"{layer}/kernel/sigma" in v)
+  kernel = params[layer]["kernel"]
+  normalised = kernel.reshape(-1, kernel.shape[-1]) / stats[f"{layer}/kernel/sigma"]
+  np.testing.assert_allclose(np.linalg.svd(normalised, compute_uv=False)[0], 1.0, rtol=1e-3)
+  frozen = net.apply(params, collections, x, rng=KEY, train=False)[1]
+  assert frozen is collections
+
+
+# ----------------------------------------------------------------------------- ensembles
+
+
+def test_ensemble_equals_members_run_alone():
+  base = models.mlp_discriminator((16,), spectral_norm=True)
+  net = models.ensemble(base, 3)
+  x = _normal((5, 2))
+  params, collections, (logits, features), new_collections = _init_apply(net, x)
+  assert logits.shape == (3, 5) and features.shape == (3, 5, 16)
+  assert not np.allclose(logits[0], logits[1])
+  for i, rng in enumerate(jax.random.split(KEY, 3)):
+    member = lambda tree: jax.tree.map(lambda leaf: leaf[i], tree)
+    (member_logits, member_features), member_collections = base.apply(
+        member(params), member(collections), x, rng=rng, train=True)
+    np.testing.assert_allclose(logits[i], member_logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features[i], member_features, rtol=1e-5, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+                 member(new_collections), member_collections)
+
+
+# --------------------------------------------------------------------------- NNX adapter
+
+
+class _NNXCritic(nnx.Module):
+
+  def __init__(self, rngs):
+    self.hidden = nnx.Linear(2, 8, rngs=rngs)
+    self.norm = nnx.BatchNorm(8, rngs=rngs)
+    self.dropout = nnx.Dropout(0.5, rngs=rngs)
+    self.out = nnx.Linear(8, 1, rngs=rngs)
+
+  def __call__(self, x):
+    return self.out(self.dropout(nnx.relu(self.norm(self.hidden(x)))))[:, 0]
+
+
+def test_nnx_linear_critic_matches_direct_call():
+  linear = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+  net = models.from_nnx(linear)
+  x = _normal((5, 2))
+  params, collections = net.init(KEY, x)
+  assert collections == {}
+  apply = jax.jit(net.apply, static_argnames="train")
+  for train in (False, True):
+    logits, _ = apply(params, collections, x, rng=KEY, train=train)
+    np.testing.assert_allclose(logits, linear(x), rtol=1e-6)
+  assert isinstance(net, nets.Network)
+
+
+def test_nnx_state_and_randomness():
+  net = models.from_nnx(_NNXCritic)
+  x = _normal((6, 2))
+  params, collections = net.init(KEY, x)
+  other_params, _ = net.init(jax.random.fold_in(KEY, 1), x)
+  assert not np.allclose(params["hidden"]["kernel"], other_params["hidden"]["kernel"])
+
+  def apply(rng, train):
+    return net.apply(params, collections, x, rng=jax.random.fold_in(KEY, rng), train=train)
+
+  (eval_a, eval_collections), (eval_b, _) = apply(1, False), apply(2, False)
+  np.testing.assert_array_equal(eval_a, eval_b)
+  assert eval_collections is collections
+  (train_a, train_collections), (train_b, _) = apply(1, True), apply(2, True)
+  assert not np.allclose(train_a, train_b)
+  np.testing.assert_array_equal(train_a, apply(1, True)[0])
+  assert not np.allclose(train_collections["state"]["norm"]["mean"],
+                         collections["state"]["norm"]["mean"])
