@@ -320,3 +320,21 @@ def test_nnx_state_and_randomness():
   np.testing.assert_array_equal(train_a, apply(1, True)[0])
   assert not np.allclose(train_collections["state"]["norm"]["mean"],
                          collections["state"]["norm"]["mean"])
+
+
+def test_dcgan_generator_upsampling_kinds_are_the_same_network():
+  z = jax.random.normal(jax.random.key(0), (4, 16))
+  results = {}
+  for kind in ("transpose", "subpixel"):
+    g = models.dcgan_generator((32, 32, 3), base_features=8, upsample=kind)
+    params, collections = g.init(jax.random.key(1), z)
+    loss = lambda p: jnp.sum(g.apply(p, collections, z, rng=jax.random.key(2), train=True)[0] ** 2)
+    results[kind] = params, jax.value_and_grad(loss)(params)
+  (p_t, (l_t, g_t)), (p_s, (l_s, g_s)) = results["transpose"], results["subpixel"]
+  # Same parameter tree and initial values, so checkpoints move between the two.
+  assert jax.tree.structure(p_t) == jax.tree.structure(p_s)
+  for a, b in zip(jax.tree.leaves(p_t), jax.tree.leaves(p_s)):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_allclose(l_t, l_s, rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(g_t), jax.tree.leaves(g_s)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(a))))
