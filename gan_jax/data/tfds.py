@@ -22,9 +22,6 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import PIL.Image
-import tensorflow_datasets as tfds
-from tensorflow_datasets.core import file_adapters
-
 from gan_jax.data.errors import DataError
 
 
@@ -61,6 +58,9 @@ def _explain(name: str, data_dir: Optional[str], error: Exception) -> DataError:
   TFDS reports an unprepared dataset in several ways (an unsupported TFRecord
   format, an empty split dict), so the builder is asked what is on disk.
   """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core import file_adapters  # pylint: disable=g-import-not-at-top
+
   builder = tfds.builder(name, data_dir=data_dir)
   # builder.data_dir is ROOT/name[/config]/version.
   root = Path(builder.data_dir).parents[2 if builder.builder_config else 1]
@@ -109,6 +109,9 @@ def load_tfds(
     DataError: unknown name or split, a dataset that is not prepared (or not
       stored as ArrayRecord), or one without an "image" feature.
   """
+  # Imported here: TFDS takes seconds to import and only this function needs it.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   data_dir = None if data_dir is None else os.fspath(os.path.expanduser(data_dir))
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
