@@ -1,0 +1,220 @@
+"""The defaults every config starts from, and the helpers configs share.
+
+A config file imports this module, calls `get_config()` and changes only what its
+paper does differently. Every field is listed here, so `--config.FIELD=VALUE`
+works for any of them from any config. Names (games, models, datasets,
+optimizers, penalties) are looked up in the registries of `experiments/builders.py`;
+an unknown name stops the run with the list of valid ones.
+
+Config arguments (`--config=configs/x.py:ARG`) are comma-separated `key=value`
+pairs or bare words for booleans, e.g. `configs/wgan_gp.py:dataset=cifar10,runlocal`.
+"""
+
+import ml_collections
+
+# Datasets generated in-process, with the constructor arguments of their protocol.
+TOY_DATASETS = {
+    "gaussian_1d": dict(mean=4.0, std=0.5),
+    "ring": dict(num_modes=8, radius=1.0, std=0.01),
+    "grid": dict(values=(-4.0, -2.0, 0.0, 2.0, 4.0), std=0.05),
+    "swiss_roll": dict(noise=0.25, scale=1.0 / 7.5),
+}
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """The shared defaults: a small GAN on the 2-D ring, which needs no download."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0  # Parameters, latents and data order all derive from it.
+
+  # The loop. Logging, evaluation and checkpoints happen after steps that are
+  # multiples of their interval, and after the last step.
+  config.num_steps = 10_000
+  config.steps_per_call = 1  # Train steps fused into one compiled call (small models).
+  config.log_every = 100
+  config.eval_every = 1_000  # Evaluation metrics and a picture in samples/.
+  config.checkpoint_every = 1_000
+  config.keep_checkpoints = 3
+  config.checkpoint_async = True  # Write checkpoint files in a background thread.
+  # False: stop at the first non-finite loss. True: skip non-finite updates
+  # (optax.apply_if_finite) and stop only when parameters become non-finite.
+  config.skip_nonfinite = False
+  config.max_consecutive_nonfinite = 10
+  config.progress = True  # A progress bar on a terminal, a line per log otherwise.
+  config.tensorboard = True
+
+  config.data = ml_collections.ConfigDict()
+  # A toy name (gaussian_1d, ring, grid, swiss_roll), a tensorflow-datasets name
+  # (mnist, fashion_mnist, cifar10, celeb_a, ...), "idx" or "npz".
+  config.data.name = "ring"
+  # Local files: a folder of MNIST-format IDX files (for "idx", "mnist",
+  # "fashion_mnist") or an .npz file with uint8 images under "x" (for "npz").
+  # Empty: load a tensorflow-datasets name from TFDS's data dir.
+  config.data.dir = ""
+  config.data.split = "train"
+  config.data.image_size = 0  # Crop and resize images to this side; 0 keeps their size.
+  config.data.batch_size = 64  # Per discriminator update; a step reads d_steps of them.
+  config.data.params = ml_collections.ConfigDict(TOY_DATASETS["ring"])
+
+  config.model = ml_collections.ConfigDict()
+  config.model.generator = "mlp"
+  config.model.discriminator = "mlp"
+  config.model.latent_dim = 2
+  config.model.latent = "normal"  # "normal": N(0, I); "uniform": U[-scale, scale].
+  config.model.latent_scale = 1.0
+  config.model.pack = 1  # PacGAN: the discriminator judges packs of this many samples.
+  # Keyword arguments of the generator and discriminator factories.
+  config.model.g = ml_collections.ConfigDict(dict(hidden=(128, 128), activation="relu"))
+  config.model.d = ml_collections.ConfigDict(dict(hidden=(128, 128), activation="relu"))
+
+  config.game = "non_saturating"
+  config.update_rule = "alternating"  # "alternating", "simultaneous" or "unrolled".
+  config.d_steps = 1  # k: discriminator updates per generator update.
+  config.unroll_steps = 5  # For update="unrolled".
+  config.reuse_fake = True  # The generator update reuses the last D update's fakes.
+  config.penalty = "none"  # "none", "gradient", "r1", "r2", "dragan".
+  config.penalty_weight = 0.0
+
+  config.g_optimizer = optimizer(lr=1e-4)
+  config.d_optimizer = optimizer(lr=1e-4)
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_samples = 2_500  # Samples scored by the evaluation metrics.
+  config.eval.num_pictures = 64  # A fixed latent batch, drawn for every picture.
+  return config
+
+
+def optimizer(name: str = "adam", lr: float = 1e-4, **overrides) -> ml_collections.ConfigDict:
+  """One player's optimizer; every field exists so that any can be overridden."""
+  fields = dict(
+      name=name,  # "adam", "rmsprop", "sgd", "optimistic_adam".
+      lr=lr,
+      b1=0.9,  # adam, optimistic_adam
+      b2=0.999,  # adam, optimistic_adam
+      eps=1e-8,
+      decay=0.9,  # rmsprop's moving average of squared gradients
+      momentum=0.0,  # sgd, rmsprop
+      # lr * lr_decay ** (updates // lr_decay_every), never below lr_min; 1.0: constant.
+      lr_decay=1.0,
+      lr_decay_every=1,
+      lr_min=0.0,
+      clip=0.0,  # WGAN weight clipping to [-clip, clip] after each update; 0: off.
+      ema=0.0,  # Decay of an EMA of the parameters (generator); 0: off.
+  )
+  unknown = set(overrides) - set(fields)
+  if unknown:
+    raise ValueError(f"unknown optimizer fields {sorted(unknown)}; use {sorted(fields)}")
+  fields.update(overrides)
+  return ml_collections.ConfigDict(fields)
+
+
+def parse_arg(arg, **defaults) -> ml_collections.ConfigDict:
+  """Parses a config argument `"k1=v1,k2,..."` against typed defaults.
+
+  Bare words set booleans to True; every value takes its default's type.
+
+  Args:
+    arg: the text after the colon in `--config=configs/x.py:ARG` (or None).
+    **defaults: the accepted keys and their default values.
+
+  Returns:
+    A ConfigDict of the defaults, overridden by `arg`.
+
+  Raises:
+    ValueError: an unknown key or a value of the wrong type, naming the keys.
+  """
+  parsed = dict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    key, has_value, value = item.partition("=")
+    if key not in defaults:
+      raise ValueError(
+          f"unknown config argument {key!r}; this config takes {', '.join(sorted(defaults))}"
+      )
+    default = defaults[key]
+    if not has_value:
+      if not isinstance(default, bool):
+        raise ValueError(f"config argument {key!r} needs a value ({key}=...)")
+      parsed[key] = True
+    elif isinstance(default, bool):
+      if value.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(f"config argument {key}={value}: expected true or false")
+      parsed[key] = value.lower() in ("true", "1")
+    else:
+      try:
+        parsed[key] = type(default)(value)
+      except ValueError:
+        raise ValueError(
+            f"config argument {key}={value}: expected a {type(default).__name__}"
+        ) from None
+  return ml_collections.ConfigDict(parsed)
+
+
+def set_dataset(config: ml_collections.ConfigDict, dataset: str) -> None:
+  """Points `config.data` at a dataset named by a config argument.
+
+  `dataset` is a toy name, a tensorflow-datasets name, `idx:DIR` (MNIST-format
+  files in DIR) or `npz:FILE` (uint8 images under "x" in FILE).
+  """
+  kind, _, location = dataset.partition(":")
+  if kind in ("idx", "npz"):
+    if not location:
+      raise ValueError(f"dataset={kind}: needs a location, e.g. dataset={kind}:/path/to/data")
+    config.data.name, config.data.dir = kind, location
+  elif kind in TOY_DATASETS:
+    config.data.name = kind
+    config.data.params = ml_collections.ConfigDict(TOY_DATASETS[kind])
+  else:
+    config.data.name = dataset
+  if kind not in TOY_DATASETS:
+    config.data.params = ml_collections.ConfigDict()
+
+
+def image_models(config: ml_collections.ConfigDict, arch: str, **d_fields) -> None:
+  """Sets both networks to the convolutional `arch` ("dcgan" or "resnet").
+
+  Args:
+    config: the config to change.
+    arch: the name of both networks in the model registries.
+    **d_fields: the discriminator's keyword arguments (normalization, spectral_norm...).
+  """
+  g, d = _IMAGE_MODELS[arch]
+  unknown = set(d_fields) - set(d)
+  if unknown:
+    raise ValueError(f"{arch} discriminators take {sorted(d)}, not {sorted(unknown)}")
+  config.model.generator = config.model.discriminator = arch
+  config.model.g = ml_collections.ConfigDict(g)
+  config.model.d = ml_collections.ConfigDict({**d, **d_fields})
+
+
+# Every keyword argument of the convolutional networks, so each can be overridden
+# from the command line (--config.model.d.base_features=32).
+_IMAGE_MODELS = {
+    "dcgan": (
+        dict(base_features=64),
+        dict(base_features=64, normalization="batch", spectral_norm=False,
+             minibatch_kernels=0, minibatch_kernel_dim=5),
+    ),
+    "resnet": (dict(features=256), dict(features=128, spectral_norm=True)),
+}
+
+
+def toy_models(config: ml_collections.ConfigDict, hidden, *, latent_dim: int = 2) -> None:
+  """Sets both networks to ReLU MLPs with `hidden` widths (for toy datasets)."""
+  config.model.generator = config.model.discriminator = "mlp"
+  config.model.g = ml_collections.ConfigDict(dict(hidden=tuple(hidden), activation="relu"))
+  config.model.d = ml_collections.ConfigDict(dict(hidden=tuple(hidden), activation="relu"))
+  config.model.latent_dim = latent_dim
+
+
+def is_toy(config: ml_collections.ConfigDict) -> bool:
+  """Whether the config's data are generated in-process (low-dimensional)."""
+  return config.data.name in TOY_DATASETS
+
+
+def runlocal(config: ml_collections.ConfigDict, num_steps: int = 20) -> None:
+  """Shrinks a config to a few steps for a quick check of the whole pipeline."""
+  config.num_steps = num_steps
+  config.steps_per_call = 1
+  config.log_every = config.eval_every = config.checkpoint_every = max(num_steps // 2, 1)
+  config.data.batch_size = min(config.data.batch_size, 12)  # Divisible by packs of 1-4.
+  config.eval.num_samples = 256
+  config.eval.num_pictures = 16

@@ -1,0 +1,462 @@
+"""From a config to the objects of a run: data, networks, optimizers, the jitted step.
+
+Every name in a config is looked up in a plain dict here (or in the library's own
+registry); an unknown name, an impossible value or data that cannot be read raises
+`UserError` with one line naming the problem and the fix. `build` validates and
+builds everything, tracing the train step once, without writing anything, so the
+runner can refuse a bad config before it touches the workdir.
+"""
+
+import inspect
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+import gan_jax
+from gan_jax import data as gdata
+from gan_jax import games
+from gan_jax import models
+from gan_jax import penalties
+from gan_jax import transforms
+
+
+class UserError(Exception):
+  """A problem the user can fix; the message is one line naming it and the fix."""
+
+
+def lookup(registry: dict, name: str, field: str):
+  """`registry[name]`, or a UserError listing the valid names for `field`."""
+  try:
+    return registry[name]
+  except (KeyError, TypeError):
+    raise UserError(
+        f"unknown {field} {str(name)[:60]!r}: choose one of {', '.join(sorted(registry))} "
+        f"(--config.{field}=NAME)"
+    ) from None
+
+
+# --- Data -------------------------------------------------------------------
+
+TOY_DATASETS = {
+    "gaussian_1d": gdata.gaussian_1d,
+    "ring": gdata.ring,
+    "grid": gdata.grid,
+    "swiss_roll": gdata.swiss_roll,
+}
+# Datasets read from MNIST-format IDX files when `data.dir` is set.
+IDX_DATASETS = ("idx", "mnist", "fashion_mnist")
+
+
+class DataSpec(NamedTuple):
+  """What the networks need to know about the data.
+
+  Attributes:
+    kind: "image" (`[H, W, C]` uint8 on disk) or "points" (`[D]` float coordinates).
+    shape: the shape of one example.
+  """
+
+  kind: str
+  shape: tuple
+
+
+class Data(NamedTuple):
+  """A run's data.
+
+  Attributes:
+    spec: its `DataSpec`.
+    source: an `ArrayDataset`/`SyntheticDataset`; `batch_at(step)` returns the
+      step's `d_steps` minibatches, `[d_steps * B, ...]` (uint8 for images).
+    mixture: the `Mixture` that generated toy data (its modes are counted), or None.
+    reference: real examples for evaluation and pictures: `[N, D]` float32 points,
+      or up to N uint8 images.
+  """
+
+  spec: DataSpec
+  source: Any
+  mixture: Optional[gdata.Mixture]
+  reference: np.ndarray
+
+
+def _toy_sampler(config):
+  factory = lookup(TOY_DATASETS, config.data.name, "data.name")
+  params = dict(config.data.params)
+  for key, value in params.items():
+    if isinstance(value, list):
+      params[key] = tuple(value)
+  try:
+    inspect.signature(factory).bind(**params)
+  except TypeError:
+    accepted = ", ".join(inspect.signature(factory).parameters)
+    raise UserError(
+        f"data.params {sorted(params)} do not fit data.name={config.data.name!r}, which "
+        f"takes {accepted}; fix --config.data.params"
+    ) from None
+  return factory(**params)
+
+
+def _load_images(config) -> np.ndarray:
+  name, directory, split = config.data.name, config.data.dir, config.data.split
+  if name in IDX_DATASETS and (directory or name == "idx"):
+    if not directory:
+      raise UserError("data.name='idx' needs data.dir, a folder of MNIST-format IDX files "
+                      "(--config.data.dir=DIR)")
+    images, _ = gdata.load_idx(directory, split)
+  elif name == "npz":
+    if not directory:
+      raise UserError("data.name='npz' needs data.dir, the path of an .npz file with uint8 "
+                      "images under 'x' (--config.data.dir=FILE)")
+    images, _ = gdata.load_npz(directory)
+  else:
+    images, _ = gdata.load_tfds(name, split, data_dir=directory or None,
+                                image_size=config.data.image_size or None)
+  size = config.data.image_size
+  if size and images.shape[1:3] != (size, size):
+    images = np.stack([gdata.center_crop_resize(image, size) for image in images])
+  return images
+
+
+def build_data(config, *, d_steps: int) -> Data:
+  """Loads or generates the config's data (nothing is written).
+
+  Args:
+    config: the run's config.
+    d_steps: discriminator minibatches per step; a step's batch is
+      `[d_steps * data.batch_size, ...]`.
+
+  Raises:
+    UserError: unknown dataset, bad parameters, missing files.
+  """
+  batch_size = config.data.batch_size
+  if batch_size < 1:
+    raise UserError(f"data.batch_size must be >= 1, got {batch_size}; "
+                    "set --config.data.batch_size to a positive integer")
+  if config.data.image_size < 0:
+    raise UserError(f"data.image_size must be >= 0 (0 keeps the stored size), got "
+                    f"{config.data.image_size}")
+  num_reference = max(config.eval.num_samples, config.eval.num_pictures)
+  process = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  try:
+    if config.data.name in TOY_DATASETS:
+      sampler = _toy_sampler(config)
+      source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
+                                      seed=config.seed, **process)
+      rng = np.random.default_rng([config.seed, 1])  # Not the training stream (seed, step, p).
+      if isinstance(sampler, gdata.Mixture):
+        reference = gdata.sample_mixture(sampler, rng, num_reference)
+        mixture = sampler
+      else:
+        reference, mixture = np.asarray(sampler(rng, num_reference), np.float32), None
+      return Data(DataSpec("points", reference.shape[1:]), source, mixture, reference)
+    images = _load_images(config)
+    source = gdata.ArrayDataset(images, batch_size=d_steps * batch_size, seed=config.seed,
+                                **process)
+    return Data(DataSpec("image", images.shape[1:]), source, None, images[:num_reference])
+  except gdata.DataError as e:
+    raise UserError(str(e)) from None
+
+
+# --- Networks ---------------------------------------------------------------
+
+
+class _Player(NamedTuple):
+  kind: str  # the kind of data it makes or judges: "points" or "image"
+  data_arg: Optional[str]  # the factory argument that receives the data's shape
+  scale: Optional[str] = None  # a generator's output range, for images (gdata.SCALES)
+
+
+GENERATORS = {
+    "mlp": _Player("points", "output_dim"),
+    "gaussian_1d": _Player("points", None),
+    "goodfellow_mnist": _Player("image", None, "sigmoid"),
+    "dcgan": _Player("image", "image_shape", "tanh"),
+    "resnet": _Player("image", "image_shape", "tanh"),
+}
+DISCRIMINATORS = {
+    "mlp": _Player("points", None),
+    "gaussian_1d": _Player("points", None),
+    "goodfellow_mnist": _Player("image", None),
+    "dcgan": _Player("image", "image_shape"),
+    "resnet": _Player("image", None),
+}
+LATENTS = {
+    "normal": lambda scale: lambda key, num, dim: scale * gan_jax.normal_latents(key, num, dim),
+    "uniform": lambda scale: lambda key, num, dim: scale * gan_jax.uniform_latents(key, num, dim),
+}
+
+
+def _network(config, spec: DataSpec, role: str):
+  """Builds the generator ("g") or discriminator ("d") named in the config."""
+  name_field, table, library = {
+      "g": ("generator", GENERATORS, models.GENERATORS),
+      "d": ("discriminator", DISCRIMINATORS, models.DISCRIMINATORS),
+  }[role]
+  name = config.model[name_field]
+  player = lookup(table, name, f"model.{name_field}")
+  if player.kind != spec.kind:
+    what = "images" if spec.kind == "image" else f"{spec.shape[0]}-D points"
+    valid = sorted(n for n, p in table.items() if p.kind == spec.kind)
+    raise UserError(
+        f"model.{name_field}={name!r} is for {player.kind} data but data.name="
+        f"{config.data.name!r} holds {what}; use one of {', '.join(valid)}"
+    )
+  kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.model[role].items()}
+  if player.data_arg == "output_dim":
+    kwargs["output_dim"] = int(np.prod(spec.shape))
+  elif player.data_arg == "image_shape":
+    kwargs["image_shape"] = tuple(spec.shape)
+  factory = library[name]
+  try:
+    inspect.signature(factory).bind(**kwargs)
+  except TypeError:
+    accepted = [p for p in inspect.signature(factory).parameters if p != player.data_arg]
+    raise UserError(
+        f"model.{role} fields {sorted(config.model[role])} do not fit model.{name_field}="
+        f"{name!r}, which takes {', '.join(accepted) or 'no arguments'}; fix --config.model.{role}"
+    ) from None
+  try:
+    return factory(**kwargs)
+  except ValueError as e:
+    raise UserError(f"model.{name_field}={name!r} with {kwargs}: {e}") from None
+
+
+def output_scale(config) -> Optional[str]:
+  """The generator's output range for images ("tanh" or "sigmoid"); None for points."""
+  return lookup(GENERATORS, config.model.generator, "model.generator").scale
+
+
+# --- Optimizers ---------------------------------------------------------------
+
+OPTIMIZERS = {
+    "adam": lambda c, lr: optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
+    "rmsprop": lambda c, lr: optax.rmsprop(lr, decay=c.decay, eps=c.eps,
+                                           momentum=c.momentum or None),
+    "sgd": lambda c, lr: optax.sgd(lr, momentum=c.momentum or None),
+    "optimistic_adam": lambda c, lr: transforms.optimistic_adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
+}
+
+
+def _check(condition: bool, field: str, value, requirement: str) -> None:
+  if not condition:
+    raise UserError(f"{field}={value} is impossible: it must be {requirement} "
+                    f"(--config.{field}=...)")
+
+
+def build_optimizer(config, field: str) -> optax.GradientTransformation:
+  """One player's optimizer from `config[field]` (`g_optimizer` or `d_optimizer`)."""
+  c = config[field]
+  make = lookup(OPTIMIZERS, c.name, f"{field}.name")
+  _check(c.lr > 0, f"{field}.lr", c.lr, "> 0")
+  _check(0 <= c.b1 < 1, f"{field}.b1", c.b1, "in [0, 1)")
+  _check(0 <= c.b2 < 1, f"{field}.b2", c.b2, "in [0, 1)")
+  _check(c.eps >= 0, f"{field}.eps", c.eps, ">= 0")
+  _check(0 <= c.decay < 1, f"{field}.decay", c.decay, "in [0, 1)")
+  _check(0 <= c.momentum < 1, f"{field}.momentum", c.momentum, "in [0, 1)")
+  _check(0 < c.lr_decay <= 1, f"{field}.lr_decay", c.lr_decay, "in (0, 1] (1 = constant)")
+  _check(c.lr_decay_every >= 1, f"{field}.lr_decay_every", c.lr_decay_every, ">= 1")
+  _check(0 <= c.lr_min <= c.lr, f"{field}.lr_min", c.lr_min, f"in [0, lr={c.lr}]")
+  _check(c.clip >= 0, f"{field}.clip", c.clip, ">= 0 (0 = no clipping)")
+  _check(0 <= c.ema < 1, f"{field}.ema", c.ema, "in [0, 1) (0 = no EMA)")
+  lr = c.lr
+  if c.lr_decay < 1:
+    lr = optax.exponential_decay(c.lr, transition_steps=c.lr_decay_every, decay_rate=c.lr_decay,
+                                 staircase=True, end_value=c.lr_min or None)
+  parts = [make(c, lr)]
+  if c.clip:
+    parts.append(transforms.clip_params(c.clip))
+  if c.ema:
+    parts.append(transforms.ema_params(c.ema))
+  optimizer = optax.chain(*parts) if len(parts) > 1 else parts[0]
+  if config.skip_nonfinite:
+    optimizer = optax.apply_if_finite(optimizer, config.max_consecutive_nonfinite)
+  return optimizer
+
+
+# --- The run ------------------------------------------------------------------
+
+PENALTIES = {"none": None, **penalties.PENALTIES}
+UPDATES = ("alternating", "simultaneous", "unrolled")
+
+
+def _check_loop(config) -> None:
+  _check(config.seed >= 0, "seed", config.seed, ">= 0")
+  _check(config.num_steps >= 1, "num_steps", config.num_steps, ">= 1")
+  n = config.steps_per_call
+  _check(n >= 1, "steps_per_call", n, ">= 1")
+  for field in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
+    _check(config[field] >= 1, field, config[field], ">= 1")
+    _check(config[field] % n == 0, field, config[field],
+           f"a multiple of steps_per_call={n}")
+  _check(config.keep_checkpoints >= 1, "keep_checkpoints", config.keep_checkpoints, ">= 1")
+  _check(config.max_consecutive_nonfinite >= 1, "max_consecutive_nonfinite",
+         config.max_consecutive_nonfinite, ">= 1")
+  _check(config.d_steps >= 1, "d_steps", config.d_steps, ">= 1")
+  _check(config.unroll_steps >= 1, "unroll_steps", config.unroll_steps, ">= 1")
+  _check(config.penalty_weight >= 0, "penalty_weight", config.penalty_weight, ">= 0")
+  _check(config.model.latent_dim >= 1, "model.latent_dim", config.model.latent_dim, ">= 1")
+  _check(config.model.latent_scale > 0, "model.latent_scale", config.model.latent_scale, "> 0")
+  _check(config.model.pack >= 1, "model.pack", config.model.pack, ">= 1 (1 = no packing)")
+  _check(config.data.batch_size % config.model.pack == 0, "data.batch_size",
+         config.data.batch_size, f"divisible by model.pack={config.model.pack}")
+  _check(config.eval.num_samples >= 2, "eval.num_samples", config.eval.num_samples, ">= 2")
+  _check(config.eval.num_pictures >= 1, "eval.num_pictures", config.eval.num_pictures, ">= 1")
+  if config.update_rule == "simultaneous":
+    _check(config.d_steps == 1, "d_steps", config.d_steps, "1 with update='simultaneous'")
+  if config.penalty == "none" and config.penalty_weight:
+    raise UserError(f"penalty_weight={config.penalty_weight} but penalty='none'; set "
+                    f"--config.penalty to one of {', '.join(sorted(penalties.PENALTIES))}")
+  if config.penalty != "none" and not config.penalty_weight:
+    raise UserError(f"penalty={config.penalty!r} with penalty_weight=0 does nothing; set "
+                    "--config.penalty_weight > 0 or --config.penalty=none")
+
+
+class Experiment(NamedTuple):
+  """Everything a run needs, built from its config.
+
+  Attributes:
+    config: the config it was built from.
+    data: the `Data`.
+    gan: the `gan_jax.GAN`.
+    scale: the image scale of the generator's output (None for points).
+    train: `jax.jit(make_multi_step(step, steps_per_call), donate_argnums=0)`:
+      `(state, batches [steps_per_call, d_steps * B, ...], key) -> (state, metrics)`;
+      step s uses `fold_in(key, s)`.
+    abstract_state: the `GANState` as `jax.ShapeDtypeStruct`s (for restoring).
+    init_key, train_key, eval_key: the base key of each purpose.
+  """
+
+  config: ml_collections.ConfigDict
+  data: Data
+  gan: gan_jax.GAN
+  scale: Optional[str]
+  train: Callable
+  abstract_state: Any
+  init_key: jax.Array
+  train_key: jax.Array
+  eval_key: jax.Array
+
+  def init_state(self):
+    return gan_jax.init_state(self.gan, self.init_key, self.example())
+
+  def example(self) -> np.ndarray:
+    """A few examples in the model's scale; parameter shapes depend on nothing else."""
+    return self.batches(0, 1)[0, : example_rows(self.config)]
+
+  def batches(self, step: int, num: int) -> np.ndarray:
+    """The model-scale batches of steps `step .. step + num - 1`, `[num, d_steps * B, ...]`."""
+    batches = [self.data.source.batch_at(s) for s in range(step, step + num)]
+    if self.scale is not None:
+      batches = [gdata.to_float(b, self.scale) for b in batches]
+    return np.stack(batches)
+
+
+def example_rows(config) -> int:
+  """Rows of the example batch that initialises the networks (a multiple of the packing)."""
+  return 2 * config.model.pack
+
+
+def build_gan(config, spec: DataSpec) -> gan_jax.GAN:
+  """The `GAN` of the config for data described by `spec`."""
+  game = lookup(games.GAMES, config.game, "game")()
+  sampler = lookup(LATENTS, config.model.latent, "model.latent")(config.model.latent_scale)
+  discriminator = _network(config, spec, "d")
+  if config.model.pack > 1:
+    discriminator = models.packed(discriminator, config.model.pack)
+  return gan_jax.GAN(
+      generator=_network(config, spec, "g"),
+      discriminator=discriminator,
+      g_optimizer=build_optimizer(config, "g_optimizer"),
+      d_optimizer=build_optimizer(config, "d_optimizer"),
+      game=game,
+      latent_dim=config.model.latent_dim,
+      latent_sampler=sampler,
+  )
+
+
+def keys(seed: int):
+  """`(init_key, train_key, eval_key)`: one base key per purpose, from the seed."""
+  root = jax.random.key(seed)
+  return tuple(jax.random.fold_in(root, i) for i in range(3))
+
+
+def build(config) -> Experiment:
+  """Validates the config and builds the run; reads data but writes nothing.
+
+  The train step is traced once (`jax.eval_shape`), so shape errors in the
+  networks surface here rather than after the workdir is written.
+
+  Raises:
+    UserError: anything wrong with the config or the data.
+  """
+  _check_loop(config)
+  if config.update_rule not in UPDATES:
+    raise UserError(f"unknown update {config.update_rule!r}: choose one of {', '.join(UPDATES)} "
+                    "(--config.update_rule=NAME)")
+  penalty = lookup(PENALTIES, config.penalty, "penalty")
+  data = build_data(config, d_steps=config.d_steps)
+  gan = build_gan(config, data.spec)
+  step = gan_jax.make_train_step(
+      gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
+      penalty=penalty, penalty_weight=config.penalty_weight, reuse_fake=config.reuse_fake,
+  )
+  train = jax.jit(gan_jax.make_multi_step(step, config.steps_per_call), donate_argnums=0)
+  init_key, train_key, eval_key = keys(config.seed)
+  experiment = Experiment(config, data, gan, output_scale(config), train, None,
+                          init_key, train_key, eval_key)
+  example = experiment.example()
+  try:
+    abstract_state = jax.eval_shape(lambda: experiment.init_state())
+    batches = jax.ShapeDtypeStruct(
+        (config.steps_per_call, config.d_steps * config.data.batch_size, *example.shape[1:]),
+        jnp.float32)
+    jax.eval_shape(train, abstract_state, batches, train_key)
+  except (ValueError, TypeError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserError(
+        f"the networks do not fit the data {tuple(data.spec.shape)} ({first}); check "
+        "model.generator/model.discriminator and their fields against data.name"
+    ) from None
+  return experiment._replace(abstract_state=abstract_state)
+
+
+# Fields that fix the shapes of the state: a checkpoint trained with other values
+# cannot be resumed under this config.
+ARCHITECTURE_FIELDS = ("model", "data.name", "data.image_size", "data.params",
+                       "g_optimizer.name", "d_optimizer.name", "g_optimizer.ema",
+                       "d_optimizer.ema", "g_optimizer.clip", "d_optimizer.clip",
+                       "skip_nonfinite", "resolved.data_shape")
+
+
+def _get(tree: dict, dotted: str):
+  for part in dotted.split("."):
+    if not isinstance(tree, dict) or part not in tree:
+      return None
+    tree = tree[part]
+  return tree
+
+
+def _normalize(value):
+  """JSON round trips turn tuples into lists; compare them as equals."""
+  if isinstance(value, (list, tuple)):
+    return [_normalize(v) for v in value]
+  if isinstance(value, dict):
+    return {k: _normalize(v) for k, v in value.items()}
+  return value
+
+
+def architecture_differences(saved: dict, config: dict) -> list[str]:
+  """The architecture fields whose values differ, as `field: saved -> new` strings."""
+  differences = []
+  for field in ARCHITECTURE_FIELDS:
+    old, new = _normalize(_get(saved, field)), _normalize(_get(config, field))
+    if old != new:
+      if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+          if old.get(key) != new.get(key):
+            differences.append(f"{field}.{key}: {old.get(key)} -> {new.get(key)}")
+      else:
+        differences.append(f"{field}: {old} -> {new}")
+  return differences

@@ -1,0 +1,461 @@
+r"""Trains a GAN described by a config file; run again on the same workdir to resume.
+
+  python -m experiments.run --config=configs/ring.py --workdir=/tmp/ring
+  python -m experiments.run --config=configs/wgan_gp.py:dataset=mnist \
+      --config.data.dir=../shared/data/mnist --config.d_optimizer.lr=2e-4 --workdir=/tmp/w
+  python -m experiments.run --config=configs/ring.py --workdir=/tmp/sweep --sweep
+
+The workdir receives `config.json` (the resolved config), `metrics.jsonl` (one JSON
+object per logged step), `checkpoints/` (orbax, the whole `GANState`),
+`samples/step_XXXXXX.png` and `tensorboard/` (event files). A second run on the
+same workdir restores the latest checkpoint and continues; the data batch and the
+key of step s are pure functions of (seed, s), so the result is bitwise the one
+of an uninterrupted run.
+
+Exit status: 0 when training finished or was interrupted by SIGTERM/SIGINT (a
+checkpoint is saved first; run the same command to resume); 1 when a loss or the
+parameters became non-finite (the last good checkpoint is kept); 2 for a mistake
+in the command, the config, the data or the workdir, reported in one line on
+stderr before anything is written.
+"""
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from typing import Any, NamedTuple, Optional
+
+from absl import flags
+import jax
+import jax.numpy as jnp
+import ml_collections
+from ml_collections import config_flags
+import numpy as np
+
+from experiments import builders
+from experiments import pictures
+from experiments import sweeps
+from experiments import writers
+from experiments.builders import UserError
+from gan_jax import checkpoint
+from gan_jax import metrics as gmetrics
+import gan_jax
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+
+EXIT_OK, EXIT_NONFINITE, EXIT_USAGE = 0, 1, 2
+
+
+# --- The command line ---------------------------------------------------------
+
+
+class Command(NamedTuple):
+  config: ml_collections.ConfigDict
+  config_path: str  # the --config value, e.g. "configs/ring.py:runlocal"
+  workdir: str
+  sweep: bool
+
+
+def parse_command(argv: list[str]) -> Command:
+  """Parses the command line into a `Command`; raises UserError on any mistake.
+
+  A fresh `FlagValues` per call keeps `main` callable more than once (tests).
+  """
+  fv = flags.FlagValues()
+  config_flags.DEFINE_config_file(
+      "config", None, "Config file, optionally with an argument: configs/NAME.py[:ARG].",
+      flag_values=fv, sys_argv=argv)
+  flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", flag_values=fv)
+  flags.DEFINE_bool("sweep", False, "Run every member of the config's get_sweep().",
+                    flag_values=fv)
+  try:
+    rest = fv(argv)
+  except flags.Error as e:
+    raise UserError(_flag_message(str(e))) from None
+  except (AttributeError, KeyError) as e:  # An override of a field the config lacks.
+    field = str(e).strip("'\"")
+    bad = [a for a in argv if a.startswith("--config.") and field in a]
+    raise UserError(
+        f"{bad[0].split('=')[0] if bad else field}: the config has no such field; check the "
+        "spelling against the config file (nested fields are --config.a.b=VALUE)"
+    ) from None
+  if len(rest) > 1:
+    raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+  if fv["config"].value is None:
+    raise UserError("--config is required, e.g. --config=configs/ring.py")
+  if not fv.workdir:
+    raise UserError("--workdir is required, e.g. --workdir=/tmp/ring")
+  config_path = config_flags.get_config_filename(fv["config"])
+  config = fv.config
+  try:
+    config.to_dict()
+  except IOError:
+    raise UserError(
+        f"--config={config_path}: no such config file; pass a path such as configs/ring.py"
+    ) from None
+  return Command(config, config_path, fv.workdir, fv.sweep)
+
+
+def _flag_message(text: str) -> str:
+  """One line from an absl/ml_collections flag error (which may hold a traceback)."""
+  lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+  if "Traceback" in text:  # The config file raised: keep its own message.
+    kind, _, message = lines[-1].partition(": ")
+    where = re.match(r"flag (\S+?): ", lines[0])
+    return f"{where.group(1) + ': ' if where else ''}{message or kind}"
+  return lines[0] if lines else "bad command line"
+
+
+def _load_sweep(config_path: str) -> list[dict]:
+  """The overrides of `get_sweep()` in the config file."""
+  path, _, arg = config_path.partition(":")
+  spec = importlib.util.spec_from_file_location("sweep_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_sweep"):
+    raise UserError(f"{path} defines no get_sweep(); drop --sweep or add one")
+  try:
+    members = module.get_sweep(arg) if arg else module.get_sweep()
+  except ValueError as e:
+    raise UserError(f"{path}: get_sweep: {e}") from None
+  if not members:
+    raise UserError(f"{path}: get_sweep() returned no members; return a list of overrides")
+  return members
+
+
+# --- Preparing a run: everything that can fail, before anything is written ---
+
+
+class Prepared(NamedTuple):
+  experiment: builders.Experiment
+  workdir: str
+  state: Optional[Any]  # the restored GANState, or None for a fresh start
+  resolved: dict  # what config.json will hold
+
+
+def _resolved(experiment: builders.Experiment) -> dict:
+  spec = experiment.data.spec
+  return {
+      **experiment.config.to_dict(),
+      "resolved": {
+          "data_kind": spec.kind,
+          "data_shape": list(spec.shape),
+          "image_scale": experiment.scale,
+      },
+  }
+
+
+def read_workdir_config(workdir: str) -> Optional[dict]:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, json.JSONDecodeError) as e:
+    raise UserError(f"{path} is unreadable ({e}); move it away or use a new --workdir") from None
+
+
+def prepare(config: ml_collections.ConfigDict, workdir: str) -> Prepared:
+  """Builds the run and checks the workdir against it; writes nothing.
+
+  Raises:
+    UserError: a bad config, missing data, or a workdir holding another run.
+  """
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise UserError(f"--workdir={workdir} is a file; pass a directory")
+  experiment = builders.build(config)
+  resolved = _resolved(experiment)
+  saved = read_workdir_config(workdir)
+  if saved is not None:
+    differences = builders.architecture_differences(saved, resolved)
+    if differences:
+      raise UserError(
+          f"{workdir} holds a run with another architecture ({'; '.join(differences[:3])}); "
+          "use a new --workdir, or the config that run was started with"
+      )
+  state = None
+  checkpoint_dir = os.path.join(workdir, CHECKPOINT_DIR)
+  step = checkpoint.latest_step(checkpoint_dir)
+  if step is not None:
+    manager = checkpoint.make_manager(checkpoint_dir, read_only=True)
+    try:
+      state = checkpoint.restore(manager, experiment.abstract_state, step=step)
+    except Exception as e:  # pylint: disable=broad-except
+      # Orbax reports a mismatched tree or shape in many exception types.
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+      raise UserError(
+          f"the checkpoint at step {step} in {checkpoint_dir} does not fit this config "
+          f"({first}); use a new --workdir, or the config that run was started with"
+      ) from None
+    finally:
+      manager.close()
+  return Prepared(experiment, workdir, state, resolved)
+
+
+# --- Training -----------------------------------------------------------------
+
+
+class Stop:
+  """Turns SIGTERM/SIGINT into a request to checkpoint and stop after this step."""
+
+  def __init__(self):
+    self.signal_name = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signal_name is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # A second Ctrl-C stops at once.
+    self.signal_name = signal.Signals(signum).name
+
+
+class Outcome(NamedTuple):
+  status: str  # "finished", "interrupted", "nonfinite"
+  step: int
+  last: dict  # the last logged record
+
+
+def _nonfinite(values: dict) -> Optional[str]:
+  for name, value in values.items():
+    if not np.isfinite(value):
+      return f"{name}={value}"
+  return None
+
+
+def _params_finite(state) -> jax.Array:
+  leaves = jax.tree.leaves((state.g_params, state.d_params))
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+class _Evaluator:
+  """Samples from a fixed latent batch (pictures) and a fixed key (metrics)."""
+
+  def __init__(self, experiment: builders.Experiment):
+    self.experiment = experiment
+    gan, config = experiment.gan, experiment.config
+    self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
+                               config.eval.num_pictures)
+    self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
+    self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
+    self._sample = jax.jit(
+        lambda state, key: gan_jax.sample(gan, state, key, config.eval.num_samples))
+
+  def metrics(self, state) -> dict:
+    data = self.experiment.data
+    if data.spec.kind != "points":
+      return {}  # Image metrics come from experiments.evaluate (classifier features).
+    samples = self._sample(state, self.metrics_key)
+    out = {}
+    if data.mixture is not None and data.mixture.num_modes > 1:
+      coverage = gmetrics.mode_coverage(samples, data.mixture.centers, data.mixture.std)
+      out.update({k: np.asarray(v).item() for k, v in coverage.items()})
+    if data.spec.shape == (1,):
+      out["wasserstein_1d"] = float(gmetrics.wasserstein_1d(samples[:, 0], data.reference[:, 0]))
+    return out
+
+  def picture(self, state, step: int) -> np.ndarray:
+    data = self.experiment.data
+    kind = data.spec.kind
+    samples = self._from_latents(state, self.latents)
+    if kind == "points":  # A fuller cloud than the picture batch.
+      samples = self._sample(state, self.metrics_key)
+    return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
+                            scale=self.experiment.scale, mixture=data.mixture,
+                            title=f"step {step}")
+
+
+def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
+  """Runs (or resumes) one training run to `num_steps`."""
+  experiment, workdir = prepared.experiment, prepared.workdir
+  config = experiment.config
+  writer_process = jax.process_index() == 0
+  os.makedirs(os.path.join(workdir, SAMPLES_DIR), exist_ok=True)
+  if writer_process:
+    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+      json.dump(prepared.resolved, f, indent=2, sort_keys=True)
+  state = experiment.init_state() if prepared.state is None else prepared.state
+  step = int(state.step)
+  if writer_process:  # Records past the checkpoint will be logged again.
+    writers.truncate_metrics(workdir, step)
+  if step:
+    print(f"{prefix}resuming {workdir} from step {step}", flush=True)
+
+  manager = checkpoint.make_manager(
+      os.path.join(workdir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints,
+      async_save=config.checkpoint_async)
+  metrics_writer = writers.MetricsWriter(workdir, tensorboard=config.tensorboard and writer_process)
+  progress = writers.Progress(step, config.num_steps, enabled=config.progress, prefix=prefix)
+  evaluator = _Evaluator(experiment)
+  params_finite = jax.jit(_params_finite)
+  n = config.steps_per_call
+  last_record: dict = {}
+  try:
+    while step < config.num_steps:
+      batches = experiment.batches(step, n)
+      state, metrics = experiment.train(state, batches, experiment.train_key)
+      step += n
+      progress.update(step)
+      final = step == config.num_steps
+      logging_step = step % config.log_every == 0 or final
+      saving_step = step % config.checkpoint_every == 0 or final or stop.signal_name
+      record = {}
+      if logging_step or saving_step:
+        # The only device-to-host transfer of the step's metrics.
+        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        bad = None if config.skip_nonfinite else _nonfinite(values)
+        if bad is None and not bool(params_finite(state)):
+          bad = "parameters=nan"
+        if bad is not None:
+          kept = manager.latest_step()
+          progress.close()
+          fix = "lower the learning rates" + (
+              "" if config.skip_nonfinite else " or set --config.skip_nonfinite=True")
+          print(
+              f"{prefix}error: non-finite {bad} at step {step}; stopped without saving it, the "
+              f"last good checkpoint ({'step ' + str(kept) if kept is not None else 'none'}) "
+              f"stays in {workdir}; {fix}",
+              file=sys.stderr, flush=True)
+          return Outcome("nonfinite", step, last_record)
+        if logging_step:
+          record.update(values)
+          progress.log(step, values)
+      if step % config.eval_every == 0 or final:
+        record.update(evaluator.metrics(state))
+        if writer_process:
+          image = evaluator.picture(state, step)
+          pictures.save_png(os.path.join(workdir, SAMPLES_DIR, f"step_{step:06d}.png"), image)
+          metrics_writer.write_image(step, "samples", image)
+      if record and writer_process:
+        metrics_writer.write(step, record)
+        last_record = {"step": step, **record}
+      if saving_step:
+        checkpoint.save(manager, state)
+      if stop.signal_name and not final:
+        progress.close()
+        print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
+              "run the same command to resume", flush=True)
+        return Outcome("interrupted", step, last_record)
+    if not last_record:  # Resumed at the end: report the last record on disk.
+      records = writers.read_metrics(workdir)
+      last_record = records[-1] if records else {"step": step}
+    return Outcome("finished", step, last_record)
+  finally:
+    progress.close()
+    manager.wait_until_finished()
+    manager.close()
+    metrics_writer.close()
+
+
+# --- Sweeps -------------------------------------------------------------------
+
+_SUMMARY_FIELDS = ("d_loss", "g_loss", "modes_covered", "high_quality_fraction",
+                   "kl_to_uniform", "wasserstein_1d")
+
+
+def print_summary(rows: list[tuple[str, Outcome]]) -> None:
+  """A table of each sweep member's status and last logged metrics."""
+  fields = [f for f in _SUMMARY_FIELDS if any(f in o.last for _, o in rows)]
+  header = ["member", "status", "step", *fields]
+  table = [header]
+  for name, outcome in rows:
+    cells = [name, outcome.status, str(outcome.step)]
+    for field in fields:
+      value = outcome.last.get(field)
+      if value is None:
+        cells.append("")
+      else:
+        cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
+    table.append(cells)
+  widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+  for i, row in enumerate(table):
+    print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if i == 0:
+      print("  ".join("-" * width for width in widths))
+
+
+# --- main -----------------------------------------------------------------------
+
+
+def _prepare_all(argv):
+  """Parses the command and prepares each run (one, or each sweep member)."""
+  command = parse_command(argv)
+  if not command.sweep:
+    return [(None, prepare(command.config, command.workdir))], command
+  runs = []
+  for override in _load_sweep(command.config_path):
+    name = sweeps.member_name(override)
+    try:
+      config = sweeps.apply_override(command.config, override)
+    except (KeyError, TypeError, ValueError) as e:
+      raise UserError(f"sweep member {name}: {str(e).strip(chr(34))}; fix get_sweep()") from None
+    try:
+      runs.append((name, prepare(config, os.path.join(command.workdir, name))))
+    except UserError as e:
+      raise UserError(f"sweep member {name}: {e}") from None
+  return runs, command
+
+
+@contextlib.contextmanager
+def _quiet_library_warnings():
+  """Holds back absl-logged warnings (TFDS, orbax) while a run is checked.
+
+  A refused start prints exactly one line; the libraries' own warnings about
+  what they found missing would only repeat it.
+  """
+  logger = logging.getLogger("absl")
+  level = logger.level
+  logger.setLevel(logging.ERROR)
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def main(argv: list[str]) -> int:
+  """Runs the command line `argv`; returns the exit status."""
+  try:
+    with _quiet_library_warnings():
+      runs, command = _prepare_all(argv)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
+
+  results = []
+  status = EXIT_OK
+  with Stop() as stop:
+    for name, prepared in runs:
+      prefix = f"[{name}] " if name else ""
+      start = time.perf_counter()
+      outcome = train(prepared, stop, prefix=prefix)
+      results.append((name, outcome))
+      if outcome.status == "nonfinite":
+        status = EXIT_NONFINITE
+      else:
+        print(f"{prefix}{outcome.status} at step {outcome.step} in "
+              f"{time.perf_counter() - start:.1f}s", flush=True)
+      if outcome.status == "interrupted":
+        break
+  if command.sweep:
+    print_summary(results)
+  return status
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))

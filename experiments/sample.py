@@ -1,0 +1,134 @@
+r"""Writes samples of a trained generator to a .npy file.
+
+  python -m experiments.sample --workdir=DIR --num=N --out=FILE.npy [--seed=0] [--ema=true]
+
+The array is float32 `[N, *data_shape]`, in the data's own scale:
+
+* images: pixel intensities in [0, 1] (the stored uint8 value / 255), whatever
+  range the generator works in ([-1, 1] for tanh outputs);
+* low-dimensional data: the raw coordinates, as the data are generated.
+
+Samples come from the latest checkpoint in DIR/checkpoints, with the generator's EMA
+parameters when the run keeps them (`--ema=false` for the raw parameters). The
+network is rebuilt from DIR/config.json, so the data need not be present. Exit
+status 2 with one line on stderr for a missing or foreign workdir and bad flags.
+"""
+
+import os
+import sys
+
+from absl import flags
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import builders
+from experiments import run
+from experiments.builders import UserError
+from gan_jax import checkpoint
+from gan_jax import data as gdata
+import gan_jax
+
+CHUNK = 1024  # Samples per generator call.
+
+
+def to_data_scale(samples: np.ndarray, scale) -> np.ndarray:
+  """Maps generator outputs to the data's scale: [0, 1] pixels for images, raw otherwise."""
+  samples = np.asarray(samples, np.float32)
+  if scale is None:
+    return samples
+  # The affine map of `to_float`, read off its ends: pixel 0 -> low, 255 -> high.
+  low, high = gdata.to_float(np.array([0, 255], np.uint8), scale)
+  return np.clip((samples - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def load(workdir: str):
+  """Rebuilds the GAN of `workdir` and restores its latest state.
+
+  Returns:
+    `(gan, state, scale)`.
+
+  Raises:
+    UserError: no run in `workdir`, or a checkpoint that does not fit its config.
+  """
+  saved = run.read_workdir_config(workdir)
+  if saved is None:
+    raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
+                    "started with experiments.run")
+  checkpoint_dir = os.path.join(workdir, run.CHECKPOINT_DIR)
+  step = checkpoint.latest_step(checkpoint_dir)
+  if step is None:
+    raise UserError(f"{checkpoint_dir} holds no checkpoint yet; train longer (checkpoints "
+                    "are written every checkpoint_every steps)")
+  resolved = saved.pop("resolved", None)
+  if not resolved:
+    raise UserError(f"{workdir}/{run.CONFIG_FILE} lacks its 'resolved' data fields; it was not "
+                    "written by experiments.run")
+  config = ml_collections.ConfigDict(saved)
+  spec = builders.DataSpec(resolved["data_kind"], tuple(resolved["data_shape"]))
+  gan = builders.build_gan(config, spec)
+  init_key = builders.keys(config.seed)[0]
+  example = jnp.zeros((builders.example_rows(config), *spec.shape), jnp.float32)
+  abstract = jax.eval_shape(lambda: gan_jax.init_state(gan, init_key, example))
+  manager = checkpoint.make_manager(checkpoint_dir, read_only=True)
+  try:
+    state = checkpoint.restore(manager, abstract, step=step)
+  except Exception as e:  # pylint: disable=broad-except
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    raise UserError(f"the checkpoint at step {step} in {checkpoint_dir} does not fit "
+                    f"{run.CONFIG_FILE} ({first})") from None
+  finally:
+    manager.close()
+  return gan, state, resolved.get("image_scale")
+
+
+def samples(gan, state, num: int, seed: int, ema: bool) -> np.ndarray:
+  """`num` generator outputs `[num, *data_shape]`, drawn in chunks from `seed`."""
+  draw = jax.jit(lambda state, key: gan_jax.sample(gan, state, key, CHUNK, ema=ema))
+  key = jax.random.key(seed)
+  chunks = [np.asarray(draw(state, jax.random.fold_in(key, i)))
+            for i in range(-(-num // CHUNK))]
+  return np.concatenate(chunks)[:num]
+
+
+def main(argv: list[str]) -> int:
+  fv = flags.FlagValues()
+  flags.DEFINE_string("workdir", None, "The run's directory.", flag_values=fv)
+  flags.DEFINE_integer("num", None, "How many samples.", flag_values=fv)
+  flags.DEFINE_string("out", None, "Output .npy file.", flag_values=fv)
+  flags.DEFINE_integer("seed", 0, "Seed of the latents.", flag_values=fv)
+  flags.DEFINE_bool("ema", True, "Use the generator's EMA parameters when kept.", flag_values=fv)
+  try:
+    try:
+      rest = fv(argv)
+    except flags.Error as e:
+      raise UserError(str(e).splitlines()[0]) from None
+    if len(rest) > 1:
+      raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+    for name in ("workdir", "num", "out"):
+      if fv[name].value is None:
+        raise UserError(f"--{name} is required: --workdir=DIR --num=N --out=FILE.npy")
+    if fv.num < 1:
+      raise UserError(f"--num must be >= 1, got {fv.num}")
+    if fv.seed < 0:
+      raise UserError(f"--seed must be >= 0, got {fv.seed}")
+    if not fv.out.endswith(".npy"):
+      raise UserError(f"--out={fv.out} must end in .npy (np.save adds it otherwise)")
+    out_dir = os.path.dirname(os.path.abspath(fv.out))
+    if not os.path.isdir(out_dir):
+      raise UserError(f"--out={fv.out}: directory {out_dir} does not exist; create it first")
+    if not os.path.isdir(fv.workdir):
+      raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
+    gan, state, scale = load(fv.workdir)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    return run.EXIT_USAGE
+  array = to_data_scale(samples(gan, state, fv.num, fv.seed, fv.ema), scale)
+  np.save(fv.out, array)
+  print(f"wrote {array.shape} float32 samples from step {int(state.step)} to {fv.out}")
+  return run.EXIT_OK
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))

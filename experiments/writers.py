@@ -1,0 +1,150 @@
+"""What a run leaves for people: metrics.jsonl, TensorBoard events, a progress bar.
+
+All of these live on the host and see only Python floats: the loop fetches the
+step's metrics from the device at log steps and hands them here.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Mapping
+
+import numpy as np
+import tqdm
+
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def truncate_metrics(workdir: str, last_step: int) -> None:
+  """Drops records after `last_step` from `metrics.jsonl` (a run resumed from there).
+
+  A run killed between checkpoints logged steps that the resumed run will log
+  again; keeping both would give two records for one step.
+  """
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.readlines()
+  kept = []
+  for line in lines:
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:  # A line cut short by a kill.
+      continue
+    if record.get("step", -1) <= last_step:
+      kept.append(json.dumps(record) + "\n")
+  if len(kept) != len(lines):
+    with open(path, "w") as f:
+      f.writelines(kept)
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  """Every record of `workdir/metrics.jsonl`, in order ([] if there is none)."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def _clean(value):
+  if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    return int(value)
+  value = float(value)
+  # JSON has no NaN or inf; strings keep the record parseable by any reader.
+  return value if math.isfinite(value) else str(value)
+
+
+class MetricsWriter:
+  """Appends one JSON line per logged step and mirrors it to TensorBoard."""
+
+  def __init__(self, workdir: str, *, tensorboard: bool = True):
+    self._file = open(os.path.join(workdir, METRICS_FILE), "a")
+    self._tb = None
+    if tensorboard:
+      # tensorboardX writes TensorBoard's event files without TensorFlow.
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
+      self._tb = SummaryWriter(os.path.join(workdir, TENSORBOARD_DIR))
+
+  def write(self, step: int, metrics: Mapping[str, float]) -> None:
+    record = {"step": int(step), **{k: _clean(v) for k, v in metrics.items()}}
+    self._file.write(json.dumps(record) + "\n")
+    self._file.flush()
+    if self._tb is not None:
+      for name, value in metrics.items():
+        if math.isfinite(float(value)):  # NaN (e.g. KL of an empty histogram) stays in the JSON.
+          self._tb.add_scalar(name, float(value), int(step))
+
+  def write_image(self, step: int, name: str, image: np.ndarray) -> None:
+    """Adds an RGB uint8 picture `[H, W, 3]` to TensorBoard."""
+    if self._tb is not None:
+      self._tb.add_image(name, image, int(step), dataformats="HWC")
+
+  def close(self) -> None:
+    self._file.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+class Progress:
+  """A tqdm bar with steps/s, ETA and the latest losses (a plain line when not a TTY)."""
+
+  def __init__(self, start_step: int, num_steps: int, *, enabled: bool = True, prefix: str = ""):
+    self._interactive = enabled and sys.stderr.isatty()
+    self._num_steps = num_steps
+    self._prefix = prefix
+    self._bar = None
+    self._last = (start_step, time.perf_counter())
+    if self._interactive:
+      self._bar = tqdm.tqdm(
+          initial=start_step, total=num_steps, unit="step", dynamic_ncols=True, desc=prefix or None
+      )
+
+  def update(self, step: int) -> None:
+    """Marks that `step` steps are done."""
+    if self._bar is not None:
+      self._bar.update(step - self._bar.n)
+
+  def log(self, step: int, metrics: Mapping[str, float]) -> None:
+    """Shows the latest metrics (the bar's postfix, or one printed line)."""
+    shown = {k: f"{v:.4g}" for k, v in metrics.items() if k in _SHOWN}
+    if self._bar is not None:
+      self._bar.set_postfix(shown, refresh=False)
+      return
+    last_step, last_time = self._last
+    now = time.perf_counter()
+    rate = (step - last_step) / max(now - last_time, 1e-9)
+    self._last = (step, now)
+    eta = (self._num_steps - step) / rate if rate > 0 else float("inf")
+    items = " ".join(f"{k}={v}" for k, v in shown.items())
+    print(
+        f"{self._prefix}step {step}/{self._num_steps} {items} "
+        f"[{rate:.1f} steps/s, ETA {_duration(eta)}]",
+        flush=True,
+    )
+
+  def write(self, line: str) -> None:
+    """Prints a line without breaking the bar."""
+    if self._bar is not None:
+      self._bar.write(line)
+    else:
+      print(line, flush=True)
+
+  def close(self) -> None:
+    if self._bar is not None:
+      self._bar.close()
+
+
+_SHOWN = ("d_loss", "g_loss", "penalty", "wasserstein_1d", "modes", "high_quality")
+
+
+def _duration(seconds: float) -> str:
+  if not np.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,170 @@
+"""Every config in configs/ builds: its networks fit its data and its step traces.
+
+Image configs are built on small local .npz files of the right image shapes (no
+dataset is downloaded here); toy configs also take one real train step.
+"""
+
+import importlib
+from pathlib import Path
+import re
+import sys
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
+
+from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+CONFIG_NAMES = sorted(p.stem for p in (ROOT / "configs").glob("*.py")
+                      if p.stem not in ("__init__", "common"))
+IMAGE_SHAPES = {"28": (28, 28, 1), "32": (32, 32, 3), "64": (64, 64, 3)}
+
+
+def _load(name):
+  return importlib.import_module(f"configs.{name}")
+
+
+@pytest.fixture(scope="module")
+def npz_images(tmp_path_factory):
+  """Paths of tiny uint8 image archives, by side: {"28": ..., "32": ..., "64": ...}."""
+  folder = tmp_path_factory.mktemp("images")
+  rng = np.random.default_rng(0)
+  paths = {}
+  for side, shape in IMAGE_SHAPES.items():
+    paths[side] = folder / f"images{side}.npz"
+    np.savez(paths[side], x=rng.integers(0, 256, (100, *shape), dtype=np.uint8))
+  return paths
+
+
+def _shrink(config):
+  """Small batches, one step per call: the shapes of the state stay the config's."""
+  config.data.batch_size = 4 * config.model.pack
+  config.steps_per_call = 1
+  config.eval.num_samples = 16
+  config.eval.num_pictures = 4
+  return config
+
+
+# (config, argument; "{s28}"/"{s32}"/"{s64}" stand for .npz files of that image side).
+CASES = [
+    ("gaussian_1d", None),
+    ("gaussian_1d", "minibatch=false"),
+    ("ring", None),
+    ("ring", "pac=2"),
+    ("grid", None),
+    ("unrolled", None),
+    ("unrolled", "unroll=0"),
+    ("goodfellow_mnist", "dataset=npz:{s28}"),
+    ("goodfellow_mnist", "game=minimax,k=5,dataset=npz:{s28}"),
+    ("dcgan", "dataset=npz:{s28}"),
+    ("dcgan", "dataset=npz:{s32}"),
+    ("dcgan", "dataset=npz:{s64}"),
+    ("wgan", "dataset=npz:{s64}"),
+    ("wgan_gp", "dataset=npz:{s32}"),
+    ("wgan_gp", "dataset=swiss_roll"),
+    ("wgan_gp", "dataset=ring"),
+    ("lsgan", "dataset=npz:{s64}"),
+    ("lsgan", "dataset=ring"),
+    ("hinge_sn", "dataset=npz:{s32}"),
+    ("hinge_sn", "arch=cnn,dataset=npz:{s28}"),
+]
+
+
+STEP_CASES = {("gaussian_1d", None), ("ring", "pac=2"), ("unrolled", None),
+              ("wgan_gp", "dataset=swiss_roll")}
+
+
+def test_every_config_has_cases():
+  assert CONFIG_NAMES, "no configs found"
+  assert set(CONFIG_NAMES) == {name for name, _ in CASES}
+
+
+@pytest.mark.parametrize("name,arg", CASES, ids=[f"{n}:{a}" for n, a in CASES])
+def test_config_builds(name, arg, npz_images):
+  config = _shrink(_load(name).get_config(
+      arg and arg.format(**{f"s{side}": path for side, path in npz_images.items()})))
+  assert isinstance(config, ml_collections.ConfigDict)
+  experiment = builders.build(config)  # Traces the jitted train step.
+  state = experiment.abstract_state
+  assert state.step.shape == ()
+  if (name, arg) in STEP_CASES:
+    # One real step where it is cheap and covers a distinct step: minibatch
+    # discrimination, packing, unrolling, a gradient penalty. (test_run.py trains
+    # goodfellow_mnist on real data.)
+    state = experiment.init_state()
+    state, metrics = experiment.train(state, experiment.batches(0, config.steps_per_call),
+                                      experiment.train_key)
+    assert int(state.step) == config.steps_per_call
+    assert all(np.isfinite(float(v)) for v in jax.device_get(metrics).values())
+
+
+@pytest.mark.parametrize("name", CONFIG_NAMES)
+def test_docstring_names_paper_command_and_expectation(name):
+  module = _load(name)
+  doc = module.__doc__
+  assert "References:" in doc and "Expected" in doc, name
+  commands = re.findall(r"--config=configs/(\w+)\.py(?::(\S+))?", doc)
+  assert commands and all(c[0] == name for c in commands), commands
+  for _, arg in commands:  # Every documented argument is accepted.
+    module.get_config(arg or None)
+
+
+@pytest.mark.parametrize("name,arg", [
+    ("gaussian_1d", "runlocal"), ("ring", "runlocal"), ("grid", "runlocal"),
+    ("unrolled", "runlocal"), ("wgan_gp", "dataset=swiss_roll,runlocal"),
+    ("lsgan", "dataset=ring,runlocal"), ("dcgan", "dataset=npz:{s32},runlocal"),
+    ("wgan", "dataset=npz:{s64},runlocal"), ("hinge_sn", "dataset=npz:{s32},runlocal"),
+    ("goodfellow_mnist", "dataset=npz:{s28},runlocal"),
+])
+def test_runlocal_shrinks_and_builds(name, arg, npz_images):
+  arg = arg.format(**{f"s{side}": path for side, path in npz_images.items()})
+  config = _load(name).get_config(arg)
+  assert config.num_steps <= 20 and config.data.batch_size <= 16
+  builders.build(config)
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIG_NAMES if hasattr(_load(n), "get_sweep")])
+def test_sweep_members_are_valid_overrides(name):
+  module = _load(name)
+  config = module.get_config("dataset=ring" if name in ("wgan_gp", "lsgan") else None)
+  members = module.get_sweep()
+  assert len(members) >= 2
+  names = [sweeps.member_name(m) for m in members]
+  assert len(set(names)) == len(names), names  # One workdir per member.
+  for member in members:
+    overridden = sweeps.apply_override(config, member)
+    for field, value in member.items():
+      node = overridden
+      for part in field.split("."):
+        node = node[part]
+      assert node == value
+
+
+def test_sweep_helpers():
+  a = sweeps.axis("lr", [1, 2])
+  b = sweeps.axis("seed", [0, 1, 2])
+  assert sweeps.product(a, b) == [{"lr": x, "seed": s} for x in (1, 2) for s in (0, 1, 2)]
+  assert sweeps.zip_(a, sweeps.axis("seed", [5, 6])) == [{"lr": 1, "seed": 5},
+                                                          {"lr": 2, "seed": 6}]
+  with pytest.raises(ValueError, match="one length"):
+    sweeps.zip_(a, b)
+  assert sweeps.member_name({"g_optimizer.lr": 1e-4, "game": "hinge"}) == (
+      "g_optimizer.lr=0.0001,game=hinge")
+  with pytest.raises(KeyError, match="does not have"):
+    sweeps.apply_override(_load("ring").get_config(), {"model.nope": 1})
+
+
+def test_config_argument_errors_are_one_clear_line():
+  from configs import common  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(ValueError, match="unknown config argument 'size'; this config takes"):
+    common.parse_arg("size=3", dataset="mnist", runlocal=False)
+  with pytest.raises(ValueError, match="expected a int"):
+    common.parse_arg("k=two", k=1)
+  assert common.parse_arg("runlocal,k=5", k=1, runlocal=False).to_dict() == {
+      "k": 5, "runlocal": True}

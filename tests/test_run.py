@@ -1,0 +1,317 @@
+"""End-to-end tests of experiments.run and experiments.sample.
+
+A resumed run equals an uninterrupted one bit for bit; SIGTERM checkpoints and
+exits; user errors exit with status 2, one line on stderr and an untouched
+workdir; a non-finite loss stops the run and keeps the last good checkpoint.
+"""
+
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
+
+from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+# ml_collections loads config files with importlib's deprecated load_module().
+pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+
+# The ring config shrunk to a small, fast model; every test starts from it.
+TINY = [
+    "--config=configs/ring.py:runlocal",
+    "--config.model.g.hidden=(16,16)",
+    "--config.model.d.hidden=(16,16)",
+    "--config.data.batch_size=16",
+    "--config.eval.num_samples=200",
+    "--config.tensorboard=False",
+]
+
+
+def _tiny(workdir, *extra):
+  return ["run", *TINY, f"--workdir={workdir}", *extra]
+
+
+def _subprocess(args, **kwargs):
+  env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+  return subprocess.Popen([sys.executable, "-m", "experiments.run", *args], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _restore_raw(workdir, step):
+  """The checkpoint at `step` as a flat list of numpy leaves (no target tree needed)."""
+  tree = ocp.StandardCheckpointer().restore(Path(workdir, "checkpoints", str(step), "default"))
+  return jax.tree.leaves(tree)
+
+
+def _snapshot(path: Path):
+  """Every file under `path` with its size and modification time (None if absent)."""
+  if not path.exists():
+    return None
+  return sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+                for p in path.rglob("*"))
+
+
+@pytest.fixture(autouse=True)
+def _repo_cwd(monkeypatch):
+  monkeypatch.chdir(ROOT)  # Config paths in the tests are relative to the repository.
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A finished 20-step tiny run (checkpoints at 10 and 20)."""
+  workdir = tmp_path_factory.mktemp("trained") / "run"
+  old = os.getcwd()
+  os.chdir(ROOT)
+  try:
+    assert run.main(_tiny(workdir)) == 0
+  finally:
+    os.chdir(old)
+  return workdir
+
+
+def test_run_writes_the_workdir_contract(trained):
+  config = json.loads((trained / "config.json").read_text())
+  assert config["data"]["name"] == "ring" and config["num_steps"] == 20
+  records = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records] == [10, 20]
+  assert all(isinstance(r["step"], int) for r in records)
+  assert {"d_loss", "g_loss", "modes_covered", "high_quality_fraction"} <= set(records[-1])
+  assert checkpoint.latest_step(str(trained / "checkpoints")) == 20
+  assert sorted(p.name for p in (trained / "samples").iterdir()) == [
+      "step_000010.png", "step_000020.png"]
+
+
+def test_sigterm_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path):
+  args = ["--config.num_steps=2000", "--config.log_every=10", "--config.checkpoint_every=1000",
+          "--config.eval_every=2000"]
+  # Run b in a subprocess and stop it with SIGTERM as soon as it has logged once,
+  # while run a goes uninterrupted in this process.
+  interrupted = _subprocess(_tiny(tmp_path / "b", *args)[1:])
+  metrics = tmp_path / "b" / "metrics.jsonl"
+
+  def stop_when_logging():
+    deadline = time.time() + 120
+    while not (metrics.exists() and metrics.stat().st_size) and time.time() < deadline:
+      time.sleep(0.02)
+    interrupted.send_signal(signal.SIGTERM)
+
+  watcher = threading.Thread(target=stop_when_logging)
+  watcher.start()
+  assert run.main(_tiny(tmp_path / "a", *args)) == 0
+  watcher.join()
+  out, err = interrupted.communicate(timeout=120)
+  assert interrupted.returncode == 0, err
+  assert "SIGTERM at step" in out, out
+  stopped_at = checkpoint.latest_step(str(tmp_path / "b" / "checkpoints"))
+  assert 0 < stopped_at < 2000, out
+
+  assert run.main(_tiny(tmp_path / "b", *args)) == 0  # Resumes from `stopped_at`.
+  a, b = _restore_raw(tmp_path / "a", 2000), _restore_raw(tmp_path / "b", 2000)
+  assert len(a) == len(b) > 10
+  for x, y in zip(a, b):
+    np.testing.assert_array_equal(x, y)
+  # The logs agree too: the resumed run logged every step once, with the same values.
+  assert (tmp_path / "a" / "metrics.jsonl").read_text() == metrics.read_text()
+
+
+def test_trains_on_real_mnist_files(tmp_path, capsys):
+  if not MNIST_DIR.is_dir():
+    pytest.skip(f"real MNIST files not found at {MNIST_DIR}")
+  workdir = tmp_path / "mnist"
+  config = f"configs/goodfellow_mnist.py:dataset=idx:{MNIST_DIR},runlocal"
+  status = run.main(["run", f"--config={config}",
+                     "--config.num_steps=4", "--config.tensorboard=False",
+                     f"--workdir={workdir}"])
+  assert status == 0, capsys.readouterr().err
+  config = json.loads((workdir / "config.json").read_text())
+  assert config["resolved"]["data_shape"] == [28, 28, 1]
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert records[-1]["step"] == 4 and np.isfinite(records[-1]["d_loss"])
+  assert (workdir / "samples" / "step_000004.png").exists()
+  out = tmp_path / "digits.npy"
+  assert sample.main(["sample", f"--workdir={workdir}", "--num=5", f"--out={out}"]) == 0
+  digits = np.load(out)
+  assert digits.shape == (5, 28, 28, 1) and digits.dtype == np.float32
+  assert digits.min() >= 0.0 and digits.max() <= 1.0
+
+
+def test_sample_writes_num_samples_in_the_data_scale(trained, tmp_path):
+  out = tmp_path / "samples.npy"
+  assert sample.main(["sample", f"--workdir={trained}", "--num=1500", f"--out={out}"]) == 0
+  samples = np.load(out)
+  assert samples.shape == (1500, 2) and samples.dtype == np.float32
+  assert np.all(np.isfinite(samples))
+  again = tmp_path / "again.npy"
+  assert sample.main(["sample", f"--workdir={trained}", "--num=1500", f"--out={again}"]) == 0
+  np.testing.assert_array_equal(samples, np.load(again))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--workdir=DIR", "--num=0", "--out=OUT"],
+    ["--workdir=MISSING", "--num=3", "--out=OUT"],
+    ["--workdir=DIR", "--num=3", "--out=/no/such/dir/x.npy"],
+    ["--workdir=DIR", "--num=3", "--out=samples.txt"],
+    ["--workdir=DIR", "--num=3"],
+])
+def test_sample_user_errors(trained, tmp_path, capsys, argv):
+  argv = [a.replace("DIR", str(trained)).replace("MISSING", str(tmp_path / "none"))
+           .replace("OUT", str(tmp_path / "x.npy")) for a in argv]
+  assert sample.main(["sample", *argv]) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+  assert not (tmp_path / "x.npy").exists()
+
+
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_path, capsys):
+  workdir = tmp_path / "run"
+  os.system(f"cp -r {trained} {workdir}")
+  before = _restore_raw(workdir, 20)
+  status = run.main(_tiny(workdir, "--config.num_steps=40", "--config.log_every=1",
+                          "--config.g_optimizer.lr=1e30", "--config.d_optimizer.lr=1e30"))
+  assert status == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1, err
+  assert "non-finite" in err[0] and "at step 21" in err[0] and "step 20" in err[0], err
+  assert checkpoint.latest_step(str(workdir / "checkpoints")) == 20
+  for x, y in zip(before, _restore_raw(workdir, 20)):
+    np.testing.assert_array_equal(x, y)
+
+
+def test_skip_nonfinite_wraps_both_optimizers(tmp_path):
+  from experiments import builders  # pylint: disable=g-import-not-at-top
+  from configs import ring  # pylint: disable=g-import-not-at-top
+
+  config = ring.get_config("runlocal")
+  config.skip_nonfinite = True
+  state = builders.build(config).abstract_state
+  for opt_state in (state.g_opt_state, state.d_opt_state):
+    assert type(opt_state).__name__ == "ApplyIfFiniteState"
+
+
+def test_sweep_runs_each_member_in_its_own_workdir(tmp_path, capsys):
+  config_file = tmp_path / "tiny_sweep.py"
+  config_file.write_text(
+      "from configs import ring\n"
+      "from experiments import sweeps\n"
+      "def get_config(arg=None):\n"
+      "  config = ring.get_config('runlocal')\n"
+      "  config.model.g.hidden = config.model.d.hidden = (8,)\n"
+      "  config.num_steps = config.log_every = config.eval_every = 4\n"
+      "  config.tensorboard = False\n"
+      "  return config\n"
+      "def get_sweep(arg=None):\n"
+      "  return sweeps.product(sweeps.axis('game', ['hinge', 'least_squares']),\n"
+      "                        sweeps.axis('seed', [3]))\n")
+  status = run.main(["run", f"--config={config_file}", f"--workdir={tmp_path / 'sweep'}",
+                     "--sweep"])
+  out = capsys.readouterr().out
+  assert status == 0
+  names = ["game=hinge,seed=3", "game=least_squares,seed=3"]
+  assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == names
+  for name in names:
+    config = json.loads((tmp_path / "sweep" / name / "config.json").read_text())
+    assert config["seed"] == 3 and config["game"] in name
+    assert name in out.split("member")[-1]  # The summary table lists every member.
+
+
+# --- User errors: exit status 2, one line on stderr, nothing on disk touched ---
+
+# (extra arguments, where the workdir points, a fragment of the message).
+# "fresh": a workdir that does not exist yet (and must not be created);
+# "trained": the finished tiny run (which must not change).
+BAD_INPUTS = [
+    (["--config.game=minimaxx"], "fresh", "unknown game 'minimaxx'"),
+    (["--config.model.generator=transformer"], "fresh", "unknown model.generator"),
+    (["--config.data.name=imagenet64x"], "fresh", "imagenet64x"),
+    (["--config.g_optimizer.name=adamw"], "fresh", "unknown g_optimizer.name"),
+    (["--config.penalty=r3", "--config.penalty_weight=1"], "fresh", "unknown penalty 'r3'"),
+    (["--config.update_rule=extragradient"], "fresh", "unknown update"),
+    (["--config.model.latent=cauchy"], "fresh", "unknown model.latent"),
+    (["--config.d_optimizer.lr=-1e-4"], "fresh", "d_optimizer.lr=-0.0001 is impossible"),
+    (["--config.g_optimizer.b1=1.5"], "fresh", "g_optimizer.b1=1.5 is impossible"),
+    (["--config.data.batch_size=0"], "fresh", "data.batch_size must be >= 1"),
+    (["--config.model.pack=3"], "fresh", "divisible by model.pack=3"),
+    (["--config.steps_per_call=3"], "fresh", "a multiple of steps_per_call=3"),
+    (["--config.d_steps=0"], "fresh", "d_steps=0 is impossible"),
+    (["--config.num_steps=-5"], "fresh", "num_steps=-5 is impossible"),
+    (["--config.penalty_weight=10"], "fresh", "but penalty='none'"),
+    (["--config.update_rule=simultaneous", "--config.d_steps=5"], "fresh", "d_steps=5"),
+    (["--config.data.params.std=-1"], "fresh", "std must be positive"),
+    (["--config.data.params.sigma=1"], "fresh", "no such field"),
+    (["--config.data.name=idx", "--config.data.dir=/no/such/mnist"], "fresh", "does not exist"),
+    (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz"], "fresh", "does not exist"),
+    (["--config.data.name=mnist", "--config.model.generator=dcgan",
+      "--config.model.discriminator=dcgan", "--config.data.dir=/no/mnist"], "fresh",
+     "does not exist"),
+    (["--config.model.generator=dcgan"], "fresh", "is for image data"),
+    (["--config.data.name=cifar10", "--config.data.dir=/no/such/tfds"], "fresh", "not prepared"),
+    (["--config.model.g.widths=(3,)"], "fresh", "no such field"),
+    (["--config.eval.num_samples=1"], "fresh", "eval.num_samples=1 is impossible"),
+    (["--config.d_optimizer.clip=-0.01"], "fresh", "clip=-0.01 is impossible"),
+    (["--config.model.g.hidden=(32,32)"], "trained", "another architecture"),
+    (["--config.g_optimizer.name=rmsprop"], "trained", "another architecture"),
+    (["--config.skip_nonfinite=True"], "trained", "another architecture"),
+    (["--config.model.latent_dim=3"], "trained", "another architecture"),
+    (["--config.data.params.radius=2.0"], "trained", "another architecture"),
+    (["--config.seed=-1"], "fresh", "seed=-1 is impossible"),
+    (["--sweep"], "fresh", "defines no get_sweep"),
+    (["unexpected"], "fresh", "unexpected argument"),
+    (["--config.num_steps=ten"], "fresh", "config.num_steps"),
+]
+
+
+@pytest.mark.parametrize("extra,where,message", BAD_INPUTS,
+                         ids=[" ".join(b[0])[:60] for b in BAD_INPUTS])
+def test_user_errors_exit_2_with_one_line_and_touch_nothing(trained, tmp_path, capsys, extra,
+                                                            where, message):
+  workdir = tmp_path / "fresh" if where == "fresh" else trained
+  before = _snapshot(workdir)
+  argv = ["run", *TINY, f"--workdir={workdir}", *extra]
+  if extra == ["--sweep"]:  # A config without get_sweep().
+    argv = ["run", "--config=configs/gaussian_1d.py:runlocal", f"--workdir={workdir}", "--sweep"]
+  assert run.main(argv) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1, err
+  assert err.startswith("error: ") and message in err, err
+  assert _snapshot(workdir) == before
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--config=configs/no_such_config.py", "--workdir=W"], "no such config file"),
+    (["--config=configs/ring.py:pack=2", "--workdir=W"], "unknown config argument 'pack'"),
+    (["--config=configs/ring.py", "--config.nope=1", "--workdir=W"], "--config.nope"),
+    (["--config=configs/ring.py", "--config.model=1", "--workdir=W"], "config.model"),
+    (["--config=configs/ring.py"], "--workdir is required"),
+    (["--workdir=W"], "--config is required"),
+    (["--config=configs/ring.py", "--workdir=W", "--bogus=1"], "bogus"),
+])
+def test_command_line_errors(tmp_path, capsys, argv, message):
+  argv = [a.replace("W", str(tmp_path / "w")) for a in argv]
+  assert run.main(["run", *argv]) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and message in err, err
+  assert not (tmp_path / "w").exists()
+
+
+def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
+  process = _subprocess(["--config=configs/ring.py", "--config.game=nope",
+                         f"--workdir={tmp_path / 'w'}"])
+  out, err = process.communicate(timeout=120)
+  assert process.returncode == 2, (out, err)
+  assert err.splitlines() == [err.strip()] and "unknown game 'nope'" in err, err
+  assert not (tmp_path / "w").exists()
