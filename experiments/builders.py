@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 import ml_collections
 import numpy as np
 import optax
@@ -20,6 +21,7 @@ import gan_jax
 from gan_jax import data as gdata
 from gan_jax import games
 from gan_jax import models
+from gan_jax import parallel
 from gan_jax import penalties
 from gan_jax import transforms
 
@@ -337,9 +339,15 @@ class Experiment(NamedTuple):
   init_key: jax.Array
   train_key: jax.Array
   eval_key: jax.Array
+  mesh: Optional[Mesh] = None  # data parallelism over every device of every process
 
   def init_state(self):
     return gan_jax.init_state(self.gan, self.init_key, self.example())
+
+  def device_batches(self, step: int, num: int):
+    """`batches`, split over the mesh when there is one (each process reads its rows)."""
+    batches = self.batches(step, num)
+    return batches if self.mesh is None else parallel.shard_batch(batches, self.mesh, batch_axis=1)
 
   def example(self) -> np.ndarray:
     """A few examples in the model's scale; parameter shapes depend on nothing else."""
@@ -402,10 +410,22 @@ def build(config) -> Experiment:
       gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
       penalty=penalty, penalty_weight=config.penalty_weight, reuse_fake=config.reuse_fake,
   )
-  train = jax.jit(gan_jax.make_multi_step(step, config.steps_per_call), donate_argnums=0)
+  multi_step = gan_jax.make_multi_step(step, config.steps_per_call)
+  mesh = None
+  if jax.device_count() > 1:
+    # Data parallel over all devices: the global batch rows are split over the mesh.
+    rows = config.d_steps * config.data.batch_size
+    if rows % jax.device_count():
+      raise UserError(
+          f"d_steps * data.batch_size = {rows} rows do not split over {jax.device_count()} "
+          f"devices; pick --config.data.batch_size as a multiple of {jax.device_count()}")
+    mesh = parallel.data_mesh()
+    train = parallel.make_data_parallel_step(multi_step, mesh, batch_axis=1)
+  else:
+    train = jax.jit(multi_step, donate_argnums=0)
   init_key, train_key, eval_key = keys(config.seed)
   experiment = Experiment(config, data, gan, output_scale(config), train, None,
-                          init_key, train_key, eval_key)
+                          init_key, train_key, eval_key, mesh)
   example = experiment.example()
   try:
     abstract_state = jax.eval_shape(lambda: experiment.init_state())
@@ -419,6 +439,10 @@ def build(config) -> Experiment:
         f"the networks do not fit the data {tuple(data.spec.shape)} ({first}); check "
         "model.generator/model.discriminator and their fields against data.name"
     ) from None
+  if mesh is not None:  # restore straight into the replicated layout
+    replicated = NamedSharding(mesh, PartitionSpec())
+    abstract_state = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), abstract_state)
   return experiment._replace(abstract_state=abstract_state)
 
 

@@ -38,12 +38,12 @@ from ml_collections import config_flags
 import numpy as np
 
 from experiments import builders
+from experiments import evaluation
 from experiments import pictures
 from experiments import sweeps
 from experiments import writers
 from experiments.builders import UserError
 from gan_jax import checkpoint
-from gan_jax import metrics as gmetrics
 import gan_jax
 
 CONFIG_FILE = "config.json"
@@ -61,6 +61,9 @@ class Command(NamedTuple):
   config_path: str  # the --config value, e.g. "configs/ring.py:runlocal"
   workdir: str
   sweep: bool
+  coordinator_address: Optional[str] = None  # multi-process runs; None: auto-detect
+  num_processes: Optional[int] = None
+  process_id: Optional[int] = None
 
 
 def parse_command(argv: list[str]) -> Command:
@@ -75,6 +78,14 @@ def parse_command(argv: list[str]) -> Command:
   flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", flag_values=fv)
   flags.DEFINE_bool("sweep", False, "Run every member of the config's get_sweep().",
                     flag_values=fv)
+  # A multi-process run (one process per host): JAX detects TPU pods, Slurm and Open MPI
+  # itself; elsewhere name the coordinator (process 0's host:port) and this process.
+  flags.DEFINE_string("coordinator_address", os.environ.get("JAX_COORDINATOR_ADDRESS"),
+                      "host:port of process 0 of a multi-process run.", flag_values=fv)
+  flags.DEFINE_integer("num_processes", _env_int("JAX_NUM_PROCESSES"),
+                       "Number of processes of a multi-process run.", flag_values=fv)
+  flags.DEFINE_integer("process_id", _env_int("JAX_PROCESS_ID"),
+                       "This process's index in a multi-process run.", flag_values=fv)
   try:
     rest = fv(argv)
   except flags.Error as e:
@@ -100,7 +111,16 @@ def parse_command(argv: list[str]) -> Command:
     raise UserError(
         f"--config={config_path}: no such config file; pass a path such as configs/ring.py"
     ) from None
-  return Command(config, config_path, fv.workdir, fv.sweep)
+  if fv.coordinator_address and (fv.num_processes is None or fv.process_id is None):
+    raise UserError("--coordinator_address needs --num_processes and --process_id too "
+                    "(or JAX_NUM_PROCESSES and JAX_PROCESS_ID)")
+  return Command(config, config_path, fv.workdir, fv.sweep, fv.coordinator_address,
+                 fv.num_processes, fv.process_id)
+
+
+def _env_int(name: str) -> Optional[int]:
+  value = os.environ.get(name)
+  return int(value) if value and value.isdigit() else None
 
 
 def _flag_message(text: str) -> str:
@@ -256,19 +276,20 @@ class _Evaluator:
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
     self._sample = jax.jit(
         lambda state, key: gan_jax.sample(gan, state, key, config.eval.num_samples))
+    self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
+                         static_argnums=2)
+    try:
+      self.target = evaluation.make_target(config, experiment.data)
+    except UserError as e:  # Training goes on; only the metrics are missing.
+      print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
+      self.target = evaluation.Target("none")
 
   def metrics(self, state) -> dict:
-    data = self.experiment.data
-    if data.spec.kind != "points":
-      return {}  # Image metrics come from experiments.evaluate (classifier features).
-    samples = self._sample(state, self.metrics_key)
-    out = {}
-    if data.mixture is not None and data.mixture.num_modes > 1:
-      coverage = gmetrics.mode_coverage(samples, data.mixture.centers, data.mixture.std)
-      out.update({k: np.asarray(v).item() for k, v in coverage.items()})
-    if data.spec.shape == (1,):
-      out["wasserstein_1d"] = float(gmetrics.wasserstein_1d(samples[:, 0], data.reference[:, 0]))
-    return out
+    """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
+    metrics, _ = evaluation.evaluate(
+        lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
+        num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
+    return metrics
 
   def picture(self, state, step: int) -> np.ndarray:
     data = self.experiment.data
@@ -290,7 +311,12 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
   if writer_process:
     with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
       json.dump(prepared.resolved, f, indent=2, sort_keys=True)
-  state = experiment.init_state() if prepared.state is None else prepared.state
+  if prepared.state is not None:
+    state = prepared.state
+  elif experiment.mesh is not None:
+    state = gan_jax.parallel.replicate(experiment.init_state(), experiment.mesh)
+  else:
+    state = experiment.init_state()
   step = int(state.step)
   if writer_process:  # Records past the checkpoint will be logged again.
     writers.truncate_metrics(workdir, step)
@@ -308,7 +334,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
   last_record: dict = {}
   try:
     while step < config.num_steps:
-      batches = experiment.batches(step, n)
+      batches = experiment.device_batches(step, n)
       state, metrics = experiment.train(state, batches, experiment.train_key)
       step += n
       progress.update(step)
@@ -318,9 +344,9 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
       record = {}
       if logging_step or saving_step:
         # The only device-to-host transfer of the step's metrics.
-        values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        values = {k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}
         bad = None if config.skip_nonfinite else _nonfinite(values)
-        if bad is None and not bool(params_finite(state)):
+        if bad is None and not bool(gan_jax.parallel.fetch(params_finite(state))):
           bad = "parameters=nan"
         if bad is not None:
           kept = manager.latest_step()
@@ -336,12 +362,14 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
         if logging_step:
           record.update(values)
           progress.log(step, values)
-      if step % config.eval_every == 0 or final:
-        record.update(evaluator.metrics(state))
-        if writer_process:
-          image = evaluator.picture(state, step)
-          pictures.save_png(os.path.join(workdir, SAMPLES_DIR, f"step_{step:06d}.png"), image)
-          metrics_writer.write_image(step, "samples", image)
+      if (step % config.eval_every == 0 or final) and writer_process:
+        # Process 0 evaluates alone, on a host copy of the replicated state: no
+        # collective, so the other processes go on.
+        eval_state = state if experiment.mesh is None else gan_jax.parallel.fetch(state)
+        record.update(evaluator.metrics(eval_state))
+        image = evaluator.picture(eval_state, step)
+        pictures.save_png(os.path.join(workdir, SAMPLES_DIR, f"step_{step:06d}.png"), image)
+        metrics_writer.write_image(step, "samples", image)
       if record and writer_process:
         metrics_writer.write(step, record)
         last_record = {"step": step, **record}
@@ -396,6 +424,8 @@ def print_summary(rows: list[tuple[str, Outcome]]) -> None:
 def _prepare_all(argv):
   """Parses the command and prepares each run (one, or each sweep member)."""
   command = parse_command(argv)
+  gan_jax.parallel.initialize_distributed(
+      command.coordinator_address, command.num_processes, command.process_id)
   if not command.sweep:
     return [(None, prepare(command.config, command.workdir))], command
   runs = []

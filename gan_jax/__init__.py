@@ -7,6 +7,7 @@ the train-step factories. Models, data and metrics live in their subpackages
 
 from gan_jax import games
 from gan_jax import losses
+from gan_jax import parallel
 from gan_jax import penalties
 from gan_jax import transforms
 from gan_jax.games import DiscriminatorOutput, Game

@@ -111,25 +111,35 @@ def replicate(tree, mesh: Mesh):
   )
 
 
-def shard_batch(local_batch, mesh: Mesh, axis: str = DATA):
+def _batch_spec(batch_axis: int) -> P:
+  return P(*([None] * batch_axis), DATA)
+
+
+def shard_batch(local_batch, mesh: Mesh, batch_axis: int = 0):
   """Assembles the global batch from this process's rows `[B / process_count, ...]`.
 
   Process p's rows become rows `p * B/process_count ...` of the global batch, the
   order in which `ArrayDataset`/`SyntheticDataset` split a global batch.
+  `batch_axis` is the axis of the rows (1 for `[steps, B, ...]` stacks of
+  `make_multi_step`).
   """
-  sharding = NamedSharding(mesh, P(axis))
+  sharding = NamedSharding(mesh, _batch_spec(batch_axis))
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch
   )
 
 
-def make_data_parallel_step(train_step: Callable, mesh: Mesh, *, donate: bool = True):
+def make_data_parallel_step(
+    train_step: Callable, mesh: Mesh, *, donate: bool = True, batch_axis: int = 0
+):
   """Jits `train_step` for a replicated state and a batch split over the mesh.
 
   Args:
-    train_step: `(state, batch, key) -> (state, metrics)` from `make_train_step`.
+    train_step: `(state, batch, key) -> (state, metrics)` from `make_train_step`
+      (or `make_multi_step`, with `batch_axis=1`).
     mesh: a mesh with a "data" axis (`data_mesh()`).
     donate: donate the state's buffers to the step.
+    batch_axis: the axis of the batch that holds the examples.
 
   Returns:
     The jitted step; pass it a `replicate`d state, a `shard_batch`ed batch and a
@@ -138,7 +148,7 @@ def make_data_parallel_step(train_step: Callable, mesh: Mesh, *, donate: bool = 
   replicated = NamedSharding(mesh, P())
   return jax.jit(
       train_step,
-      in_shardings=(replicated, NamedSharding(mesh, P(DATA)), replicated),
+      in_shardings=(replicated, NamedSharding(mesh, _batch_spec(batch_axis)), replicated),
       out_shardings=(replicated, replicated),
       donate_argnums=(0,) if donate else (),
   )

@@ -1,5 +1,6 @@
 """Data parallelism, multiple processes and populations give the single-run answer."""
 
+import json
 import os
 import pathlib
 import socket
@@ -135,3 +136,41 @@ def test_population_members_equal_their_standalone_runs():
 def test_stack_hparams_rejects_members_with_different_keys():
   with pytest.raises(ValueError, match="same hyperparameters"):
     parallel.stack_hparams([{"lr": 1.0}, {"gp": 1.0}])
+
+
+# The runner ---------------------------------------------------------------------
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_experiment(workdir, *extra, devices=1):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  return subprocess.Popen(
+      [sys.executable, "-m", "experiments.run", "--config=configs/ring.py:runlocal",
+       f"--workdir={workdir}", "--config.progress=false", *extra],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+  )
+
+
+def logged_losses(workdir):
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  return [(r["step"], r["d_loss"], r["g_loss"]) for r in records if "d_loss" in r]
+
+
+def test_runner_on_two_processes_and_on_four_devices_logs_the_single_run(tmp_path):
+  coordinator = f"127.0.0.1:{free_port()}"
+  procs = [
+      run_experiment(tmp_path / "two", f"--coordinator_address={coordinator}",
+                     "--num_processes=2", f"--process_id={i}")
+      for i in range(2)
+  ]
+  procs.append(run_experiment(tmp_path / "four", devices=4))
+  procs.append(run_experiment(tmp_path / "one"))
+  for proc in procs:
+    code, _, err = finish(proc)
+    assert code == 0, err[-3000:]
+  one = logged_losses(tmp_path / "one")
+  assert [s for s, _, _ in one] == [10, 20]
+  for other in ("two", "four"):
+    np.testing.assert_allclose(np.asarray(logged_losses(tmp_path / other)), np.asarray(one),
+                               rtol=1e-5, err_msg=other)
