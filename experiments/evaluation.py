@@ -1,0 +1,254 @@
+"""A config's evaluation metrics, from any generator sample function.
+
+One function, `evaluate`, serves both the runner (at `eval_every`, on
+`config.eval.num_samples` samples) and `python -m experiments.evaluate` (on the
+protocol's sample count, 10,000 for MNIST). What it computes depends on the data:
+
+* 2-D mixtures (ring, grid): mode coverage in the VEEGAN/PacGAN protocol
+  (`modes_covered`, `high_quality_fraction`, `kl_to_uniform`; 2,500 samples).
+* 1-D data: `wasserstein_1d` and `ks_distance` to samples of the target.
+* MNIST-like `[28, 28, 1]` images, pixels in [0, 1]: the Parzen-window
+  log-likelihood of Goodfellow et al. (2014) (`parzen_log_likelihood`,
+  `parzen_std_error`, `parzen_sigma`): sigma chosen on a validation split, the
+  mean log-likelihood of the test set with its standard error. Where the MNIST
+  classifier checkpoint exists, metrics of its features against the test set:
+  `frechet_distance`, `kid_mean`/`kid_std`, `classifier_score(_std)`,
+  `precision`, `recall`, `class_coverage`, `class_kl_to_uniform`.
+* Stacked MNIST `[28, 28, 3]`: `modes_covered` out of 1,000 and `kl_to_uniform`,
+  from the classifier's digit in each channel.
+
+Every result comes with its `protocol` (sample count, reference split and size,
+extractor, EMA or raw weights, checkpoint step): two numbers are comparable only
+when their protocols match.
+"""
+
+import os
+import sys
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import builders
+from gan_jax import data as gdata
+from gan_jax import metrics as gmetrics
+
+DEFAULT_CLASSIFIER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "mnist_classifier")
+# The protocols' sample counts (the standalone command's defaults).
+PROTOCOL_SAMPLES = {"mixture": 2_500, "one_d": 10_000, "mnist": 10_000, "stacked_mnist": 26_000}
+# Goodfellow et al. hold out the last 10,000 of MNIST's 60,000 training images to
+# choose sigma; with the 22,699 local training images we hold out the last 2,000.
+VALIDATION_SIZE = {True: 10_000, False: 2_000}  # keyed by "the full 60k set is present"
+CHUNK = 1_000  # Samples per generator call.
+
+SampleFn = Callable[[jax.Array, int], Any]  # (key, num) -> [num, ...] in the model's scale
+
+
+class Target(NamedTuple):
+  """What samples are compared with; built once per run by `make_target`.
+
+  Attributes:
+    kind: "mixture", "one_d", "mnist", "stacked_mnist" or "none".
+    mixture: the toy `Mixture` (modes, or the 1-D target), or None.
+    points: `[M, 1]` target samples for 1-D data, or None.
+    validation: `[V, 784]` float32 validation images in [0, 1] (Parzen's sigma).
+    test: `[T, 28, 28, 1]` uint8 test images.
+    classifier: MNIST classifier parameters, or None.
+    test_features: `[T, 128]` classifier features of the test images, or None.
+    protocol: the fixed part of the protocol (reference, extractor, ...).
+  """
+
+  kind: str
+  mixture: Optional[gdata.Mixture] = None
+  points: Optional[np.ndarray] = None
+  validation: Optional[np.ndarray] = None
+  test: Optional[np.ndarray] = None
+  classifier: Any = None
+  test_features: Optional[Any] = None
+  protocol: dict = {}
+
+
+def _split(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
+  """The uint8 images of another split of the config's dataset."""
+  other = ml_collections.ConfigDict(config.to_dict())
+  other.data.split = split
+  return builders._load_images(other)  # pylint: disable=protected-access
+
+
+def _load_classifier(path: str, *, warn: Callable[[str], None]):
+  if not os.path.isdir(path):
+    warn(f"no MNIST classifier at {path}: skipping the classifier metrics; run "
+         f"`python -m experiments.train_classifier --out={path}` to compute them")
+    return None
+  return gmetrics.load_classifier(path)
+
+
+def _stderr(line: str) -> None:
+  print(f"evaluation: {line}", file=sys.stderr, flush=True)
+
+
+def make_target(config: ml_collections.ConfigDict, data: builders.Data, *,
+                classifier_path: str = DEFAULT_CLASSIFIER,
+                warn: Callable[[str], None] = _stderr) -> Target:
+  """The evaluation target of a config: its mixture, or its test and validation images.
+
+  Args:
+    config: the run's config.
+    data: its `builders.Data` (`builders.build_data(config, d_steps=1)`).
+    classifier_path: an orbax checkpoint of `gmetrics.MnistClassifier`.
+    warn: receives one line per metric family that cannot be computed, and why.
+
+  Raises:
+    UserError: the test split of the images cannot be read.
+  """
+  spec = data.spec
+  if spec.kind == "points":
+    mixture = data.mixture
+    if spec.shape == (1,):
+      rng = np.random.default_rng([config.seed, 2])  # Neither training nor pictures.
+      num = max(PROTOCOL_SAMPLES["one_d"], config.eval.num_samples)
+      points = (gdata.sample_mixture(mixture, rng, num) if mixture is not None
+                else data.reference)
+      return Target("one_d", mixture, points=np.asarray(points, np.float32),
+                    protocol={"reference": "target samples", "reference_size": len(points)})
+    if mixture is not None and mixture.num_modes > 1:
+      return Target("mixture", mixture, protocol={
+          "reference": f"{mixture.num_modes} mixture modes, std {mixture.std}",
+          "quality_threshold_std": 3.0})
+    warn(f"no evaluation metric for data.name={config.data.name!r} (not a mixture)")
+    return Target("none")
+  if tuple(spec.shape[:2]) != (28, 28) or spec.shape[2] not in (1, 3):
+    warn(f"no evaluation metric for {tuple(spec.shape)} images (MNIST-like 28x28x1 or "
+         "Stacked MNIST 28x28x3 only; plug an extractor into gan_jax.metrics for others)")
+    return Target("none")
+  if "fashion" in config.data.name or "fashion" in config.data.dir:
+    classifier = None
+    warn("the MNIST classifier reads digits: no classifier metrics for Fashion-MNIST")
+  else:
+    classifier = _load_classifier(classifier_path, warn=warn)
+  extractor = os.path.abspath(classifier_path) if classifier is not None else None
+  if spec.shape[2] == 3:
+    if classifier is None:
+      return Target("none")
+    return Target("stacked_mnist", classifier=classifier, protocol={
+        "reference": "1000 digit triples", "extractor": extractor})
+  if config.data.name == "npz":
+    warn("data.name='npz' has no test split: no Parzen or classifier-feature metrics")
+    return Target("none")
+  try:
+    test = _split(config, "test")
+  except builders.UserError as e:
+    raise builders.UserError(f"evaluation needs the test split: {e}") from None
+  if test.shape[-1] != 1:
+    raise builders.UserError(f"the test split holds {test.shape[1:]} images, the training "
+                             f"split {tuple(spec.shape)}; use a dataset whose splits agree")
+  train = _split(config, config.data.split)
+  num_validation = min(VALIDATION_SIZE[len(train) >= 60_000], len(train))
+  validation = train[-num_validation:].reshape(num_validation, -1).astype(np.float32) / 255.0
+  test_features = None
+  if classifier is not None:
+    test_features, _ = gmetrics.classifier_features(classifier, test)
+  return Target("mnist", validation=validation, test=test, classifier=classifier,
+                test_features=test_features, protocol={
+                    "reference": f"{config.data.name} test split",
+                    "reference_size": len(test),
+                    "parzen_validation": (f"last {num_validation} of the {len(train)} training "
+                                          "images (also seen in training)"),
+                    "extractor": extractor})
+
+
+def to_unit_range(samples, image_scale: Optional[str]) -> np.ndarray:
+  """Generator outputs in [0, 1] pixels (images) or unchanged (points), float32."""
+  samples = np.asarray(samples, np.float32)
+  if image_scale is None:
+    return samples
+  low, high = gdata.to_float(np.array([0, 255], np.uint8), image_scale)
+  return np.clip((samples - low) / (high - low), 0.0, 1.0)
+
+
+def draw(sample_fn: SampleFn, key: jax.Array, num: int, image_scale: Optional[str]):
+  """`num` samples in chunks of one fixed size (one compilation), as float32 NumPy."""
+  chunk = min(num, CHUNK)
+  parts = [to_unit_range(sample_fn(jax.random.fold_in(key, i), chunk), image_scale)
+           for i in range(-(-num // chunk))]
+  return np.concatenate(parts)[:num]
+
+
+def _mnist_metrics(samples: np.ndarray, target: Target) -> dict:
+  flat = samples.reshape(len(samples), -1)
+  out = {}
+  parzen = gmetrics.parzen_evaluate(flat, target.validation, target.test.reshape(
+      len(target.test), -1).astype(np.float32) / 255.0)
+  out.update(parzen_log_likelihood=parzen["log_likelihood"],
+             parzen_std_error=parzen["std_error"], parzen_sigma=parzen["sigma"])
+  if target.classifier is None:
+    return out
+  real_features = target.test_features
+  fake_features, fake_probs = gmetrics.classifier_features(target.classifier, samples)
+  # Samples are scored in fixed-size batches (Parzen blocks, classifier batches);
+  # only the [N, 128] features are held together.
+  fid = gmetrics.frechet_distance_from_features(real_features, fake_features)
+  kid, kid_std = gmetrics.kernel_distance(real_features, fake_features)
+  score, score_std = gmetrics.classifier_score(fake_probs)
+  # Equal set sizes, as in Kynkaanniemi et al.: the k-NN radii depend on density.
+  n = min(len(real_features), len(fake_features))
+  precision, recall = gmetrics.precision_recall(real_features[:n], fake_features[:n])
+  coverage, kl = gmetrics.class_coverage(fake_probs, 10)
+  out.update(frechet_distance=fid, kid_mean=kid, kid_std=kid_std, classifier_score=score,
+             classifier_score_std=score_std, precision=precision, recall=recall,
+             class_coverage=coverage, class_kl_to_uniform=kl)
+  return out
+
+
+def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:
+  n = len(samples)
+  channels = np.moveaxis(samples, -1, 1).reshape(n * 3, 28, 28, 1)  # [n * 3, 28, 28, 1]
+  _, probs = gmetrics.classifier_features(target.classifier, channels)
+  digits = np.asarray(jnp.argmax(probs, axis=1)).reshape(n, 3)
+  modes, kl = gmetrics.mode_histogram_kl(digits @ np.array([100, 10, 1]), 1000)
+  return {"modes_covered": modes, "kl_to_uniform": kl}
+
+
+def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.Array,
+             image_scale: Optional[str] = None, weights: str = "ema",
+             step: Optional[int] = None) -> tuple[dict, dict]:
+  """Computes the target's metrics on `num_samples` generator samples.
+
+  Example (what the runner does at every `eval_every`):
+    target = make_target(config, builders.build_data(config, d_steps=1))
+    sample_fn = jax.jit(lambda key, n: gan_jax.sample(gan, state, key, n), static_argnums=1)
+    metrics, protocol = evaluate(sample_fn, target, num_samples=2500, key=jax.random.key(0))
+
+  Args:
+    sample_fn: `(key, num) -> [num, *data_shape]` generator outputs in the model's
+      scale; called in chunks of at most 1,000 with `fold_in(key, i)`.
+    target: from `make_target`.
+    num_samples: how many samples to score.
+    key: fixed PRNG key, so that evaluations of one run are comparable.
+    image_scale: the generator's output range for images ("tanh", "sigmoid"), None for points.
+    weights: "ema" or "raw", recorded in the protocol.
+    step: the checkpoint's step, recorded in the protocol.
+
+  Returns:
+    `(metrics, protocol)`: a flat dict of Python floats, and a dict describing how
+    they were measured.
+  """
+  protocol = {"num_samples": num_samples, "weights": weights, "step": step,
+              **target.protocol}
+  if target.kind == "none":
+    return {}, protocol
+  samples = draw(sample_fn, key, num_samples, image_scale)
+  if target.kind == "mixture":
+    out = gmetrics.mode_coverage(samples, target.mixture.centers, target.mixture.std)
+  elif target.kind == "one_d":
+    reference = target.points[:, 0]
+    out = {"wasserstein_1d": gmetrics.wasserstein_1d(samples[:, 0], reference),
+           "ks_distance": gmetrics.ks_distance(samples[:, 0], reference)}
+  elif target.kind == "mnist":
+    out = _mnist_metrics(samples, target)
+  else:
+    out = _stacked_metrics(samples, target)
+  return {k: float(v) for k, v in out.items()}, protocol

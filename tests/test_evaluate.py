@@ -1,0 +1,150 @@
+"""Tests of experiments.evaluation and the `python -m experiments.evaluate` command.
+
+A tiny ring run evaluates to mode-coverage metrics with a protocol; a missing
+workdir exits with status 2; the Parzen estimate ranks real digits above noise;
+image metrics appear with a (fake, untrained) classifier checkpoint and are
+skipped with one line without one.
+"""
+
+import json
+from pathlib import Path
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
+
+from configs import goodfellow_mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import metrics as gmetrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+MNIST_KEYS = {"parzen_log_likelihood", "parzen_std_error", "parzen_sigma"}
+CLASSIFIER_KEYS = {"frechet_distance", "kid_mean", "kid_std", "classifier_score",
+                   "classifier_score_std", "precision", "recall", "class_coverage",
+                   "class_kl_to_uniform"}
+
+pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+
+
+def test_evaluates_a_ring_run(tmp_path, capsys):
+  workdir = tmp_path / "ring"
+  assert run.main(["run", "--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,16)",
+                   "--config.model.d.hidden=(16,16)", "--config.progress=False",
+                   "--config.tensorboard=False", f"--workdir={workdir}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=300"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--raw"]) == 0
+  records = [json.loads(line) for line in (workdir / "eval.jsonl").read_text().splitlines()]
+  assert len(records) == 2
+  first, second = records
+  assert {"modes_covered", "high_quality_fraction", "kl_to_uniform"} <= set(first)
+  assert first["step"] == 20 and 0 <= first["modes_covered"] <= 8
+  assert first["protocol"]["num_samples"] == 300
+  assert first["protocol"]["step"] == 20 and first["protocol"]["weights"] == "raw"
+  assert second["protocol"]["num_samples"] == evaluation.PROTOCOL_SAMPLES["mixture"]
+  assert "modes_covered" in capsys.readouterr().out
+  # The runner logs the same metrics during training.
+  logged = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert "modes_covered" in logged[-1]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_user_errors_exit_2(tmp_path, capsys, make):
+  workdir = tmp_path / "w"
+  if make == "empty":
+    workdir.mkdir()
+  assert evaluate.main(["evaluate", f"--workdir={workdir}"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and str(workdir) in err[0]
+  assert not (workdir / evaluate.EVAL_FILE).exists()
+
+
+def _images_sampler(images):
+  """A 'generator' returning fixed [0, 1] images (sigmoid scale), whatever the key."""
+  return lambda key, num: images[:num]
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST files in ../shared/data/mnist")
+def test_parzen_ranks_real_digits_above_noise():
+  train, _ = gdata.load_idx(MNIST_DIR, "train")
+  test, _ = gdata.load_idx(MNIST_DIR, "test")
+  target = evaluation.Target(
+      "mnist", validation=train[-300:].reshape(300, -1).astype(np.float32) / 255.0,
+      test=test[-500:])
+  real = test[:1000].astype(np.float32) / 255.0
+  noise = np.random.default_rng(0).uniform(size=real.shape).astype(np.float32)
+  scores = {}
+  for name, images in (("real", real), ("noise", noise)):
+    metrics, protocol = evaluation.evaluate(
+        _images_sampler(images), target, num_samples=1000, key=jax.random.key(0),
+        image_scale="sigmoid", step=7)
+    assert set(metrics) == MNIST_KEYS and protocol["step"] == 7
+    scores[name] = metrics["parzen_log_likelihood"]
+  assert scores["real"] > scores["noise"] + 100
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+  header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+  path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(name="tiny_mnist")
+def _tiny_mnist(tmp_path):
+  """Random 'digits' in MNIST-format IDX files: 300 training and 200 test images."""
+  rng = np.random.default_rng(0)
+  directory = tmp_path / "mnist"
+  directory.mkdir()
+  for prefix, num in (("train", 300), ("t10k", 200)):
+    _write_idx(directory / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (num, 28, 28)))
+    _write_idx(directory / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, (num,)))
+  return directory
+
+
+def _mnist_target(directory, classifier_path, warnings):
+  config = goodfellow_mnist.get_config(f"dataset=idx:{directory},runlocal")
+  return evaluation.make_target(config, builders.build_data(config, d_steps=1),
+                                classifier_path=str(classifier_path), warn=warnings.append)
+
+
+def test_image_metrics_with_a_classifier(tmp_path, tiny_mnist):
+  classifier_path = tmp_path / "classifier"
+  gmetrics.save_classifier(str(classifier_path), gmetrics.init_classifier(jax.random.key(0)))
+  warnings = []
+  target = _mnist_target(tiny_mnist, classifier_path, warnings)
+  assert not warnings and target.kind == "mnist"
+  images = np.random.default_rng(1).uniform(size=(100, 28, 28, 1)).astype(np.float32)
+  metrics, protocol = evaluation.evaluate(
+      _images_sampler(images), target, num_samples=100, key=jax.random.key(0),
+      image_scale="sigmoid")
+  assert set(metrics) == MNIST_KEYS | CLASSIFIER_KEYS
+  assert all(np.isfinite(v) for v in metrics.values())
+  assert protocol["extractor"] == str(classifier_path)
+  assert protocol["reference_size"] == 200 and "last 300 of the 300" in protocol["parzen_validation"]
+
+
+def test_missing_classifier_says_so_and_computes_parzen(tmp_path, tiny_mnist):
+  warnings = []
+  target = _mnist_target(tiny_mnist, tmp_path / "no_classifier", warnings)
+  assert len(warnings) == 1 and "experiments.train_classifier" in warnings[0]
+  images = np.zeros((50, 28, 28, 1), np.float32)
+  metrics, protocol = evaluation.evaluate(
+      _images_sampler(images), target, num_samples=50, key=jax.random.key(0),
+      image_scale="sigmoid")
+  assert set(metrics) == MNIST_KEYS and protocol["extractor"] is None
+
+
+def test_stacked_mnist_counts_digit_triples():
+  params = gmetrics.init_classifier(jax.random.key(0))
+  target = evaluation.Target("stacked_mnist", classifier=params)
+  images = np.random.default_rng(0).uniform(size=(64, 28, 28, 3)).astype(np.float32)
+  metrics, _ = evaluation.evaluate(_images_sampler(images), target, num_samples=64,
+                                   key=jax.random.key(0), image_scale="sigmoid")
+  assert set(metrics) == {"modes_covered", "kl_to_uniform"}
+  assert 1 <= metrics["modes_covered"] <= 64
