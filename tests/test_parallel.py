@@ -157,20 +157,18 @@ def logged_losses(workdir):
   return [(r["step"], r["d_loss"], r["g_loss"]) for r in records if "d_loss" in r]
 
 
-def test_runner_on_two_processes_and_on_four_devices_logs_the_single_run(tmp_path):
+def test_runner_on_two_processes_with_two_devices_each_logs_the_single_run(tmp_path):
   coordinator = f"127.0.0.1:{free_port()}"
   procs = [
       run_experiment(tmp_path / "two", f"--coordinator_address={coordinator}",
-                     "--num_processes=2", f"--process_id={i}")
+                     "--num_processes=2", f"--process_id={i}", devices=2)
       for i in range(2)
   ]
-  procs.append(run_experiment(tmp_path / "four", devices=4))
   procs.append(run_experiment(tmp_path / "one"))
   for proc in procs:
     code, _, err = finish(proc)
     assert code == 0, err[-3000:]
   one = logged_losses(tmp_path / "one")
   assert [s for s, _, _ in one] == [10, 20]
-  for other in ("two", "four"):
-    np.testing.assert_allclose(np.asarray(logged_losses(tmp_path / other)), np.asarray(one),
-                               rtol=1e-5, err_msg=other)
+  np.testing.assert_allclose(np.asarray(logged_losses(tmp_path / "two")), np.asarray(one),
+                             rtol=1e-5)
