@@ -1,4 +1,8 @@
-"""SubpixelConvTranspose is nn.ConvTranspose(padding="SAME"): same params, outputs, gradients."""
+"""The sub-pixel layers equal their Flax layers: same params, outputs, gradients.
+
+SubpixelConvTranspose is nn.ConvTranspose(padding="SAME"); SpaceToDepthConv is
+nn.Conv(padding="SAME"), down to the second derivatives a gradient penalty takes.
+"""
 
 import flax.linen as nn
 import jax
@@ -6,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax.models.subpixel import SpaceToDepthConv
 from gan_jax.models.subpixel import SubpixelConvTranspose
 
 KEY = jax.random.key(0)
@@ -108,3 +113,57 @@ def test_equals_pytorch_conv_transpose2d_with_flipped_kernel():
 def test_kernel_smaller_than_stride_is_rejected():
   with pytest.raises(ValueError, match="kernel_size >= strides"):
     jax.eval_shape(SubpixelConvTranspose(2, (1, 1), (2, 2)).init, KEY, jnp.ones((1, 3, 3, 1)))
+
+
+@pytest.mark.parametrize("in_features, features, side", [
+    (1, 4, 28),   # DCGAN's first critic layer, 28x28 -> 14x14
+    (3, 5, 14),   # its second, 14x14 -> 7x7
+    (4, 2, 7),    # odd input: 7x7 -> 4x4
+    (2, 3, (5, 6)),
+])
+def test_space_to_depth_conv_equals_conv_up_to_gradient_penalty(in_features, features, side):
+  height, width = (side, side) if isinstance(side, int) else side
+  x = _normal((3, height, width, in_features), 6)
+  reference = nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME")
+  fast = SpaceToDepthConv(features)
+  params = _init(reference, x)
+  assert (jax.tree.map(jnp.shape, jax.eval_shape(fast.init, KEY, x))
+          == jax.tree.map(jnp.shape, params))
+  cotangent = _normal(reference.apply(params, x).shape, 7)
+
+  def penalty(module):
+    # A gradient penalty's shape: the parameters' gradient of a function of the
+    # input gradient, itself a function of the parameters.
+    def input_grad_norm(params, x):
+      grad = jax.grad(lambda x: jnp.vdot(jnp.tanh(module.apply(params, x)), cotangent))(x)
+      return jnp.sum(grad ** 2)
+    return jax.jit(jax.value_and_grad(input_grad_norm, argnums=(0, 1)))
+
+  np.testing.assert_allclose(_apply(fast, params, x), _apply(reference, params, x),
+                             rtol=1e-5, atol=1e-5)
+  (want, (want_params, want_x)), (got, (got_params, got_x)) = (
+      penalty(module)(params, x) for module in (reference, fast))
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+
+  def assert_close(got, want):  # float32 rounding, relative to the largest entry
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+  assert_close(got_x, want_x)
+  for name in want_params["params"]:
+    assert_close(got_params["params"][name], want_params["params"][name])
+
+
+@pytest.mark.parametrize("kernel_size, strides, shape", [
+    ((3, 3), (2, 2), (2, 7, 8, 3)),
+    ((5, 5), (2, 2), (2, 9, 6, 2)),
+    ((3, 3), (1, 1), (2, 5, 5, 2)),
+    ((2, 2), (3, 3), (2, 7, 7, 2)),
+    ((4,), (2,), (2, 9, 3)),
+    ((4, 4, 4), (2, 2, 2), (1, 5, 4, 6, 2)),
+])
+def test_space_to_depth_conv_other_kernels_and_strides(kernel_size, strides, shape):
+  x = _normal(shape, 8)
+  reference = nn.Conv(4, kernel_size, strides=strides, padding="SAME")
+  params = _init(reference, x)
+  np.testing.assert_allclose(_apply(SpaceToDepthConv(4, kernel_size, strides), params, x),
+                             _apply(reference, params, x), rtol=1e-5, atol=1e-5)

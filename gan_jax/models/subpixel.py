@@ -1,4 +1,9 @@
-"""A strided transposed convolution computed as its sub-pixel phases.
+"""Strided convolutions computed on sub-pixel phases, for fast gradients on CPU.
+
+`SubpixelConvTranspose` is `nn.ConvTranspose(..., padding="SAME")` computed as
+stride-1 convolutions, one per output phase; `SpaceToDepthConv` is
+`nn.Conv(..., padding="SAME")` computed as a matmul on the space-to-depth input.
+Both keep the Flax layer's parameters, outputs and gradients.
 
 A transposed convolution with stride `s` writes every output pixel from a fixed
 subset of the kernel taps, chosen by the pixel's position modulo `s` (its *phase*).
@@ -141,3 +146,94 @@ class SubpixelConvTranspose(nn.Module):
     if bias is not None:
       y = y + bias
     return y.reshape(batch_shape + y.shape[1:])
+
+
+class SpaceToDepthConv(nn.Module):
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")` as one matmul.
+
+  A stride-`s` convolution reads, for output `m`, the input pixels
+  `s * m + t - a` (`t` a kernel tap, `a` the 'SAME' padding before). Writing
+  `t = s * q + r`, those are pixel `r` of block `m + q` of the padded input cut into
+  `s x s` blocks: the same convolution is a stride-1 convolution with a
+  `ceil(k / s)`-sized kernel on the space-to-depth input (`s^2 C` channels), here
+  computed as a single matmul of its `ceil(k / s)^2` shifted copies (im2col). For
+  DCGAN's 4x4, stride-2 layer that is a `[B * H/2 * W/2, 16 C] @ [16 C, features]`
+  matmul, with exactly the original multiply-adds.
+
+  Why: every derivative of a matmul is a matmul. The gradient penalty of WGAN-GP
+  differentiates the critic's input gradient with respect to its kernels; for a
+  strided `lax.conv` that second derivative is a window-reversed convolution that
+  XLA's CPU backend runs on a slow generic path (3-4x slower critic updates; see
+  `benchmarks/`). Without a penalty the plain convolution is a little faster on
+  CPU, so prefer this layer for penalised critics.
+
+  Same parameters as `nn.Conv` (`kernel` `[*kernel_size, in_features, features]`,
+  optional `bias`). Input `[B, *spatial, in_features]` -> output
+  `[B, *ceil(spatial / strides), features]`.
+
+  Attributes:
+    features: number of output channels.
+    kernel_size: spatial kernel shape.
+    strides: stride per spatial axis.
+    use_bias: whether to add a bias.
+    dtype: computation dtype (default: inferred from inputs and params).
+    param_dtype: parameter dtype.
+    precision: `lax` precision of the matmul.
+    kernel_init: initializer of the kernel (Flax's `Conv` default).
+    bias_init: initializer of the bias.
+  """
+
+  features: int
+  kernel_size: Sequence[int] = (4, 4)
+  strides: Sequence[int] = (2, 2)
+  use_bias: bool = True
+  dtype: jnp.dtype | None = None
+  param_dtype: jnp.dtype = jnp.float32
+  precision: lax.PrecisionLike = None
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, inputs: jnp.ndarray) -> jnp.ndarray:
+    """Convolves `[B, *spatial, C_in]` to `[B, *ceil(spatial / strides), features]`."""
+    kernel_size, strides = tuple(self.kernel_size), tuple(self.strides)
+    ndim = len(kernel_size)
+    if len(strides) != ndim or inputs.ndim != ndim + 2:
+      raise ValueError(f"SpaceToDepthConv needs one stride per kernel axis and inputs "
+                       f"[B, *spatial, C], got {kernel_size}, {strides}, {inputs.shape}")
+    batch, spatial, channels = inputs.shape[0], inputs.shape[1:-1], inputs.shape[-1]
+    kernel = self.param("kernel", self.kernel_init, kernel_size + (channels, self.features),
+                        self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    x, kernel, bias = dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+
+    out = [-(-n // s) for n, s in zip(spatial, strides)]
+    blocks = [-(-k // s) for k, s in zip(kernel_size, strides)]  # kernel extent in blocks
+    # 'SAME' (as lax.padtype_to_pads): the total padding, its smaller half first;
+    # then pad (or crop) the far side to whole blocks.
+    before = [max((o - 1) * s + k - n, 0) // 2
+              for o, s, k, n in zip(out, strides, kernel_size, spatial)]
+    after = [(o + q - 1) * s - n - b for o, q, s, n, b in zip(out, blocks, strides, spatial, before)]
+    x = lax.pad(x, jnp.zeros((), x.dtype),
+                [(0, 0, 0)] + [(b, a, 0) for b, a in zip(before, after)] + [(0, 0, 0)])
+    # Space to depth: [B, *(m * s), C] -> [B, m_1, s_1, ..., C] -> [B, *m, prod(s) * C].
+    grid = [o + q - 1 for o, q in zip(out, blocks)]
+    x = x.reshape([batch] + [d for m, s in zip(grid, strides) for d in (m, s)] + [channels])
+    x = x.transpose([0] + [1 + 2 * i for i in range(ndim)] + [2 + 2 * i for i in range(ndim)]
+                    + [2 * ndim + 1])
+    x = x.reshape([batch] + grid + [-1])
+    # The kernel likewise: tap t = s * q + r -> [*blocks, prod(s) * C, features].
+    kernel = jnp.pad(kernel, [(0, q * s - k) for q, s, k in zip(blocks, strides, kernel_size)]
+                     + [(0, 0), (0, 0)])
+    kernel = kernel.reshape([d for q, s in zip(blocks, strides) for d in (q, s)]
+                            + [channels, self.features])
+    kernel = kernel.transpose([2 * i for i in range(ndim)] + [2 * i + 1 for i in range(ndim)]
+                              + [2 * ndim, 2 * ndim + 1])
+    # im2col over the block offsets, then one matmul.
+    columns = jnp.concatenate(
+        [x[(slice(None),) + tuple(slice(q, q + o) for q, o in zip(offset, out))]
+         for offset in itertools.product(*(range(q) for q in blocks))], axis=-1)
+    y = lax.dot_general(columns, kernel.reshape(-1, self.features),
+                        (((columns.ndim - 1,), (0,)), ((), ())), precision=self.precision)
+    return y if bias is None else y + bias
