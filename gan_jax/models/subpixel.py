@@ -214,7 +214,8 @@ class SpaceToDepthConv(nn.Module):
     # then pad (or crop) the far side to whole blocks.
     before = [max((o - 1) * s + k - n, 0) // 2
               for o, s, k, n in zip(out, strides, kernel_size, spatial)]
-    after = [(o + q - 1) * s - n - b for o, q, s, n, b in zip(out, blocks, strides, spatial, before)]
+    after = [(o + q - 1) * s - n - b
+             for o, q, s, n, b in zip(out, blocks, strides, spatial, before)]
     x = lax.pad(x, jnp.zeros((), x.dtype),
                 [(0, 0, 0)] + [(b, a, 0) for b, a in zip(before, after)] + [(0, 0, 0)])
     # Space to depth: [B, *(m * s), C] -> [B, m_1, s_1, ..., C] -> [B, *m, prod(s) * C].
