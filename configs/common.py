@@ -193,7 +193,7 @@ _IMAGE_MODELS = {
         # parameters and checkpoints, and much faster to train on CPU.
         dict(base_features=64, upsample="subpixel"),
         dict(base_features=64, normalization="batch", spectral_norm=False,
-             minibatch_kernels=0, minibatch_kernel_dim=5),
+             minibatch_kernels=0, minibatch_kernel_dim=5, downsample="conv"),
     ),
     "resnet": (dict(features=256), dict(features=128, spectral_norm=True)),
 }

@@ -338,3 +338,22 @@ def test_dcgan_generator_upsampling_kinds_are_the_same_network():
   np.testing.assert_allclose(l_t, l_s, rtol=1e-5)
   for a, b in zip(jax.tree.leaves(g_t), jax.tree.leaves(g_s)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(a))))
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm):
+  x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
+  results = {}
+  for kind in ("conv", "space_to_depth"):
+    d = models.dcgan_discriminator((28, 28, 1), base_features=4, normalization="none",
+                                   spectral_norm=spectral_norm, downsample=kind)
+    params, collections = d.init(jax.random.key(1), x)
+    logits = lambda p: d.apply(p, collections, x, rng=jax.random.key(2), train=False)[0][0]
+    results[kind] = params, logits(params), jax.grad(lambda p: jnp.sum(logits(p)))(params)
+  (p_c, l_c, g_c), (p_s, l_s, g_s) = results["conv"], results["space_to_depth"]
+  assert jax.tree.structure(p_c) == jax.tree.structure(p_s)
+  for a, b in zip(jax.tree.leaves(p_c), jax.tree.leaves(p_s)):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_allclose(l_c, l_s, rtol=1e-4, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(g_c), jax.tree.leaves(g_s)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))
