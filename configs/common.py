@@ -44,10 +44,11 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.data = ml_collections.ConfigDict()
   # A toy name (gaussian_1d, ring, grid, swiss_roll), a tensorflow-datasets name
-  # (mnist, fashion_mnist, cifar10, celeb_a, ...), "idx" or "npz".
+  # (mnist, fashion_mnist, cifar10, celeb_a, ...), "idx", "npz" or "stacked_mnist"
+  # (three MNIST digits as colour channels, 1,000 modes).
   config.data.name = "ring"
   # Local files: a folder of MNIST-format IDX files (for "idx", "mnist",
-  # "fashion_mnist") or an .npz file with uint8 images under "x" (for "npz").
+  # "fashion_mnist", "stacked_mnist") or an .npz file with uint8 images under "x" (for "npz").
   # Empty: load a tensorflow-datasets name from TFDS's data dir.
   config.data.dir = ""
   config.data.split = "train"
@@ -152,10 +153,13 @@ def set_dataset(config: ml_collections.ConfigDict, dataset: str) -> None:
   """Points `config.data` at a dataset named by a config argument.
 
   `dataset` is a toy name, a tensorflow-datasets name, `idx:DIR` (MNIST-format
-  files in DIR) or `npz:FILE` (uint8 images under "x" in FILE).
+  files in DIR), `npz:FILE` (uint8 images under "x" in FILE) or
+  `stacked_mnist[:DIR]` (Stacked MNIST from the IDX digits in DIR, or from TFDS).
   """
   kind, _, location = dataset.partition(":")
-  if kind in ("idx", "npz"):
+  if kind == "stacked_mnist":
+    config.data.name, config.data.dir = kind, location
+  elif kind in ("idx", "npz"):
     if not location:
       raise ValueError(f"dataset={kind}: needs a location, e.g. dataset={kind}:/path/to/data")
     config.data.name, config.data.dir = kind, location

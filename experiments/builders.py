@@ -51,6 +51,9 @@ TOY_DATASETS = {
 }
 # Datasets read from MNIST-format IDX files when `data.dir` is set.
 IDX_DATASETS = ("idx", "mnist", "fashion_mnist")
+# Stacked MNIST: this many three-digit colour images per split, built from the MNIST
+# digits of `data.dir` (IDX files) or of TFDS "mnist" with a fixed seed.
+STACKED_MNIST_SIZE = {"train": 128_000, "test": 26_000}
 
 
 class DataSpec(NamedTuple):
@@ -102,7 +105,15 @@ def _toy_sampler(config):
 
 def _load_images(config) -> np.ndarray:
   name, directory, split = config.data.name, config.data.dir, config.data.split
-  if name in IDX_DATASETS and (directory or name == "idx"):
+  if name == "stacked_mnist":
+    if directory:
+      digits, labels = gdata.load_idx(directory, split)
+    else:
+      digits, labels = gdata.load_tfds("mnist", split)
+    num = STACKED_MNIST_SIZE.get(split, len(digits))
+    # The seed is fixed (not config.seed): every run trains on the same images.
+    images, _ = gdata.stacked_mnist(digits, labels, num=num, seed=STACKED_MNIST_SIZE["train"])
+  elif name in IDX_DATASETS and (directory or name == "idx"):
     if not directory:
       raise UserError("data.name='idx' needs data.dir, a folder of MNIST-format IDX files "
                       "(--config.data.dir=DIR)")

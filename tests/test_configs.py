@@ -1,9 +1,11 @@
 """Every config in configs/ builds: its networks fit its data and its step traces.
 
-Image configs are built on small local .npz files of the right image shapes (no
-dataset is downloaded here); toy configs also take one real train step.
+Image configs are built on small local .npz files of the right image shapes and
+on tiny MNIST-format IDX files (no dataset is downloaded here); toy configs also
+take one real train step.
 """
 
+import gzip
 import importlib
 from pathlib import Path
 import re
@@ -38,6 +40,18 @@ def npz_images(tmp_path_factory):
   for side, shape in IMAGE_SHAPES.items():
     paths[side] = folder / f"images{side}.npz"
     np.savez(paths[side], x=rng.integers(0, 256, (100, *shape), dtype=np.uint8))
+  # MNIST-format digits for Stacked MNIST: train and test splits of 30 each.
+  digits = folder / "digits"
+  digits.mkdir()
+  for prefix in ("train", "t10k"):
+    images = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    labels = np.arange(30, dtype=np.uint8) % 10
+    for kind, array, code in (("images", images, 3), ("labels", labels, 1)):
+      header = bytes([0, 0, 8, array.ndim]) + b"".join(
+          int(d).to_bytes(4, "big") for d in array.shape)
+      with gzip.open(digits / f"{prefix}-{kind}-idx{code}-ubyte.gz", "wb") as f:
+        f.write(header + array.tobytes())
+  paths["idx"] = digits
   return paths
 
 
@@ -72,6 +86,8 @@ CASES = [
     ("lsgan", "dataset=ring"),
     ("hinge_sn", "dataset=npz:{s32}"),
     ("hinge_sn", "arch=cnn,dataset=npz:{s28}"),
+    ("stacked_mnist", "dataset=stacked_mnist:{sidx}"),
+    ("stacked_mnist", "dataset=stacked_mnist:{sidx},pac=2"),
 ]
 
 
@@ -92,6 +108,9 @@ def test_config_builds(name, arg, npz_images):
   experiment = builders.build(config)  # Traces the jitted train step.
   state = experiment.abstract_state
   assert state.step.shape == ()
+  if name == "stacked_mnist":  # 1,000 modes: three digits as the colour channels.
+    assert experiment.data.spec.shape == (28, 28, 3)
+    assert experiment.data.source.num_examples == builders.STACKED_MNIST_SIZE["train"]
   if (name, arg) in STEP_CASES:
     # One real step where it is cheap and covers a distinct step: minibatch
     # discrimination, packing, unrolling, a gradient penalty. (test_run.py trains
