@@ -25,6 +25,10 @@ def get_config() -> ml_collections.ConfigDict:
   """The shared defaults: a small GAN on the 2-D ring, which needs no download."""
   config = ml_collections.ConfigDict()
   config.seed = 0  # Parameters, latents and data order all derive from it.
+  # Seeds seed .. seed + num_seeds - 1 train as one population: one compiled program
+  # with a member axis (see experiments/populations.py); metrics.jsonl reports each
+  # metric's mean and spread over the seeds, members/seed=S/ each seed's own.
+  config.num_seeds = 1
 
   # The loop. Logging, evaluation and checkpoints happen after steps that are
   # multiples of their interval, and after the last step.

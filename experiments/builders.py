@@ -132,13 +132,15 @@ def _load_images(config) -> np.ndarray:
   return images
 
 
-def build_data(config, *, d_steps: int) -> Data:
+def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
   """Loads or generates the config's data (nothing is written).
 
   Args:
     config: the run's config.
     d_steps: discriminator minibatches per step; a step's batch is
       `[d_steps * data.batch_size, ...]`.
+    whole_batch: every process reads the whole global batch (a population split
+      over processes by member), not its share of it.
 
   Raises:
     UserError: unknown dataset, bad parameters, missing files.
@@ -151,7 +153,8 @@ def build_data(config, *, d_steps: int) -> Data:
     raise UserError(f"data.image_size must be >= 0 (0 keeps the stored size), got "
                     f"{config.data.image_size}")
   num_reference = max(config.eval.num_samples, config.eval.num_pictures)
-  process = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  process = (dict(process_index=0, process_count=1) if whole_batch else
+             dict(process_index=jax.process_index(), process_count=jax.process_count()))
   try:
     if config.data.name in TOY_DATASETS:
       sampler = _toy_sampler(config)
@@ -244,12 +247,16 @@ def output_scale(config) -> Optional[str]:
 # --- Optimizers ---------------------------------------------------------------
 
 OPTIMIZERS = {
-    "adam": lambda c, lr: optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
-    "rmsprop": lambda c, lr: optax.rmsprop(lr, decay=c.decay, eps=c.eps,
-                                           momentum=c.momentum or None),
-    "sgd": lambda c, lr: optax.sgd(lr, momentum=c.momentum or None),
-    "optimistic_adam": lambda c, lr: transforms.optimistic_adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
+    "adam": lambda v, lr: optax.adam(lr, b1=v("b1"), b2=v("b2"), eps=v("eps")),
+    "rmsprop": lambda v, lr: optax.rmsprop(lr, decay=v("decay"), eps=v("eps"),
+                                           momentum=v("momentum")),
+    "sgd": lambda v, lr: optax.sgd(lr, momentum=v("momentum")),
+    "optimistic_adam": lambda v, lr: transforms.optimistic_adam(lr, b1=v("b1"), b2=v("b2"),
+                                                                eps=v("eps")),
 }
+# Optimizer fields whose zero switches a part off (momentum, a floor on the decayed
+# learning rate, clipping, EMA): zero or not is structure, the value itself is data.
+SWITCHES = ("momentum", "lr_min", "clip", "ema")
 
 
 def _check(condition: bool, field: str, value, requirement: str) -> None:
@@ -258,8 +265,16 @@ def _check(condition: bool, field: str, value, requirement: str) -> None:
                     f"(--config.{field}=...)")
 
 
-def build_optimizer(config, field: str) -> optax.GradientTransformation:
-  """One player's optimizer from `config[field]` (`g_optimizer` or `d_optimizer`)."""
+def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransformation:
+  """One player's optimizer from `config[field]` (`g_optimizer` or `d_optimizer`).
+
+  Args:
+    config: the run's config; its values are checked here.
+    field: "g_optimizer" or "d_optimizer".
+    hparams: optional traced values by dotted field (`{"d_optimizer.lr": x}`) that
+      replace the config's in the optimizer (a population member's; see
+      experiments/populations.py). Which parts exist still follows the config.
+  """
   c = config[field]
   make = lookup(OPTIMIZERS, c.name, f"{field}.name")
   _check(c.lr > 0, f"{field}.lr", c.lr, "> 0")
@@ -273,15 +288,22 @@ def build_optimizer(config, field: str) -> optax.GradientTransformation:
   _check(0 <= c.lr_min <= c.lr, f"{field}.lr_min", c.lr_min, f"in [0, lr={c.lr}]")
   _check(c.clip >= 0, f"{field}.clip", c.clip, ">= 0 (0 = no clipping)")
   _check(0 <= c.ema < 1, f"{field}.ema", c.ema, "in [0, 1) (0 = no EMA)")
-  lr = c.lr
+  hparams = hparams or {}
+
+  def value(name):
+    if name in SWITCHES and not c[name]:
+      return None
+    return hparams.get(f"{field}.{name}", c[name])
+
+  lr = value("lr")
   if c.lr_decay < 1:
-    lr = optax.exponential_decay(c.lr, transition_steps=c.lr_decay_every, decay_rate=c.lr_decay,
-                                 staircase=True, end_value=c.lr_min or None)
-  parts = [make(c, lr)]
+    lr = optax.exponential_decay(lr, transition_steps=c.lr_decay_every, decay_rate=c.lr_decay,
+                                 staircase=True, end_value=value("lr_min"))
+  parts = [make(value, lr)]
   if c.clip:
-    parts.append(transforms.clip_params(c.clip))
+    parts.append(transforms.clip_params(value("clip")))
   if c.ema:
-    parts.append(transforms.ema_params(c.ema))
+    parts.append(transforms.ema_params(value("ema")))
   optimizer = optax.chain(*parts) if len(parts) > 1 else parts[0]
   if config.skip_nonfinite:
     optimizer = optax.apply_if_finite(optimizer, config.max_consecutive_nonfinite)
@@ -352,6 +374,19 @@ class Experiment(NamedTuple):
   eval_key: jax.Array
   mesh: Optional[Mesh] = None  # data parallelism over every device of every process
 
+  @property
+  def writer(self) -> bool:
+    """Whether this process writes the run's files and evaluates it."""
+    return jax.process_index() == 0
+
+  def start_state(self):
+    """A fresh state, placed on the run's devices."""
+    return self.place(self.init_state())
+
+  def place(self, state):
+    """`state` (host or device arrays) on the run's devices."""
+    return jax.device_put(state) if self.mesh is None else parallel.replicate(state, self.mesh)
+
   def init_state(self):
     return gan_jax.init_state(self.gan, self.init_key, self.example())
 
@@ -377,8 +412,8 @@ def example_rows(config) -> int:
   return 2 * config.model.pack
 
 
-def build_gan(config, spec: DataSpec) -> gan_jax.GAN:
-  """The `GAN` of the config for data described by `spec`."""
+def build_gan(config, spec: DataSpec, hparams=None) -> gan_jax.GAN:
+  """The `GAN` of the config for data described by `spec` (`hparams`: see build_optimizer)."""
   game = lookup(games.GAMES, config.game, "game")()
   sampler = lookup(LATENTS, config.model.latent, "model.latent")(config.model.latent_scale)
   discriminator = _network(config, spec, "d")
@@ -387,8 +422,8 @@ def build_gan(config, spec: DataSpec) -> gan_jax.GAN:
   return gan_jax.GAN(
       generator=_network(config, spec, "g"),
       discriminator=discriminator,
-      g_optimizer=build_optimizer(config, "g_optimizer"),
-      d_optimizer=build_optimizer(config, "d_optimizer"),
+      g_optimizer=build_optimizer(config, "g_optimizer", hparams),
+      d_optimizer=build_optimizer(config, "d_optimizer", hparams),
       game=game,
       latent_dim=config.model.latent_dim,
       latent_sampler=sampler,
@@ -401,36 +436,67 @@ def keys(seed: int):
   return tuple(jax.random.fold_in(root, i) for i in range(3))
 
 
-def build(config) -> Experiment:
+def make_multi_step(config, gan: gan_jax.GAN, hparams=None) -> Callable:
+  """The config's `steps_per_call` train steps as one function (not jitted).
+
+  `hparams` may hold a traced "penalty_weight" (a population member's).
+  """
+  penalty = lookup(PENALTIES, config.penalty, "penalty")
+  weight = (hparams or {}).get("penalty_weight", config.penalty_weight)
+  step = gan_jax.make_train_step(
+      gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
+      penalty=penalty, penalty_weight=weight, reuse_fake=config.reuse_fake,
+  )
+  return gan_jax.make_multi_step(step, config.steps_per_call)
+
+
+def check(config) -> None:
+  """Checks the config's values that need no data; raises UserError."""
+  _check_loop(config)
+  if config.update_rule not in UPDATES:
+    raise UserError(f"unknown update {config.update_rule!r}: choose one of {', '.join(UPDATES)} "
+                    "(--config.update_rule=NAME)")
+  lookup(PENALTIES, config.penalty, "penalty")
+  for field in ("g_optimizer", "d_optimizer"):
+    build_optimizer(config, field)
+
+
+def _data_parallel_mesh(rows: int, devices) -> Mesh:
+  if rows % len(devices):
+    raise UserError(
+        f"d_steps * data.batch_size = {rows} rows do not split over {len(devices)} "
+        f"devices; pick --config.data.batch_size as a multiple of {len(devices)}")
+  return parallel.data_mesh(devices)
+
+
+def _shape_error(spec: DataSpec, error: Exception) -> UserError:
+  first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+  return UserError(
+      f"the networks do not fit the data {tuple(spec.shape)} ({first}); check "
+      "model.generator/model.discriminator and their fields against data.name")
+
+
+def build(config, *, whole_batch: bool = False) -> Experiment:
   """Validates the config and builds the run; reads data but writes nothing.
 
   The train step is traced once (`jax.eval_shape`), so shape errors in the
   networks surface here rather than after the workdir is written.
 
+  Args:
+    config: the run's config.
+    whole_batch: every process reads the whole global batch (see `build_data`).
+
   Raises:
     UserError: anything wrong with the config or the data.
   """
-  _check_loop(config)
-  if config.update_rule not in UPDATES:
-    raise UserError(f"unknown update {config.update_rule!r}: choose one of {', '.join(UPDATES)} "
-                    "(--config.update_rule=NAME)")
-  penalty = lookup(PENALTIES, config.penalty, "penalty")
-  data = build_data(config, d_steps=config.d_steps)
+  check(config)
+  data = build_data(config, d_steps=config.d_steps, whole_batch=whole_batch)
   gan = build_gan(config, data.spec)
-  step = gan_jax.make_train_step(
-      gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
-      penalty=penalty, penalty_weight=config.penalty_weight, reuse_fake=config.reuse_fake,
-  )
-  multi_step = gan_jax.make_multi_step(step, config.steps_per_call)
+  multi_step = make_multi_step(config, gan)
   mesh = None
   if jax.device_count() > 1:
     # Data parallel over all devices: the global batch rows are split over the mesh.
-    rows = config.d_steps * config.data.batch_size
-    if rows % jax.device_count():
-      raise UserError(
-          f"d_steps * data.batch_size = {rows} rows do not split over {jax.device_count()} "
-          f"devices; pick --config.data.batch_size as a multiple of {jax.device_count()}")
-    mesh = parallel.data_mesh()
+    mesh = _data_parallel_mesh(config.d_steps * config.data.batch_size, jax.devices())
     train = parallel.make_data_parallel_step(multi_step, mesh, batch_axis=1)
   else:
     train = jax.jit(multi_step, donate_argnums=0)
@@ -445,11 +511,7 @@ def build(config) -> Experiment:
         jnp.float32)
     jax.eval_shape(train, abstract_state, batches, train_key)
   except (ValueError, TypeError) as e:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise UserError(
-        f"the networks do not fit the data {tuple(data.spec.shape)} ({first}); check "
-        "model.generator/model.discriminator and their fields against data.name"
-    ) from None
+    raise _shape_error(data.spec, e) from None
   if mesh is not None:  # restore straight into the replicated layout
     replicated = NamedSharding(mesh, PartitionSpec())
     abstract_state = jax.tree.map(
@@ -473,12 +535,12 @@ def _get(tree: dict, dotted: str):
   return tree
 
 
-def _normalize(value):
+def normalize(value):
   """JSON round trips turn tuples into lists; compare them as equals."""
   if isinstance(value, (list, tuple)):
-    return [_normalize(v) for v in value]
+    return [normalize(v) for v in value]
   if isinstance(value, dict):
-    return {k: _normalize(v) for k, v in value.items()}
+    return {k: normalize(v) for k, v in value.items()}
   return value
 
 
@@ -486,7 +548,7 @@ def architecture_differences(saved: dict, config: dict) -> list[str]:
   """The architecture fields whose values differ, as `field: saved -> new` strings."""
   differences = []
   for field in ARCHITECTURE_FIELDS:
-    old, new = _normalize(_get(saved, field)), _normalize(_get(config, field))
+    old, new = normalize(_get(saved, field)), normalize(_get(config, field))
     if old != new:
       if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):

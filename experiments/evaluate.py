@@ -11,7 +11,9 @@ the generator's EMA parameters when the run keeps them (`--raw` for the raw
 ones), drawn from the fixed key of `--seed`.
 
 Each evaluation appends one JSON object to DIR/eval.jsonl:
-`{"step": ..., <metrics>, "protocol": {...}}`. Exit status 2 with one line on
+`{"step": ..., <metrics>, "protocol": {...}}`. For a population's workdir every
+member is evaluated alike: the record holds each metric's mean over the members
+with `NAME/std`, `NAME/min`, `NAME/max`, and `"members": {NAME: <metrics>}`. Exit status 2 with one line on
 stderr for a missing workdir, no checkpoint or unreadable data.
 """
 
@@ -27,6 +29,7 @@ import ml_collections
 
 from experiments import builders
 from experiments import evaluation
+from experiments import populations
 from experiments import run
 from experiments import sample
 from experiments.builders import UserError
@@ -72,27 +75,44 @@ def main(argv: list[str]) -> int:
   ema = not fv.raw
   weights = "ema" if ema and transforms.ema_of(state.g_opt_state) is not None else "raw"
   num = fv.num_samples or evaluation.PROTOCOL_SAMPLES.get(target.kind, config.eval.num_samples)
-  sample_fn = jax.jit(lambda key, n: gan_jax.sample(gan, state, key, n, ema=ema),
-                      static_argnums=1)
-  step = int(state.step)
+  sample_fn = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n, ema=ema),
+                      static_argnums=2)
+  names = sample.member_names(fv.workdir)
+  members = ([(name, sample.member_state(state, i)) for i, name in enumerate(names)]
+             or [(None, state)])
+  step = int(sample.member_state(state, 0).step if names else state.step)
   start = time.perf_counter()
-  metrics, protocol = evaluation.evaluate(
-      sample_fn, target, num_samples=num, key=jax.random.key(fv.seed), image_scale=scale,
-      weights=weights, step=step)
+  results = []
+  for name, member in members:
+    metrics, protocol = evaluation.evaluate(
+        lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
+        key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step)
+    results.append(metrics)
+    if name is not None:
+      print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))
   protocol["seed"] = fv.seed
   seconds = time.perf_counter() - start
-  # Strict JSON has no NaN (e.g. the KL of a histogram with no high-quality sample): null.
-  finite = {k: v if math.isfinite(v) else None for k, v in metrics.items()}
-  record = {"step": step, **finite, "protocol": protocol}
+  metrics = populations.spread(results) if names and results[0] else results[0]
+  record = {"step": step, **_finite(metrics), "protocol": protocol}
+  if names:
+    record["members"] = {name: _finite(m) for name, m in zip(names, results)}
   with open(os.path.join(fv.workdir, EVAL_FILE), "a") as f:
     f.write(json.dumps(record) + "\n")
-  print(f"step {step} ({weights} weights, {num} samples, {seconds:.1f}s):")
+  what = f"{len(names)} members, " if names else ""
+  print(f"step {step} ({what}{weights} weights, {num} samples, {seconds:.1f}s):")
   for name, value in metrics.items():
-    print(f"  {name} = {value:.6g}")
+    if not name.endswith(("/min", "/max", "/std")):
+      spread = metrics.get(f"{name}/std")
+      print(f"  {name} = {value:.6g}" + (f" ± {spread:.3g}" if spread is not None else ""))
   if not metrics:
     print("  (no metric applies to this data; see the line above)")
   print(f"appended to {os.path.join(fv.workdir, EVAL_FILE)}")
   return run.EXIT_OK
+
+
+def _finite(metrics: dict) -> dict:
+  """Strict JSON has no NaN (e.g. the KL of a histogram with no high-quality sample): null."""
+  return {k: v if math.isfinite(v) else None for k, v in metrics.items()}
 
 
 if __name__ == "__main__":

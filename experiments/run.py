@@ -40,6 +40,7 @@ import numpy as np
 from experiments import builders
 from experiments import evaluation
 from experiments import pictures
+from experiments import populations
 from experiments import sweeps
 from experiments import writers
 from experiments.builders import UserError
@@ -49,6 +50,7 @@ import gan_jax
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
+MEMBERS_DIR = "members"  # a population's members/NAME/: each member's own logs and samples
 
 EXIT_OK, EXIT_NONFINITE, EXIT_USAGE = 0, 1, 2
 
@@ -154,13 +156,16 @@ def _load_sweep(config_path: str) -> list[dict]:
 
 
 class Prepared(NamedTuple):
-  experiment: builders.Experiment
+  experiment: Any  # a builders.Experiment, or a populations.Population
   workdir: str
   state: Optional[Any]  # the restored GANState, or None for a fresh start
   resolved: dict  # what config.json will hold
 
 
-def _resolved(experiment: builders.Experiment) -> dict:
+def _resolved(experiment) -> dict:
+  if isinstance(experiment, populations.Population):
+    return {**_resolved(experiment.experiment), "population": [
+        {"name": m.name, **populations.member_values(m.config)} for m in experiment.members]}
   spec = experiment.data.spec
   return {
       **experiment.config.to_dict(),
@@ -183,19 +188,37 @@ def read_workdir_config(workdir: str) -> Optional[dict]:
     raise UserError(f"{path} is unreadable ({e}); move it away or use a new --workdir") from None
 
 
-def prepare(config: ml_collections.ConfigDict, workdir: str) -> Prepared:
-  """Builds the run and checks the workdir against it; writes nothing.
+def build_job(job: populations.Job):
+  """The `Experiment` of a single-run job, or the `Population` of a population job."""
+  if job.is_population:
+    return populations.build(job.members)
+  return builders.build(job.members[0].config)
+
+
+def prepare(job, workdir: str) -> Prepared:
+  """Builds the run (or population) and checks the workdir against it; writes nothing.
+
+  Args:
+    job: a `populations.Job`, or a config (one run).
+    workdir: the run's directory.
 
   Raises:
     UserError: a bad config, missing data, or a workdir holding another run.
   """
+  if isinstance(job, ml_collections.ConfigDict):
+    job = populations.Job("", (populations.Member("", job),))
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"--workdir={workdir} is a file; pass a directory")
-  experiment = builders.build(config)
+  experiment = build_job(job)
   resolved = _resolved(experiment)
   saved = read_workdir_config(workdir)
   if saved is not None:
     differences = builders.architecture_differences(saved, resolved)
+    old, new = saved.get("population"), resolved.get("population")
+    if builders.normalize(old) != builders.normalize(new):
+      count = lambda p: f"{len(p)} population members" if p else "a single run"
+      differences.append(f"population: {count(old)} -> {count(new)}"
+                         if count(old) != count(new) else "population: other members")
     if differences:
       raise UserError(
           f"{workdir} holds a run with another architecture ({'; '.join(differences[:3])}); "
@@ -249,7 +272,8 @@ class Stop:
 class Outcome(NamedTuple):
   status: str  # "finished", "interrupted", "nonfinite"
   step: int
-  last: dict  # the last logged record
+  last: dict  # the last logged record (a population's: means and spreads)
+  members: dict = {}  # a population's: each member's last logged record, by name
 
 
 def _nonfinite(values: dict) -> Optional[str]:
@@ -267,7 +291,7 @@ def _params_finite(state) -> jax.Array:
 class _Evaluator:
   """Samples from a fixed latent batch (pictures) and a fixed key (metrics)."""
 
-  def __init__(self, experiment: builders.Experiment):
+  def __init__(self, experiment: builders.Experiment, target=None):
     self.experiment = experiment
     gan, config = experiment.gan, experiment.config
     self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
@@ -278,11 +302,15 @@ class _Evaluator:
         lambda state, key: gan_jax.sample(gan, state, key, config.eval.num_samples))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
+    self.target = target or self.make_target(experiment)
+
+  @staticmethod
+  def make_target(experiment) -> evaluation.Target:
     try:
-      self.target = evaluation.make_target(config, experiment.data)
+      return evaluation.make_target(experiment.config, experiment.data)
     except UserError as e:  # Training goes on; only the metrics are missing.
       print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
-      self.target = evaluation.Target("none")
+      return evaluation.Target("none")
 
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
@@ -302,36 +330,106 @@ class _Evaluator:
                             title=f"step {step}")
 
 
+class _Logs:
+  """Where a run's records and pictures go: its workdir, and each member's folder."""
+
+  def __init__(self, experiment, workdir: str, step: int):
+    config = experiment.config
+    self.population = isinstance(experiment, populations.Population)
+    self.names = [m.name for m in experiment.members] if self.population else [None]
+    self.dirs = [workdir if name is None else os.path.join(workdir, MEMBERS_DIR, name)
+                 for name in self.names]
+    self.writing = experiment.writer
+    if self.population:
+      evaluators = [_Evaluator(experiment.member_experiment(0))]
+      evaluators += [_Evaluator(experiment.member_experiment(i), evaluators[0].target)
+                     for i in range(1, experiment.size)]
+    else:
+      evaluators = [_Evaluator(experiment)]
+    self.evaluators = evaluators
+    self.writers = []
+    if self.writing:
+      for directory in self.dirs:
+        os.makedirs(os.path.join(directory, SAMPLES_DIR), exist_ok=True)
+        writers.truncate_metrics(directory, step)  # Records past the checkpoint come again.
+        self.writers.append(writers.MetricsWriter(directory, tensorboard=config.tensorboard))
+      if self.population:
+        writers.truncate_metrics(workdir, step)
+        self.summary = writers.MetricsWriter(workdir, tensorboard=config.tensorboard)
+
+  def values(self, metrics) -> list[dict]:
+    """Each member's metrics as Python floats (one dict for a single run)."""
+    if not self.population:
+      return [{k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}]
+    arrays = populations.gather(metrics)
+    return [{k: float(v[i]) for k, v in arrays.items()} for i in range(len(self.names))]
+
+  def evaluate(self, state, step: int) -> list[dict]:
+    """Each member's evaluation metrics; writes each member's picture."""
+    if self.population:
+      host = populations.gather(state)  # Every process takes part; process 0 evaluates.
+      states = [jax.tree.map(lambda x, i=i: x[i], host) for i in range(len(self.names))]
+    elif self.evaluators[0].experiment.mesh is not None:
+      # A host copy of the replicated state: no collective, so the other processes go on.
+      states = [gan_jax.parallel.fetch(state)] if self.writing else [None]
+    else:
+      states = [state]
+    if not self.writing:
+      return [{} for _ in self.names]
+    results = []
+    for evaluator, member_state, directory, writer in zip(
+        self.evaluators, states, self.dirs, self.writers):
+      results.append(evaluator.metrics(member_state))
+      image = evaluator.picture(member_state, step)
+      pictures.save_png(os.path.join(directory, SAMPLES_DIR, f"step_{step:06d}.png"), image)
+      writer.write_image(step, "samples", image)
+    return results
+
+  def write(self, step: int, records: list[dict]) -> dict:
+    """Writes each member's record (and their spread); returns the run's record."""
+    if not records[0] or not self.writing:
+      return {}
+    for writer, record in zip(self.writers, records):
+      writer.write(step, record)
+    if not self.population:
+      return records[0]
+    combined = populations.spread(records)
+    self.summary.write(step, combined)
+    return combined
+
+  def close(self):
+    for writer in self.writers:
+      writer.close()
+    if self.writing and self.population:
+      self.summary.close()
+
+
+def _state_step(state) -> int:
+  return int(np.asarray(gan_jax.parallel.fetch(state.step)).reshape(-1)[0])
+
+
 def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
-  """Runs (or resumes) one training run to `num_steps`."""
+  """Runs (or resumes) one training run, or one population, to `num_steps`."""
   experiment, workdir = prepared.experiment, prepared.workdir
   config = experiment.config
-  writer_process = jax.process_index() == 0
-  os.makedirs(os.path.join(workdir, SAMPLES_DIR), exist_ok=True)
-  if writer_process:
+  if experiment.writer:
+    os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
       json.dump(prepared.resolved, f, indent=2, sort_keys=True)
-  if prepared.state is not None:
-    state = prepared.state
-  elif experiment.mesh is not None:
-    state = gan_jax.parallel.replicate(experiment.init_state(), experiment.mesh)
-  else:
-    state = experiment.init_state()
-  step = int(state.step)
-  if writer_process:  # Records past the checkpoint will be logged again.
-    writers.truncate_metrics(workdir, step)
+  state = prepared.state if prepared.state is not None else experiment.start_state()
+  step = _state_step(state)
   if step:
     print(f"{prefix}resuming {workdir} from step {step}", flush=True)
 
   manager = checkpoint.make_manager(
       os.path.join(workdir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints,
       async_save=config.checkpoint_async)
-  metrics_writer = writers.MetricsWriter(workdir, tensorboard=config.tensorboard and writer_process)
+  logs = _Logs(experiment, workdir, step)
   progress = writers.Progress(step, config.num_steps, enabled=config.progress, prefix=prefix)
-  evaluator = _Evaluator(experiment)
   params_finite = jax.jit(_params_finite)
   n = config.steps_per_call
   last_record: dict = {}
+  last_members: dict = {}
   try:
     while step < config.num_steps:
       batches = experiment.device_batches(step, n)
@@ -341,11 +439,14 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
       final = step == config.num_steps
       logging_step = step % config.log_every == 0 or final
       saving_step = step % config.checkpoint_every == 0 or final or stop.signal_name
-      record = {}
+      records = [{} for _ in logs.names]
       if logging_step or saving_step:
         # The only device-to-host transfer of the step's metrics.
-        values = {k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}
-        bad = None if config.skip_nonfinite else _nonfinite(values)
+        values = logs.values(metrics)
+        bad = None
+        if not config.skip_nonfinite:
+          bad = next((f"{_nonfinite(v)}{'' if name is None else ' in member ' + name}"
+                      for name, v in zip(logs.names, values) if _nonfinite(v)), None)
         if bad is None and not bool(gan_jax.parallel.fetch(params_finite(state))):
           bad = "parameters=nan"
         if bad is not None:
@@ -358,37 +459,35 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
               f"last good checkpoint ({'step ' + str(kept) if kept is not None else 'none'}) "
               f"stays in {workdir}; {fix}",
               file=sys.stderr, flush=True)
-          return Outcome("nonfinite", step, last_record)
+          return Outcome("nonfinite", step, last_record, last_members)
         if logging_step:
-          record.update(values)
-          progress.log(step, values)
-      if (step % config.eval_every == 0 or final) and writer_process:
-        # Process 0 evaluates alone, on a host copy of the replicated state: no
-        # collective, so the other processes go on.
-        eval_state = state if experiment.mesh is None else gan_jax.parallel.fetch(state)
-        record.update(evaluator.metrics(eval_state))
-        image = evaluator.picture(eval_state, step)
-        pictures.save_png(os.path.join(workdir, SAMPLES_DIR, f"step_{step:06d}.png"), image)
-        metrics_writer.write_image(step, "samples", image)
-      if record and writer_process:
-        metrics_writer.write(step, record)
+          for record, value in zip(records, values):
+            record.update(value)
+          progress.log(step, populations.spread(values) if logs.population else values[0])
+      if step % config.eval_every == 0 or final:
+        for record, value in zip(records, logs.evaluate(state, step)):
+          record.update(value)
+      record = logs.write(step, records)
+      if record:
         last_record = {"step": step, **record}
+        if logs.population:
+          last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
       if saving_step:
-        checkpoint.save(manager, state)
+        checkpoint.save(manager, state, step=step)
       if stop.signal_name and not final:
         progress.close()
         print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
               "run the same command to resume", flush=True)
-        return Outcome("interrupted", step, last_record)
+        return Outcome("interrupted", step, last_record, last_members)
     if not last_record:  # Resumed at the end: report the last record on disk.
       records = writers.read_metrics(workdir)
       last_record = records[-1] if records else {"step": step}
-    return Outcome("finished", step, last_record)
+    return Outcome("finished", step, last_record, last_members)
   finally:
     progress.close()
     manager.wait_until_finished()
     manager.close()
-    metrics_writer.close()
+    logs.close()
 
 
 # --- Sweeps -------------------------------------------------------------------
@@ -397,20 +496,29 @@ _SUMMARY_FIELDS = ("d_loss", "g_loss", "modes_covered", "high_quality_fraction",
                    "kl_to_uniform", "wasserstein_1d")
 
 
+def _cell(record: dict, field: str) -> str:
+  value = record.get(field)
+  if value is None:
+    return ""
+  text = f"{value:.4g}" if isinstance(value, float) else str(value)
+  spread = record.get(f"{field}/std")
+  return text if spread is None else f"{text} ± {spread:.2g}"
+
+
 def print_summary(rows: list[tuple[str, Outcome]]) -> None:
-  """A table of each sweep member's status and last logged metrics."""
+  """A table of each sweep member's status and last logged metrics.
+
+  A population shows its mean ± std over the members, then each member.
+  """
   fields = [f for f in _SUMMARY_FIELDS if any(f in o.last for _, o in rows)]
   header = ["member", "status", "step", *fields]
   table = [header]
   for name, outcome in rows:
-    cells = [name, outcome.status, str(outcome.step)]
-    for field in fields:
-      value = outcome.last.get(field)
-      if value is None:
-        cells.append("")
-      else:
-        cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
-    table.append(cells)
+    table.append([name or "run", outcome.status, str(outcome.step),
+                  *(_cell(outcome.last, f) for f in fields)])
+    for member, record in outcome.members.items():
+      table.append([f"  {member}", "", str(record.get("step", "")),
+                    *(_cell(record, f) for f in fields)])
   widths = [max(len(row[i]) for row in table) for i in range(len(header))]
   for i, row in enumerate(table):
     print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -422,23 +530,22 @@ def print_summary(rows: list[tuple[str, Outcome]]) -> None:
 
 
 def _prepare_all(argv):
-  """Parses the command and prepares each run (one, or each sweep member)."""
+  """Parses the command and prepares each job: one run or population, or a sweep's.
+
+  Every job spans every process: a population splits its members over the
+  devices of all processes, a single run its batch.
+  """
   command = parse_command(argv)
   gan_jax.parallel.initialize_distributed(
       command.coordinator_address, command.num_processes, command.process_id)
-  if not command.sweep:
-    return [(None, prepare(command.config, command.workdir))], command
+  overrides = _load_sweep(command.config_path) if command.sweep else None
   runs = []
-  for override in _load_sweep(command.config_path):
-    name = sweeps.member_name(override)
+  for job in populations.plan(command.config, overrides):
+    workdir = os.path.join(command.workdir, job.name) if command.sweep else command.workdir
     try:
-      config = sweeps.apply_override(command.config, override)
-    except (KeyError, TypeError, ValueError) as e:
-      raise UserError(f"sweep member {name}: {str(e).strip(chr(34))}; fix get_sweep()") from None
-    try:
-      runs.append((name, prepare(config, os.path.join(command.workdir, name))))
+      runs.append((job.name, prepare(job, workdir)))
     except UserError as e:
-      raise UserError(f"sweep member {name}: {e}") from None
+      raise UserError(f"sweep member {job.name}: {e}" if command.sweep else str(e)) from None
   return runs, command
 
 
@@ -471,7 +578,7 @@ def main(argv: list[str]) -> int:
   status = EXIT_OK
   with Stop() as stop:
     for name, prepared in runs:
-      prefix = f"[{name}] " if name else ""
+      prefix = f"[{name}] " if command.sweep else ""
       start = time.perf_counter()
       outcome = train(prepared, stop, prefix=prefix)
       results.append((name, outcome))
@@ -482,7 +589,7 @@ def main(argv: list[str]) -> int:
               f"{time.perf_counter() - start:.1f}s", flush=True)
       if outcome.status == "interrupted":
         break
-  if command.sweep:
+  if (command.sweep or any(o.members for _, o in results)) and jax.process_index() == 0:
     print_summary(results)
   return status
 

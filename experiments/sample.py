@@ -1,6 +1,7 @@
 r"""Writes samples of a trained generator to a .npy file.
 
   python -m experiments.sample --workdir=DIR --num=N --out=FILE.npy [--seed=0] [--ema=true]
+  python -m experiments.sample --workdir=POPULATION_DIR --member=seed=1 --num=N --out=FILE.npy
 
 The array is float32 `[N, *data_shape]`, in the data's own scale:
 
@@ -10,7 +11,8 @@ The array is float32 `[N, *data_shape]`, in the data's own scale:
 
 Samples come from the latest checkpoint in DIR/checkpoints, with the generator's EMA
 parameters when the run keeps them (`--ema=false` for the raw parameters). The
-network is rebuilt from DIR/config.json, so the data need not be present. Exit
+network is rebuilt from DIR/config.json, so the data need not be present. A
+population's workdir needs `--member=NAME` (a folder name under DIR/members). Exit
 status 2 with one line on stderr for a missing or foreign workdir and bad flags.
 """
 
@@ -43,16 +45,30 @@ def to_data_scale(samples: np.ndarray, scale) -> np.ndarray:
   return np.clip((samples - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+def member_names(workdir: str) -> list[str]:
+  """The member names of a population's workdir ([] for a single run)."""
+  saved = run.read_workdir_config(workdir) or {}
+  return [m["name"] for m in saved.get("population") or []]
+
+
+def member_state(state, index: int):
+  """Member `index` of a population's stacked state."""
+  return jax.tree.map(lambda x: x[index], state)
+
+
 def load(workdir: str):
   """Rebuilds the GAN of `workdir` and restores its latest state.
 
   Returns:
-    `(gan, state, scale)`.
+    `(gan, state, scale)`; a population's state has a leading member axis
+    (`member_names`, `member_state`).
 
   Raises:
     UserError: no run in `workdir`, or a checkpoint that does not fit its config.
   """
   saved = run.read_workdir_config(workdir)
+  if saved is not None:
+    population = saved.pop("population", None)
   if saved is None:
     raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
                     "started with experiments.run")
@@ -70,7 +86,11 @@ def load(workdir: str):
   gan = builders.build_gan(config, spec)
   init_key = builders.keys(config.seed)[0]
   example = jnp.zeros((builders.example_rows(config), *spec.shape), jnp.float32)
-  abstract = jax.eval_shape(lambda: gan_jax.init_state(gan, init_key, example))
+  init = lambda key: gan_jax.init_state(gan, key, example)
+  if population:  # Shapes only: every member's state has the first one's.
+    abstract = jax.eval_shape(lambda: jax.vmap(init)(jax.random.split(init_key, len(population))))
+  else:
+    abstract = jax.eval_shape(lambda: init(init_key))
   manager = checkpoint.make_manager(checkpoint_dir, read_only=True)
   try:
     state = checkpoint.restore(manager, abstract, step=step)
@@ -99,6 +119,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("out", None, "Output .npy file.", flag_values=fv)
   flags.DEFINE_integer("seed", 0, "Seed of the latents.", flag_values=fv)
   flags.DEFINE_bool("ema", True, "Use the generator's EMA parameters when kept.", flag_values=fv)
+  flags.DEFINE_string("member", None, "A population's member (a folder under DIR/members).",
+                      flag_values=fv)
   try:
     try:
       rest = fv(argv)
@@ -121,6 +143,15 @@ def main(argv: list[str]) -> int:
     if not os.path.isdir(fv.workdir):
       raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
     gan, state, scale = load(fv.workdir)
+    names = member_names(fv.workdir)
+    if names:
+      if fv.member not in names:
+        raise UserError(f"{fv.workdir} holds a population: pass --member=NAME, one of "
+                        f"{', '.join(names)}")
+      state = member_state(state, names.index(fv.member))
+    elif fv.member is not None:
+      raise UserError(f"--member={fv.member}: {fv.workdir} holds a single run, not a population; "
+                      "drop --member")
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     return run.EXIT_USAGE

@@ -172,3 +172,41 @@ def test_runner_on_two_processes_with_two_devices_each_logs_the_single_run(tmp_p
   assert [s for s, _, _ in one] == [10, 20]
   np.testing.assert_allclose(np.asarray(logged_losses(tmp_path / "two")), np.asarray(one),
                              rtol=1e-5)
+
+
+def member_losses(workdir, member):
+  return logged_losses(workdir / "members" / member)
+
+
+def test_runner_population_split_by_member_or_by_batch_over_4_devices(tmp_path):
+  procs = [
+      run_experiment(tmp_path / "members", "--config.num_seeds=4", devices=4),  # 1 per device
+      run_experiment(tmp_path / "rows", "--config.num_seeds=3", devices=4),  # batches split
+      run_experiment(tmp_path / "one", "--config.num_seeds=3"),
+  ]
+  for proc in procs:
+    code, _, err = finish(proc)
+    assert code == 0, err[-3000:]
+  for member in ("seed=0", "seed=1", "seed=2"):
+    one = np.asarray(member_losses(tmp_path / "one", member))
+    assert one[:, 0].tolist() == [10, 20]
+    for layout in ("members", "rows"):
+      np.testing.assert_allclose(np.asarray(member_losses(tmp_path / layout, member)), one,
+                                 rtol=1e-5, err_msg=f"{layout} {member}")
+
+
+def test_runner_population_split_over_two_processes_equals_one_process(tmp_path):
+  coordinator = f"127.0.0.1:{free_port()}"
+  procs = [
+      run_experiment(tmp_path / "two", "--config.num_seeds=2",
+                     f"--coordinator_address={coordinator}", "--num_processes=2",
+                     f"--process_id={i}")
+      for i in range(2)
+  ]
+  procs.append(run_experiment(tmp_path / "one", "--config.num_seeds=2"))
+  for proc in procs:
+    code, _, err = finish(proc)
+    assert code == 0, err[-3000:]
+  for member in ("seed=0", "seed=1"):
+    np.testing.assert_allclose(np.asarray(member_losses(tmp_path / "two", member)),
+                               np.asarray(member_losses(tmp_path / "one", member)), rtol=1e-5)
