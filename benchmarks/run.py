@@ -12,9 +12,11 @@ Workloads (the models and settings of `configs/`, mirrored in PyTorch by
 * `dcgan64`, `dcgan128`: DCGAN on 28x28x1 images (MNIST-shaped), batch 64 / 128,
   non-saturating loss, Adam(2e-4, beta1 0.5), one D and one G update per step,
   the fake batch reused for the G update (`make_train_step(gan)`);
-* `wgan_gp`: WGAN-GP with the same networks (critic without batch norm), 5
-  critic updates with a gradient penalty of weight 10 per generator update,
-  batch 64 (`make_train_step(gan, d_steps=5, penalty=gradient_penalty, ...)`);
+* `wgan_gp`: WGAN-GP with the same networks (critic without batch norm, its
+  strided convolutions in their exact space-to-depth form as in
+  configs/wgan_gp.py), 5 critic updates with a gradient penalty of weight 10 per
+  generator update, batch 64
+  (`make_train_step(gan, d_steps=5, penalty=gradient_penalty, ...)`);
 * `ring`: the ring of 8 Gaussians with `configs/ring.py`'s MLPs, timed end to end
   over `--ring-steps` steps; gan_jax fuses 100 steps per dispatch
   (`make_multi_step`), PyTorch runs its Python loop.
@@ -50,11 +52,12 @@ RING_STEPS_PER_CALL = 100
 UPSAMPLINGS = ("transpose", "subpixel")
 
 
-def _dcgan_networks(upsample: str, normalization: str):
+def _dcgan_networks(upsample: str, normalization: str, downsample: str = "conv"):
   from gan_jax import models  # pylint: disable=g-import-not-at-top
 
   return (models.dcgan_generator(IMAGE_SHAPE, upsample=upsample),
-          models.dcgan_discriminator(IMAGE_SHAPE, normalization=normalization))
+          models.dcgan_discriminator(IMAGE_SHAPE, normalization=normalization,
+                                     downsample=downsample))
 
 
 class JaxStep:
@@ -118,10 +121,14 @@ def jax_dcgan(batch_size: int, upsample: str, donate: bool = True) -> JaxStep:
 
 def jax_wgan_gp(upsample: str, batch_size: int = 64, critic_steps: int = 5,
                 donate: bool = True) -> JaxStep:
-  """WGAN-GP on 28x28x1, as configs/wgan_gp.py (critic normalization as PyTorch's)."""
+  """WGAN-GP on 28x28x1, as configs/wgan_gp.py (critic normalization as PyTorch's).
+
+  The critic's strided convolutions take their exact space-to-depth form, as in
+  configs/wgan_gp.py (the same parameters and arithmetic).
+  """
   import gan_jax  # pylint: disable=g-import-not-at-top
 
-  g, d = _dcgan_networks(upsample, torch_dcgan.CRITIC_NORMALIZATION)
+  g, d = _dcgan_networks(upsample, torch_dcgan.CRITIC_NORMALIZATION, "space_to_depth")
   gan = gan_jax.GAN(g, d, _adam(1e-4, 0.9), _adam(1e-4, 0.9), gan_jax.games.wasserstein(),
                     latent_dim=torch_dcgan.WGAN_GP_LATENT)
   options = dict(penalty=gan_jax.penalties.gradient_penalty, penalty_weight=10.0)

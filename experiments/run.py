@@ -4,13 +4,17 @@ r"""Trains a GAN described by a config file; run again on the same workdir to re
   python -m experiments.run --config=configs/wgan_gp.py:dataset=mnist \
       --config.data.dir=../shared/data/mnist --config.d_optimizer.lr=2e-4 --workdir=/tmp/w
   python -m experiments.run --config=configs/ring.py --workdir=/tmp/sweep --sweep
+  python -m experiments.run --config=configs/ring.py --workdir=/tmp/seeds --config.num_seeds=5
 
 The workdir receives `config.json` (the resolved config), `metrics.jsonl` (one JSON
 object per logged step), `checkpoints/` (orbax, the whole `GANState`),
 `samples/step_XXXXXX.png` and `tensorboard/` (event files). A second run on the
 same workdir restores the latest checkpoint and continues; the data batch and the
 key of step s are pure functions of (seed, s), so the result is bitwise the one
-of an uninterrupted run.
+of an uninterrupted run. Runs that differ only in traced values (`num_seeds`, or
+sweep members differing in seeds, learning rates, penalty weight...) train as one
+population in one program (experiments/populations.py): the workdir then holds
+the members' mean and spread in `metrics.jsonl` and each member in `members/NAME/`.
 
 Exit status: 0 when training finished or was interrupted by SIGTERM/SIGINT (a
 checkpoint is saved first; run the same command to resume); 1 when a loss or the
@@ -342,6 +346,8 @@ class _Logs:
     self.writing = experiment.writer
     if self.population:
       evaluators = [_Evaluator(experiment.member_experiment(0))]
+      # One reference for all members (for 1-D data: drawn from the first member's
+      # seed), so that their metrics compare like with like.
       evaluators += [_Evaluator(experiment.member_experiment(i), evaluators[0].target)
                      for i in range(1, experiment.size)]
     else:
