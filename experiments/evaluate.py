@@ -50,12 +50,7 @@ def main(argv: list[str]) -> int:
                     flag_values=fv)
   flags.DEFINE_integer("seed", 0, "Seed of the evaluation latents.", flag_values=fv)
   try:
-    try:
-      rest = fv(argv)
-    except flags.Error as e:
-      raise UserError(str(e).splitlines()[0]) from None
-    if len(rest) > 1:
-      raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+    run.parse_flags(fv, argv)
     if not fv.workdir:
       raise UserError("--workdir is required: --workdir=DIR of a run of experiments.run")
     if not os.path.isdir(fv.workdir):

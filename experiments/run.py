@@ -124,6 +124,16 @@ def parse_command(argv: list[str]) -> Command:
                  fv.num_processes, fv.process_id)
 
 
+def parse_flags(fv: flags.FlagValues, argv: list[str]) -> None:
+  """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line."""
+  try:
+    rest = fv(argv)
+  except flags.Error as e:
+    raise UserError(str(e).splitlines()[0]) from None
+  if len(rest) > 1:
+    raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+
+
 def _env_int(name: str) -> Optional[int]:
   value = os.environ.get(name)
   return int(value) if value and value.isdigit() else None
@@ -424,14 +434,16 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
       json.dump(prepared.resolved, f, indent=2, sort_keys=True)
   state = prepared.state if prepared.state is not None else experiment.start_state()
   step = _state_step(state)
-  if step:
+  if step and experiment.writer:
     print(f"{prefix}resuming {workdir} from step {step}", flush=True)
 
   manager = checkpoint.make_manager(
       os.path.join(workdir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints,
       async_save=config.checkpoint_async)
   logs = _Logs(experiment, workdir, step)
-  progress = writers.Progress(step, config.num_steps, enabled=config.progress, prefix=prefix)
+  # Process 0 reports progress for all; the others print only errors.
+  progress = writers.Progress(step, config.num_steps, enabled=config.progress, prefix=prefix,
+                              silent=not experiment.writer)
   params_finite = jax.jit(_params_finite)
   n = config.steps_per_call
   last_record: dict = {}
@@ -590,7 +602,7 @@ def main(argv: list[str]) -> int:
       results.append((name, outcome))
       if outcome.status == "nonfinite":
         status = EXIT_NONFINITE
-      else:
+      elif jax.process_index() == 0:
         print(f"{prefix}{outcome.status} at step {outcome.step} in "
               f"{time.perf_counter() - start:.1f}s", flush=True)
       if outcome.status == "interrupted":

@@ -122,12 +122,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("member", None, "A population's member (a folder under DIR/members).",
                       flag_values=fv)
   try:
-    try:
-      rest = fv(argv)
-    except flags.Error as e:
-      raise UserError(str(e).splitlines()[0]) from None
-    if len(rest) > 1:
-      raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+    run.parse_flags(fv, argv)
     for name in ("workdir", "num", "out"):
       if fv[name].value is None:
         raise UserError(f"--{name} is required: --workdir=DIR --num=N --out=FILE.npy")

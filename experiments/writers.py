@@ -92,10 +92,16 @@ class MetricsWriter:
 
 
 class Progress:
-  """A tqdm bar with steps/s, ETA and the latest losses (a plain line when not a TTY)."""
+  """A tqdm bar with steps/s, ETA and the latest losses (a plain line when not a TTY).
 
-  def __init__(self, start_step: int, num_steps: int, *, enabled: bool = True, prefix: str = ""):
-    self._interactive = enabled and sys.stderr.isatty()
+  `enabled=False` prints plain lines even on a terminal; `silent=True` prints
+  nothing (the processes of a multi-process run other than process 0).
+  """
+
+  def __init__(self, start_step: int, num_steps: int, *, enabled: bool = True, prefix: str = "",
+               silent: bool = False):
+    self._silent = silent
+    self._interactive = enabled and not silent and sys.stderr.isatty()
     self._num_steps = num_steps
     self._prefix = prefix
     self._bar = None
@@ -112,6 +118,8 @@ class Progress:
 
   def log(self, step: int, metrics: Mapping[str, float]) -> None:
     """Shows the latest metrics (the bar's postfix, or one printed line)."""
+    if self._silent:
+      return
     shown = {k: f"{v:.4g}" for k, v in metrics.items() if k in _SHOWN}
     if self._bar is not None:
       self._bar.set_postfix(shown, refresh=False)
