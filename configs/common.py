@@ -103,6 +103,13 @@ def optimizer(name: str = "adam", lr: float = 1e-4, **overrides) -> ml_collectio
       lr_decay_every=1,
       lr_min=0.0,
       clip=0.0,  # WGAN weight clipping to [-clip, clip] after each update; 0: off.
+      # Each unit's incoming weights rescaled to norm <= max_norm after each update
+      # (pylearn2's max_col_norm); 0: off.
+      max_norm=0.0,
+      # Momentum (sgd, rmsprop) ramped linearly to momentum_final over
+      # momentum_ramp_steps updates (pylearn2's MomentumAdjustor); 0: constant.
+      momentum_final=0.0,
+      momentum_ramp_steps=0,
       ema=0.0,  # Decay of an EMA of the parameters (generator); 0: off.
   )
   unknown = set(overrides) - set(fields)

@@ -1,13 +1,16 @@
 r"""The original GAN on MNIST: MLP generator, maxout discriminator with dropout.
 
-Reproduces Goodfellow et al. (2014), the pylearn2 MNIST experiment: a generator of
-two ReLU layers of 1200 units with a sigmoid output on 100-D uniform noise in
-[-1, 1]; a discriminator of two maxout layers (240 units, 5 pieces) with dropout;
-k discriminator updates per generator update, each on its own minibatch of 100
-with fresh noise (Algorithm 1); SGD with momentum 0.5 and learning rate 0.1
-decayed by 1.000004 per update down to 1e-6. Not reproduced: the momentum ramp
-from 0.5 to 0.7, the maxout column-norm constraint, the output bias set from the
-data's marginals.
+Reproduces Goodfellow et al. (2014), the pylearn2 MNIST experiment (`mnist.yaml`
+of the authors' code): a generator of two ReLU layers of 1200 units with a sigmoid
+output, its output bias started at the logit of the training images' mean pixels
+(`init_sigmoid_bias_from_marginals`), on 100-D uniform noise in [-sqrt(3), sqrt(3)]
+(unit variance); a discriminator of two maxout layers (240 units, 5 pieces) with
+dropout; k discriminator updates per generator update, each on its own minibatch
+of 100 with fresh noise (Algorithm 1); SGD with learning rate 0.1 decayed by
+1.000004 per update down to 1e-6, and momentum ramped linearly from 0.5 to 0.7
+over epochs 1 to 250 (`MomentumAdjustor`; 249 epochs of the paper's 500
+minibatches = 124,500 updates). Not reproduced: the paper's 50,000 training
+images (the local files hold 22,699) and its hundreds of epochs.
 
 The paper's Algorithm 1 is the minimax game, whose generator loss log(1 - D(G(z)))
 saturates early; the paper recommends maximising log D(G(z)) instead. Argument
@@ -45,15 +48,17 @@ def get_config(arg=None):
   config = common.get_config()
   common.set_dataset(config, args.dataset)
   config.model.generator = config.model.discriminator = "goodfellow_mnist"
-  config.model.g = {}
+  config.model.g = dict(output_bias="marginals")
   config.model.d = dict(spectral_norm=False)
   config.model.latent_dim = 100
   config.model.latent = "uniform"
+  config.model.latent_scale = 3 ** 0.5
   config.game = args.game
   config.d_steps = args.k
   config.reuse_fake = False
   config.data.batch_size = 100
-  sgd = dict(momentum=0.5, lr_decay=1 / 1.000004, lr_min=1e-6)
+  sgd = dict(momentum=0.5, momentum_final=0.7, momentum_ramp_steps=249 * 500,
+             lr_decay=1 / 1.000004, lr_min=1e-6)
   config.g_optimizer = common.optimizer("sgd", lr=0.1, **sgd)
   config.d_optimizer = common.optimizer("sgd", lr=0.1, **sgd)
   config.num_steps = 50_000

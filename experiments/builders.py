@@ -204,8 +204,12 @@ LATENTS = {
 }
 
 
-def _network(config, spec: DataSpec, role: str):
-  """Builds the generator ("g") or discriminator ("d") named in the config."""
+def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
+  """Builds the generator ("g") or discriminator ("d") named in the config.
+
+  `data` supplies data-dependent initial values (`output_bias="marginals"`); without
+  it they are left at their defaults (enough where a checkpoint is restored).
+  """
   name_field, table, library = {
       "g": ("generator", GENERATORS, models.GENERATORS),
       "d": ("discriminator", DISCRIMINATORS, models.DISCRIMINATORS),
@@ -220,6 +224,13 @@ def _network(config, spec: DataSpec, role: str):
         f"{config.data.name!r} holds {what}; use one of {', '.join(valid)}"
     )
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.model[role].items()}
+  if "output_bias" in kwargs:  # "marginals" (the paper's initialisation) or "zeros".
+    if kwargs["output_bias"] not in ("marginals", "zeros"):
+      raise UserError(f"model.{role}.output_bias={kwargs['output_bias']!r}: use 'marginals' "
+                      "(the logit of the data's mean pixels) or 'zeros'")
+    marginals = kwargs["output_bias"] == "marginals" and data is not None
+    kwargs["output_bias"] = (models.sigmoid_bias_from_marginals(data.source.images)
+                             if marginals else None)
   if player.data_arg == "output_dim":
     kwargs["output_dim"] = int(np.prod(spec.shape))
   elif player.data_arg == "image_shape":
@@ -246,17 +257,26 @@ def output_scale(config) -> Optional[str]:
 
 # --- Optimizers ---------------------------------------------------------------
 
+def _momentum_scheduled(factory, **hyperparams):
+  """`factory(**hyperparams)`; a momentum schedule is evaluated at the update count."""
+  if callable(hyperparams.get("momentum")):
+    return optax.inject_hyperparams(factory)(**hyperparams)
+  return factory(**hyperparams)
+
+
 OPTIMIZERS = {
     "adam": lambda v, lr: optax.adam(lr, b1=v("b1"), b2=v("b2"), eps=v("eps")),
-    "rmsprop": lambda v, lr: optax.rmsprop(lr, decay=v("decay"), eps=v("eps"),
-                                           momentum=v("momentum")),
-    "sgd": lambda v, lr: optax.sgd(lr, momentum=v("momentum")),
+    "rmsprop": lambda v, lr: _momentum_scheduled(optax.rmsprop, learning_rate=lr,
+                                                 decay=v("decay"), eps=v("eps"),
+                                                 momentum=v("momentum")),
+    "sgd": lambda v, lr: _momentum_scheduled(optax.sgd, learning_rate=lr,
+                                             momentum=v("momentum")),
     "optimistic_adam": lambda v, lr: transforms.optimistic_adam(lr, b1=v("b1"), b2=v("b2"),
                                                                 eps=v("eps")),
 }
 # Optimizer fields whose zero switches a part off (momentum, a floor on the decayed
 # learning rate, clipping, EMA): zero or not is structure, the value itself is data.
-SWITCHES = ("momentum", "lr_min", "clip", "ema")
+SWITCHES = ("momentum", "lr_min", "clip", "ema", "max_norm", "momentum_final")
 
 
 def _check(condition: bool, field: str, value, requirement: str) -> None:
@@ -288,6 +308,14 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
   _check(0 <= c.lr_min <= c.lr, f"{field}.lr_min", c.lr_min, f"in [0, lr={c.lr}]")
   _check(c.clip >= 0, f"{field}.clip", c.clip, ">= 0 (0 = no clipping)")
   _check(0 <= c.ema < 1, f"{field}.ema", c.ema, "in [0, 1) (0 = no EMA)")
+  _check(c.max_norm >= 0, f"{field}.max_norm", c.max_norm, ">= 0 (0 = no constraint)")
+  _check(0 <= c.momentum_final < 1, f"{field}.momentum_final", c.momentum_final,
+         "in [0, 1) (0 = constant momentum)")
+  _check(c.momentum_ramp_steps >= 0, f"{field}.momentum_ramp_steps", c.momentum_ramp_steps,
+         ">= 0")
+  if c.momentum_final and not (c.momentum and c.momentum_ramp_steps):
+    raise UserError(f"{field}.momentum_final={c.momentum_final} needs a starting "
+                    f"{field}.momentum > 0 and {field}.momentum_ramp_steps > 0 to ramp over")
   hparams = hparams or {}
 
   def value(name):
@@ -299,7 +327,17 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
   if c.lr_decay < 1:
     lr = optax.exponential_decay(lr, transition_steps=c.lr_decay_every, decay_rate=c.lr_decay,
                                  staircase=True, end_value=value("lr_min"))
-  parts = [make(value, lr)]
+  values = value
+  if c.momentum_final:  # A schedule of the update count, like the decayed learning rate.
+    if c.name not in ("sgd", "rmsprop"):
+      raise UserError(f"{field}.momentum_final ramps the momentum of sgd or rmsprop, not "
+                      f"{c.name}; set {field}.momentum_final=0")
+    ramp = optax.linear_schedule(value("momentum"), value("momentum_final"),
+                                 c.momentum_ramp_steps)
+    values = lambda name: ramp if name == "momentum" else value(name)
+  parts = [make(values, lr)]
+  if c.max_norm:
+    parts.append(transforms.max_norm_params(value("max_norm")))
   if c.clip:
     parts.append(transforms.clip_params(value("clip")))
   if c.ema:
@@ -412,15 +450,22 @@ def example_rows(config) -> int:
   return 2 * config.model.pack
 
 
-def build_gan(config, spec: DataSpec, hparams=None) -> gan_jax.GAN:
-  """The `GAN` of the config for data described by `spec` (`hparams`: see build_optimizer)."""
+def build_gan(config, spec: DataSpec, hparams=None, data: Optional[Data] = None) -> gan_jax.GAN:
+  """The `GAN` of the config for data described by `spec`.
+
+  Args:
+    config: the run's config.
+    spec: the data's `DataSpec`.
+    hparams: traced optimizer values (see `build_optimizer`).
+    data: the run's `Data`, for data-dependent initial values (see `_network`).
+  """
   game = lookup(games.GAMES, config.game, "game")()
   sampler = lookup(LATENTS, config.model.latent, "model.latent")(config.model.latent_scale)
   discriminator = _network(config, spec, "d")
   if config.model.pack > 1:
     discriminator = models.packed(discriminator, config.model.pack)
   return gan_jax.GAN(
-      generator=_network(config, spec, "g"),
+      generator=_network(config, spec, "g", data),
       discriminator=discriminator,
       g_optimizer=build_optimizer(config, "g_optimizer", hparams),
       d_optimizer=build_optimizer(config, "d_optimizer", hparams),
@@ -491,7 +536,7 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
   """
   check(config)
   data = build_data(config, d_steps=config.d_steps, whole_batch=whole_batch)
-  gan = build_gan(config, data.spec)
+  gan = build_gan(config, data.spec, data=data)
   multi_step = make_multi_step(config, gan)
   mesh = None
   if jax.device_count() > 1:
@@ -524,6 +569,8 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
 ARCHITECTURE_FIELDS = ("model", "data.name", "data.image_size", "data.params",
                        "g_optimizer.name", "d_optimizer.name", "g_optimizer.ema",
                        "d_optimizer.ema", "g_optimizer.clip", "d_optimizer.clip",
+                       "g_optimizer.max_norm", "d_optimizer.max_norm",
+                       "g_optimizer.momentum_final", "d_optimizer.momentum_final",
                        "skip_nonfinite", "resolved.data_shape")
 
 

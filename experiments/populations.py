@@ -39,7 +39,8 @@ from experiments import builders
 from experiments import sweeps
 from experiments.builders import UserError
 
-_OPTIMIZER_FIELDS = ("lr", "b1", "b2", "eps", "decay", "momentum", "lr_min", "clip", "ema")
+_OPTIMIZER_FIELDS = ("lr", "b1", "b2", "eps", "decay", "momentum", "lr_min", "clip", "ema",
+                     "max_norm", "momentum_final")
 # The config fields a population's members may differ in.
 TRACED_FIELDS = ("seed", "penalty_weight", *(f"{player}.{field}" for player in (
     "g_optimizer", "d_optimizer") for field in _OPTIMIZER_FIELDS))
@@ -212,8 +213,11 @@ class Population(NamedTuple):
     examples = np.stack([self.member_experiment(i).example() for i in range(self.size)])
     spec = self.experiment.data.spec
 
+    data = self.experiment.data
+
     def init(key, example, hparams):
-      return gan_jax.init_state(builders.build_gan(self.config, spec, hparams), key, example)
+      gan = builders.build_gan(self.config, spec, hparams, data=data)
+      return gan_jax.init_state(gan, key, example)
 
     return jax.vmap(init)(self.init_key, examples, self.hparams)
 

@@ -35,6 +35,7 @@ from gan_jax.transforms import (
     clip_params,
     ema_of,
     ema_params,
+    max_norm_params,
     optimistic_adam,
     optimistic_gradient_descent,
     two_timescale,

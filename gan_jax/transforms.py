@@ -56,6 +56,49 @@ def clip_params(c: float) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
+def max_norm_params(max_norm: float, *, eps: float = 1e-7) -> optax.GradientTransformation:
+  """Projects each unit's incoming weights into a ball: the max-norm constraint.
+
+  After the update, every kernel (a parameter with two or more axes, the last one
+  indexing output units) has each unit's weight vector, the slice `W[..., j]`,
+  rescaled to norm at most `max_norm`; biases (one axis) are left alone. This is
+  pylearn2's `max_col_norm`, which the maxout networks and the discriminator of
+  the original GAN use:
+
+    W[..., j] <- W[..., j] * min(||W[..., j]||, max_norm) / (eps + ||W[..., j]||).
+
+  Args:
+    max_norm: the largest norm of a unit's weights (1.9365 in Goodfellow et al.
+      2014's MNIST discriminator).
+    eps: pylearn2's guard against a zero norm.
+
+  Returns:
+    A `GradientTransformation` that needs `params` in `update`; chain it last.
+
+  References:
+    Srebro and Shraibman, 2005, Rank, Trace-Norm and Max-Norm;
+    Hinton et al., 2012, Improving neural networks by preventing co-adaptation
+      of feature detectors; Goodfellow et al., 2013, Maxout Networks.
+  """
+  if isinstance(max_norm, (int, float)) and max_norm <= 0:  # traced: unchecked.
+    raise ValueError(f"max_norm_params needs max_norm > 0, got {max_norm}.")
+
+  def project(u, p):
+    if p.ndim < 2:
+      return u
+    w = p + u
+    norms = jnp.sqrt(jnp.sum(jnp.square(w), axis=tuple(range(w.ndim - 1))))
+    scale = jnp.minimum(norms, max_norm) / (eps + norms)
+    return w * scale.astype(w.dtype) - p
+
+  def update_fn(updates, state, params=None):
+    if params is None:
+      raise ValueError("max_norm_params needs params: pass them to update().")
+    return jax.tree.map(project, updates, params), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 class EmaParamsState(NamedTuple):
   """The exponential moving average of the parameters after each update."""
 

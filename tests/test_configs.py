@@ -187,3 +187,23 @@ def test_config_argument_errors_are_one_clear_line():
     common.parse_arg("k=two", k=1)
   assert common.parse_arg("runlocal,k=5", k=1, runlocal=False).to_dict() == {
       "k": 5, "runlocal": True}
+
+
+def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(npz_images):
+  config = _shrink(_load("goodfellow_mnist").get_config(f"dataset=npz:{npz_images['28']}"))
+  experiment = builders.build(config)
+  images = experiment.data.source.images.reshape(len(experiment.data.source.images), -1) / 255.0
+  mean = np.clip(images.mean(axis=0), 1e-7, 1 - 1e-7)
+  state = experiment.init_state()
+  bias = state.g_params["Dense_2"]["bias"]
+  np.testing.assert_allclose(bias, np.log(mean / (1 - mean)), rtol=1e-5, atol=1e-5)
+  # SGD momentum 0.5 -> 0.7, linearly over momentum_ramp_steps updates.
+  config.d_optimizer.momentum_ramp_steps = 4
+  optimizer = builders.build_optimizer(config, "d_optimizer")
+  params = {"w": np.ones(3, np.float32)}
+  opt_state = optimizer.init(params)
+  momenta = []
+  for _ in range(6):
+    _, opt_state = optimizer.update({"w": np.ones(3, np.float32)}, opt_state, params)
+    momenta.append(float(opt_state.hyperparams["momentum"]))
+  np.testing.assert_allclose(momenta, [0.5, 0.55, 0.6, 0.65, 0.7, 0.7], rtol=1e-6)

@@ -236,6 +236,8 @@ def test_sweep_runs_each_member_in_its_own_workdir(tmp_path, capsys):
 # "trained": the finished tiny run (which must not change).
 BAD_INPUTS = [
     (["--config.game=minimaxx"], "fresh", "unknown game 'minimaxx'"),
+    (["--config.d_optimizer.momentum_final=0.7"], "fresh", "needs a starting d_optimizer.momentum"),
+    (["--config.num_seeds=0"], "fresh", "num_seeds=0 is impossible"),
     (["--config.model.generator=transformer"], "fresh", "unknown model.generator"),
     (["--config.data.name=imagenet64x"], "fresh", "imagenet64x"),
     (["--config.g_optimizer.name=adamw"], "fresh", "unknown g_optimizer.name"),

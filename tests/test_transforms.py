@@ -101,3 +101,17 @@ def test_optimistic_updates_approach_the_equilibrium_where_plain_ones_spiral_out
   assert play_bilinear_game(optax.adam(0.01), 2000) > start
   assert play_bilinear_game(transforms.optimistic_gradient_descent(0.05), 2000) < 0.2
   assert play_bilinear_game(transforms.optimistic_adam(0.01, b1=0.0), 2000) < 0.5 * start
+
+
+def test_max_norm_params_caps_each_units_incoming_weights_and_leaves_biases():
+  params = {"kernel": jnp.array([[3.0, 0.1], [4.0, 0.1]]), "bias": jnp.array([10.0, 10.0])}
+  step = {"kernel": jnp.zeros((2, 2)), "bias": jnp.zeros(2)}
+  updates, _ = transforms.max_norm_params(2.0).update(step, optax.EmptyState(), params)
+  new = optax.apply_updates(params, updates)
+  norms = jnp.linalg.norm(new["kernel"], axis=0)
+  np.testing.assert_allclose(norms[0], 2.0, rtol=1e-6)  # 5 -> 2, direction kept
+  np.testing.assert_allclose(new["kernel"][:, 0] / norms[0], [0.6, 0.8], rtol=1e-6)
+  np.testing.assert_allclose(new["kernel"][:, 1], params["kernel"][:, 1], rtol=1e-5)
+  np.testing.assert_array_equal(new["bias"], params["bias"])
+  with pytest.raises(ValueError, match="max_norm > 0"):
+    transforms.max_norm_params(0.0)

@@ -19,6 +19,7 @@ from gan_jax.models.goodfellow import GoodfellowMNISTDiscriminator
 from gan_jax.models.goodfellow import GoodfellowMNISTGenerator
 from gan_jax.models.goodfellow import goodfellow_mnist_discriminator
 from gan_jax.models.goodfellow import goodfellow_mnist_generator
+from gan_jax.models.goodfellow import sigmoid_bias_from_marginals
 from gan_jax.models.layers import ACTIVATIONS
 from gan_jax.models.layers import Maxout
 from gan_jax.models.layers import MinibatchDiscrimination
