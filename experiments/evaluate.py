@@ -25,7 +25,6 @@ import time
 
 from absl import flags
 import jax
-import ml_collections
 
 from experiments import builders
 from experiments import evaluation
@@ -58,9 +57,7 @@ def main(argv: list[str]) -> int:
     if fv.num_samples is not None and fv.num_samples < 2:
       raise UserError(f"--num_samples must be >= 2, got {fv.num_samples}")
     gan, state, scale = sample.load(fv.workdir)
-    saved = run.read_workdir_config(fv.workdir)
-    saved.pop("resolved", None)
-    config = ml_collections.ConfigDict(saved)
+    config = run.saved_config(fv.workdir)
     target = evaluation.make_target(config, builders.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
   except UserError as e:

@@ -41,6 +41,7 @@ import ml_collections
 from ml_collections import config_flags
 import numpy as np
 
+from configs import common
 from experiments import builders
 from experiments import evaluation
 from experiments import pictures
@@ -255,6 +256,37 @@ def prepare(job, workdir: str) -> Prepared:
     finally:
       manager.close()
   return Prepared(experiment, workdir, state, resolved)
+
+
+# Factory keyword arguments and dataset parameters: replaced whole, never merged
+# with the defaults (those belong to other networks and datasets).
+_OPAQUE_FIELDS = ("model.g", "model.d", "data.params")
+
+
+def saved_config(workdir: str) -> Optional[ml_collections.ConfigDict]:
+  """The config a run was started with, from its config.json, or None.
+
+  Fields added to `configs/common.py` since the run was written take their
+  defaults (which keep the old behaviour), so older workdirs stay readable. The
+  "resolved" and "population" records stay out of the config.
+  """
+  saved = read_workdir_config(workdir)
+  if saved is None:
+    return None
+  saved = {k: v for k, v in saved.items() if k not in ("resolved", "population")}
+
+  def merge(defaults: dict, values: dict, prefix: str) -> dict:
+    merged = dict(defaults)
+    for key, value in values.items():
+      field = prefix + key
+      if isinstance(value, dict) and isinstance(defaults.get(key), dict) and (
+          field not in _OPAQUE_FIELDS):
+        merged[key] = merge(defaults[key], value, field + ".")
+      else:
+        merged[key] = value
+    return merged
+
+  return ml_collections.ConfigDict(merge(common.get_config().to_dict(), saved, ""))
 
 
 # --- Training -----------------------------------------------------------------

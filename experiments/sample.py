@@ -22,7 +22,6 @@ import sys
 from absl import flags
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from experiments import builders
@@ -67,8 +66,6 @@ def load(workdir: str):
     UserError: no run in `workdir`, or a checkpoint that does not fit its config.
   """
   saved = run.read_workdir_config(workdir)
-  if saved is not None:
-    population = saved.pop("population", None)
   if saved is None:
     raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
                     "started with experiments.run")
@@ -77,11 +74,11 @@ def load(workdir: str):
   if step is None:
     raise UserError(f"{checkpoint_dir} holds no checkpoint yet; train longer (checkpoints "
                     "are written every checkpoint_every steps)")
-  resolved = saved.pop("resolved", None)
+  resolved, population = saved.get("resolved"), saved.get("population")
   if not resolved:
     raise UserError(f"{workdir}/{run.CONFIG_FILE} lacks its 'resolved' data fields; it was not "
                     "written by experiments.run")
-  config = ml_collections.ConfigDict(saved)
+  config = run.saved_config(workdir)
   spec = builders.DataSpec(resolved["data_kind"], tuple(resolved["data_shape"]))
   gan = builders.build_gan(config, spec)
   init_key = builders.keys(config.seed)[0]

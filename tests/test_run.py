@@ -8,6 +8,7 @@ workdir; a non-finite loss stops the run and keeps the last good checkpoint.
 import json
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
@@ -317,3 +318,16 @@ def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
   assert process.returncode == 2, (out, err)
   assert err.splitlines() == [err.strip()] and "unknown game 'nope'" in err, err
   assert not (tmp_path / "w").exists()
+
+
+def test_sample_reads_a_workdir_written_before_newer_config_fields(trained, tmp_path):
+  old = tmp_path / "old"
+  shutil.copytree(trained, old)
+  config = json.loads((old / "config.json").read_text())
+  for player in ("g_optimizer", "d_optimizer"):
+    del config[player]["max_norm"]  # A field a later version added.
+  del config["num_seeds"]
+  (old / "config.json").write_text(json.dumps(config))
+  out = tmp_path / "s.npy"
+  assert sample.main(["sample", f"--workdir={old}", "--num=4", f"--out={out}"]) == 0
+  assert np.load(out).shape == (4, 2)
