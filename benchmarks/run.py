@@ -52,12 +52,14 @@ RING_STEPS_PER_CALL = 100
 UPSAMPLINGS = ("transpose", "subpixel")
 
 
-def _dcgan_networks(upsample: str, normalization: str, downsample: str = "conv"):
+def _dcgan_networks(upsample: str, normalization: str, downsample: str = "conv",
+                    dtype: Optional[str] = None):
+  """gan_jax's DCGAN pair; `dtype` is their computation dtype (None: float32)."""
   from gan_jax import models  # pylint: disable=g-import-not-at-top
 
-  return (models.dcgan_generator(IMAGE_SHAPE, upsample=upsample),
+  return (models.dcgan_generator(IMAGE_SHAPE, upsample=upsample, dtype=dtype),
           models.dcgan_discriminator(IMAGE_SHAPE, normalization=normalization,
-                                     downsample=downsample))
+                                     downsample=downsample, dtype=dtype))
 
 
 class JaxStep:
@@ -108,11 +110,12 @@ def _adam(lr, b2=0.999):
   return optax.adam(lr, b1=0.5, b2=b2)
 
 
-def jax_dcgan(batch_size: int, upsample: str, donate: bool = True) -> JaxStep:
-  """DCGAN on 28x28x1, as configs/dcgan.py."""
+def jax_dcgan(batch_size: int, upsample: str, donate: bool = True,
+              dtype: Optional[str] = None) -> JaxStep:
+  """DCGAN on 28x28x1, as configs/dcgan.py (layers computing in `dtype`, default float32)."""
   import gan_jax  # pylint: disable=g-import-not-at-top
 
-  g, d = _dcgan_networks(upsample, "batch")
+  g, d = _dcgan_networks(upsample, "batch", dtype=dtype)
   gan = gan_jax.GAN(g, d, _adam(2e-4), _adam(2e-4), gan_jax.games.non_saturating(),
                     latent_dim=torch_dcgan.DCGAN_LATENT)
   return JaxStep(gan, gan_jax.make_train_step(gan), torch_dcgan.images(batch_size),
@@ -120,15 +123,17 @@ def jax_dcgan(batch_size: int, upsample: str, donate: bool = True) -> JaxStep:
 
 
 def jax_wgan_gp(upsample: str, batch_size: int = 64, critic_steps: int = 5,
-                donate: bool = True) -> JaxStep:
+                donate: bool = True, dtype: Optional[str] = None) -> JaxStep:
   """WGAN-GP on 28x28x1, as configs/wgan_gp.py (critic normalization as PyTorch's).
 
   The critic's strided convolutions take their exact space-to-depth form, as in
-  configs/wgan_gp.py (the same parameters and arithmetic).
+  configs/wgan_gp.py (the same parameters and arithmetic). The layers compute in
+  `dtype` (default float32).
   """
   import gan_jax  # pylint: disable=g-import-not-at-top
 
-  g, d = _dcgan_networks(upsample, torch_dcgan.CRITIC_NORMALIZATION, "space_to_depth")
+  g, d = _dcgan_networks(upsample, torch_dcgan.CRITIC_NORMALIZATION, "space_to_depth",
+                         dtype=dtype)
   gan = gan_jax.GAN(g, d, _adam(1e-4, 0.9), _adam(1e-4, 0.9), gan_jax.games.wasserstein(),
                     latent_dim=torch_dcgan.WGAN_GP_LATENT)
   options = dict(penalty=gan_jax.penalties.gradient_penalty, penalty_weight=10.0)
@@ -198,16 +203,27 @@ def _with_threads(threads: int, fn):
 
 
 def bench_workload(name: str, args) -> list[Row]:
-  """Times one workload's implementations, interleaved."""
+  """Times one workload's implementations, interleaved.
+
+  Args:
+    name: one of `WORKLOADS`.
+    args: the options of `main` (`upsampling`, `torch_threads`, `repeats`,
+      `ring_steps`, `no_donate`), and optionally `dtype`, the computation dtype of
+      gan_jax's DCGAN networks (absent or None: float32; `benchmarks/gpu.py` sets it).
+
+  Returns:
+    One `Row` per implementation.
+  """
   torch_ok = _have_torch()
+  dtype = getattr(args, "dtype", None)
   impls, flops, per_call = {}, {}, 1
   if name in ("dcgan64", "dcgan128", "wgan_gp"):
     for upsample in args.upsampling:
       label = f"gan_jax ({'nn.ConvTranspose' if upsample == 'transpose' else 'sub-pixel'})"
       if name == "wgan_gp":
-        step = jax_wgan_gp(upsample, donate=not args.no_donate)
+        step = jax_wgan_gp(upsample, donate=not args.no_donate, dtype=dtype)
       else:
-        step = jax_dcgan(int(name[5:]), upsample, donate=not args.no_donate)
+        step = jax_dcgan(int(name[5:]), upsample, donate=not args.no_donate, dtype=dtype)
       impls[label], flops[label] = step.run, step.flops
     for threads in args.torch_threads if torch_ok else ():
       impls[f"PyTorch ({threads} thread{'s' * (threads > 1)})"] = _with_threads(

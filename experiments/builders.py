@@ -591,11 +591,23 @@ def normalize(value):
   return value
 
 
+# Network fields that leave the state as it is: a checkpoint resumes under any value
+# (the computation dtype; parameters stay float32).
+STATE_NEUTRAL_FIELDS = ("dtype",)
+
+
+def _without_neutral(value):
+  if isinstance(value, dict):
+    return {k: _without_neutral(v) for k, v in value.items() if k not in STATE_NEUTRAL_FIELDS}
+  return value
+
+
 def architecture_differences(saved: dict, config: dict) -> list[str]:
   """The architecture fields whose values differ, as `field: saved -> new` strings."""
   differences = []
   for field in ARCHITECTURE_FIELDS:
-    old, new = normalize(_get(saved, field)), normalize(_get(config, field))
+    old = _without_neutral(normalize(_get(saved, field)))
+    new = _without_neutral(normalize(_get(config, field)))
     if old != new:
       if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):

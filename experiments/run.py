@@ -228,7 +228,9 @@ def prepare(job, workdir: str) -> Prepared:
   resolved = _resolved(experiment)
   saved = read_workdir_config(workdir)
   if saved is not None:
-    differences = builders.architecture_differences(saved, resolved)
+    # Fields added since the run was written count as their defaults.
+    with_defaults = {**saved_config(workdir).to_dict(), "resolved": saved.get("resolved")}
+    differences = builders.architecture_differences(with_defaults, resolved)
     old, new = saved.get("population"), resolved.get("population")
     if builders.normalize(old) != builders.normalize(new):
       count = lambda p: f"{len(p)} population members" if p else "a single run"

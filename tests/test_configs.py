@@ -207,3 +207,12 @@ def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(np
     _, opt_state = optimizer.update({"w": np.ones(3, np.float32)}, opt_state, params)
     momenta.append(float(opt_state.hyperparams["momentum"]))
   np.testing.assert_allclose(momenta, [0.5, 0.55, 0.6, 0.65, 0.7, 0.7], rtol=1e-6)
+
+
+def test_computation_dtype_is_not_part_of_the_architecture():
+  saved = {"model": {"g": {"base_features": 64}}}  # written before the dtype field
+  assert builders.architecture_differences(
+      saved, {"model": {"g": {"base_features": 64, "dtype": "bfloat16"}}}) == []
+  assert builders.architecture_differences(
+      saved, {"model": {"g": {"base_features": 32, "dtype": "float32"}}}) == [
+          "model.g: {'base_features': 64} -> {'base_features': 32}"]

@@ -331,3 +331,14 @@ def test_sample_reads_a_workdir_written_before_newer_config_fields(trained, tmp_
   out = tmp_path / "s.npy"
   assert sample.main(["sample", f"--workdir={old}", "--num=4", f"--out={out}"]) == 0
   assert np.load(out).shape == (4, 2)
+
+
+def test_resume_accepts_a_workdir_written_before_newer_config_fields(trained, tmp_path):
+  old = tmp_path / "old"
+  shutil.copytree(trained, old)
+  config = json.loads((old / "config.json").read_text())
+  for player in ("g_optimizer", "d_optimizer"):
+    del config[player]["max_norm"], config[player]["momentum_final"]
+  (old / "config.json").write_text(json.dumps(config))
+  assert run.main(_tiny(old, "--config.num_steps=30")) == 0
+  assert json.loads((old / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 30

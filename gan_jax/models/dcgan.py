@@ -7,6 +7,13 @@ mirrors it with stride-2 4x4 convolutions and LeakyReLU(0.2), without normalizat
 on the first layer. All kernels start N(0, 0.02) and BatchNorm scales N(1, 0.02).
 BatchNorm keeps running averages with momentum 0.9 (PyTorch's 0.1).
 
+Mixed precision: with `dtype="bfloat16"` (or "float16") every layer computes in that
+dtype while the parameters stay float32 (and so do the optimizer's updates and
+checkpoints). Normalization layers still compute their statistics in float32 (flax
+promotes them to at least float32), and the outputs come back in float32: the
+generator's tanh, the discriminator's features, minibatch distances and logit, and
+so every loss.
+
 References:
   Radford et al., 2015, "Unsupervised representation learning with deep
     convolutional generative adversarial networks", https://arxiv.org/abs/1511.06434
@@ -34,6 +41,8 @@ _UPSAMPLINGS = {"transpose": nn.ConvTranspose, "subpixel": SubpixelConvTranspose
 # space-to-depth input, whose second derivatives (a gradient penalty's) are matmuls
 # too and much faster on XLA's CPU backend.
 _DOWNSAMPLINGS = ("conv", "space_to_depth")
+# Computation dtypes of the factories' `dtype` argument (None: float32 everywhere).
+_DTYPES = ("bfloat16", "float16", "float32")
 
 _kernel_init = nn.initializers.normal(0.02)
 
@@ -54,7 +63,17 @@ def _layout(image_shape: Sequence[int]) -> tuple[int, int]:
   return _LAYOUTS[height]
 
 
-def _upsample(features: int, index: int, *, kind: str, use_bias: bool = False) -> nn.Module:
+def _compute_dtype(dtype: str | None) -> jnp.dtype | None:
+  """The factories' `dtype` name as a `jnp.dtype` (None stays None)."""
+  if dtype is None:
+    return None
+  if dtype not in _DTYPES:
+    raise ValueError(f"unknown dtype {dtype!r}; choose one of {_DTYPES} or None")
+  return jnp.dtype(dtype)
+
+
+def _upsample(features: int, index: int, *, kind: str, use_bias: bool = False,
+              dtype: jnp.dtype | None = None) -> nn.Module:
   """The generator's stride-2 upsampling layer: [B, H, W, C] -> [B, 2H, 2W, features].
 
   Named `ConvTranspose_{index}` whatever its kind, so both kinds share parameter
@@ -62,35 +81,50 @@ def _upsample(features: int, index: int, *, kind: str, use_bias: bool = False) -
   """
   if kind == "transpose":
     return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME",
-                            use_bias=use_bias, kernel_init=_kernel_init,
+                            use_bias=use_bias, kernel_init=_kernel_init, dtype=dtype,
                             name=f"ConvTranspose_{index}")
   return SubpixelConvTranspose(features, (4, 4), strides=(2, 2), use_bias=use_bias,
-                               kernel_init=_kernel_init, name=f"ConvTranspose_{index}")
+                               kernel_init=_kernel_init, dtype=dtype,
+                               name=f"ConvTranspose_{index}")
 
 
 class DCGANGenerator(nn.Module):
-  """`[B, latent_dim]` -> `[B, *image_shape]` in [-1, 1]."""
+  """`[B, latent_dim]` -> `[B, *image_shape]` in [-1, 1], float32.
+
+  `dtype` is the computation dtype of every layer (None: inferred, float32);
+  parameters are float32 whatever it is.
+  """
 
   image_shape: tuple[int, int, int]
   base_features: int = 64
   upsample: str = "transpose"
+  dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, z, train: bool):
     side, num_up = _layout(self.image_shape)
-    norm = functools.partial(_BatchNorm, use_running_average=not train)
+    norm = functools.partial(_BatchNorm, use_running_average=not train, dtype=self.dtype)
+    upsample = functools.partial(_upsample, kind=self.upsample, dtype=self.dtype)
     features = self.base_features * 2 ** (num_up - 1)
-    x = nn.Dense(side * side * features, use_bias=False, kernel_init=_kernel_init)(z)
+    x = nn.Dense(side * side * features, use_bias=False, kernel_init=_kernel_init,
+                 dtype=self.dtype)(z)
     x = nn.relu(norm()(x.reshape(-1, side, side, features)))
     for i in range(num_up - 1):
       features //= 2
-      x = nn.relu(norm()(_upsample(features, i, kind=self.upsample)(x)))
-    return nn.tanh(
-        _upsample(self.image_shape[-1], num_up - 1, kind=self.upsample, use_bias=True)(x))
+      x = nn.relu(norm()(upsample(features, i)(x)))
+    x = upsample(self.image_shape[-1], num_up - 1, use_bias=True)(x)
+    if self.dtype is not None:  # tanh in float32: the images (and losses) stay float32.
+      x = x.astype(jnp.float32)
+    return nn.tanh(x)
 
 
 class DCGANDiscriminator(nn.Module):
-  """`[B, *image_shape]` -> `(logits [B], features [B, F])`."""
+  """`[B, *image_shape]` -> `(logits [B], features [B, F])`, both float32.
+
+  `dtype` is the computation dtype of the convolutions and normalizations (None:
+  inferred, float32); the minibatch layer and the logit always compute in float32,
+  and parameters are float32 whatever it is.
+  """
 
   image_shape: tuple[int, int, int]
   base_features: int = 64
@@ -99,6 +133,7 @@ class DCGANDiscriminator(nn.Module):
   minibatch_kernels: int = 0
   minibatch_kernel_dim: int = 5
   downsample: str = "conv"
+  dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -107,18 +142,22 @@ class DCGANDiscriminator(nn.Module):
       normalized = i > 0 and self.normalization != "none"
       if self.downsample == "conv":
         conv = nn.Conv(self.base_features * 2 ** i, (4, 4), strides=(2, 2), padding="SAME",
-                       use_bias=not normalized, kernel_init=_kernel_init)
+                       use_bias=not normalized, kernel_init=_kernel_init, dtype=self.dtype)
       else:  # Named as nn.Conv would be: the same parameter tree and checkpoints.
         conv = SpaceToDepthConv(self.base_features * 2 ** i, (4, 4), strides=(2, 2),
                                 use_bias=not normalized, kernel_init=_kernel_init,
-                                name=f"Conv_{i}")
+                                dtype=self.dtype, name=f"Conv_{i}")
       x = layers.maybe_spectral_norm(conv, self.spectral_norm, train=train)(x)
       if normalized and self.normalization == "batch":
-        x = _BatchNorm(use_running_average=not train)(x)
+        x = _BatchNorm(use_running_average=not train, dtype=self.dtype)(x)
       elif normalized:  # per-example statistics over (H, W, C), per-channel affine
-        x = nn.LayerNorm(reduction_axes=(-3, -2, -1))(x)
+        x = nn.LayerNorm(reduction_axes=(-3, -2, -1), dtype=self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     features = x.reshape(x.shape[0], -1)
+    if self.dtype is not None:
+      # The minibatch distances (exp of L1 norms), the logit and the losses need
+      # float32; both layers then infer it from their input and float32 parameters.
+      features = features.astype(jnp.float32)
     h = features
     if self.minibatch_kernels:
       h = layers.MinibatchDiscrimination(self.minibatch_kernels, self.minibatch_kernel_dim)(h)
@@ -128,7 +167,7 @@ class DCGANDiscriminator(nn.Module):
 
 
 def dcgan_generator(image_shape: Sequence[int], base_features: int = 64,
-                    upsample: str = "transpose") -> nets.Network:
+                    upsample: str = "transpose", dtype: str | None = None) -> nets.Network:
   """The DCGAN generator.
 
   Latents `[B, latent_dim]` -> images `[B, S, S, C]` in [-1, 1], `S` in {28, 32, 64}.
@@ -142,6 +181,9 @@ def dcgan_generator(image_shape: Sequence[int], base_features: int = 64,
     upsample: "transpose" (`nn.ConvTranspose`) or "subpixel"
       (`SubpixelConvTranspose`): the same layer, parameters and checkpoints, computed
       two ways; "subpixel" is much faster to train on CPU.
+    dtype: the layers' computation dtype, "bfloat16", "float16" or "float32"; None
+      (the default) and "float32" compute in float32. Parameters, batch statistics
+      and the output images are float32 whatever it is.
 
   Returns:
     A `Network` whose collections hold `batch_stats` (updated when `train=True`).
@@ -153,14 +195,16 @@ def dcgan_generator(image_shape: Sequence[int], base_features: int = 64,
   _layout(image_shape)
   if upsample not in _UPSAMPLINGS:
     raise ValueError(f"unknown upsample {upsample!r}: choose one of {sorted(_UPSAMPLINGS)}")
-  return nets.from_flax(DCGANGenerator(image_shape, base_features, upsample))
+  return nets.from_flax(DCGANGenerator(image_shape, base_features, upsample,
+                                       _compute_dtype(dtype)))
 
 
 def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
                         normalization: str = "batch", spectral_norm: bool = False,
                         minibatch_kernels: int = 0,
                         minibatch_kernel_dim: int = 5,
-                        downsample: str = "conv") -> nets.Network:
+                        downsample: str = "conv",
+                        dtype: str | None = None) -> nets.Network:
   """The DCGAN discriminator (or, without batch norm, a WGAN-GP critic).
 
   Images `[B, S, S, C]` -> `(logits [B], features [B, F])`, with `F = (S/2^n)^2 *
@@ -181,6 +225,10 @@ def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
     downsample: "conv" (`nn.Conv`) or "space_to_depth" (`SpaceToDepthConv`): the same
       layer and parameters computed two ways; "space_to_depth" makes a gradient
       penalty's second derivatives much faster on CPU (use it for WGAN-GP critics).
+    dtype: the computation dtype of the convolutions and normalizations,
+      "bfloat16", "float16" or "float32"; None (the default) and "float32" compute
+      in float32. Parameters, collections, the minibatch layer, the logits and the
+      features are float32 whatever it is.
 
   Returns:
     A `Network`; its collections hold `batch_stats` when `normalization="batch"` or
@@ -200,4 +248,5 @@ def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
     raise ValueError(f"unknown downsample {downsample!r}; choose one of {_DOWNSAMPLINGS}")
   return nets.from_flax(DCGANDiscriminator(image_shape, base_features, normalization,
                                            spectral_norm, minibatch_kernels,
-                                           minibatch_kernel_dim, downsample))
+                                           minibatch_kernel_dim, downsample,
+                                           _compute_dtype(dtype)))
