@@ -20,7 +20,8 @@ PROGRAMS = str(pathlib.Path(__file__).with_name("parallel_programs.py"))
 
 
 def launch(*args, devices=1):
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
   return subprocess.Popen(
       [sys.executable, PROGRAMS, *map(str, args)], env=env, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True,
