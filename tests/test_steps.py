@@ -276,7 +276,7 @@ def test_an_nnx_critic_plugs_into_the_same_step():
   class LinearCritic(nnx.Module):
     def __init__(self, rngs):
       self.linear = nnx.Linear(4, 1, use_bias=False, rngs=rngs)
-      self.linear.kernel.value = jnp.full((4, 1), 0.5)  # unit norm
+      self.linear.kernel[...] = jnp.full((4, 1), 0.5)  # unit norm
 
     def __call__(self, x):
       return self.linear(x)[:, 0]
