@@ -24,8 +24,11 @@ the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
   python -m experiments.evaluate --workdir=/tmp/stacked   # 26,000 samples
 
 Expected: PacGAN's Table 3 reports (its own runs of the VEEGAN protocol) 99 modes
-and KL 3.40 for DCGAN, 1,000 modes and KL 0.06 for PacDCGAN2. The measured
-figures of this config are in the README's results table.
+and KL 3.40 for DCGAN, 1,000 modes and KL 0.06 for PacDCGAN2. Measured on a
+2-core CPU (seed 0, 5,000 steps, about 15 minutes): all 1,000 modes, KL 0.29; this
+full-width DCGAN does not collapse. With a quarter-width discriminator
+(`--config.model.d.base_features=16`, as Metz et al. shrink it to provoke
+collapse): 937 modes, KL 0.58, and 935 modes, KL 0.75 with `pac=2`.
 
 References:
   Metz et al., 2017, "Unrolled Generative Adversarial Networks", ICLR.
