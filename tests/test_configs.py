@@ -191,6 +191,7 @@ def test_config_argument_errors_are_one_clear_line():
 
 def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(npz_images):
   config = _shrink(_load("goodfellow_mnist").get_config(f"dataset=npz:{npz_images['28']}"))
+  config.model.g.output_bias = "marginals"  # The authors' initialisation (not the default).
   experiment = builders.build(config)
   images = experiment.data.source.images.reshape(len(experiment.data.source.images), -1) / 255.0
   mean = np.clip(images.mean(axis=0), 1e-7, 1 - 1e-7)
