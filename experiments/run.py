@@ -490,7 +490,10 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
       progress.update(step)
       final = step == config.num_steps
       logging_step = step % config.log_every == 0 or final
-      saving_step = step % config.checkpoint_every == 0 or final or stop.signal_name
+      # One look at the signal per step: one that arrives later is handled a step later,
+      # never between deciding to save and deciding to stop.
+      stopping = stop.signal_name is not None
+      saving_step = step % config.checkpoint_every == 0 or final or stopping
       records = [{} for _ in logs.names]
       if logging_step or saving_step:
         # The only device-to-host transfer of the step's metrics.
@@ -526,7 +529,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
           last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
       if saving_step:
         checkpoint.save(manager, state, step=step)
-      if stop.signal_name and not final:
+      if stopping and not final:
         progress.close()
         print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
               "run the same command to resume", flush=True)
