@@ -506,21 +506,6 @@ def check(config) -> None:
     build_optimizer(config, field)
 
 
-def _data_parallel_mesh(rows: int, devices) -> Mesh:
-  if rows % len(devices):
-    raise UserError(
-        f"d_steps * data.batch_size = {rows} rows do not split over {len(devices)} "
-        f"devices; pick --config.data.batch_size as a multiple of {len(devices)}")
-  return parallel.data_mesh(devices)
-
-
-def _shape_error(spec: DataSpec, error: Exception) -> UserError:
-  first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-  return UserError(
-      f"the networks do not fit the data {tuple(spec.shape)} ({first}); check "
-      "model.generator/model.discriminator and their fields against data.name")
-
-
 def build(config, *, whole_batch: bool = False) -> Experiment:
   """Validates the config and builds the run; reads data but writes nothing.
 
@@ -541,7 +526,12 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
   mesh = None
   if jax.device_count() > 1:
     # Data parallel over all devices: the global batch rows are split over the mesh.
-    mesh = _data_parallel_mesh(config.d_steps * config.data.batch_size, jax.devices())
+    rows = config.d_steps * config.data.batch_size
+    if rows % jax.device_count():
+      raise UserError(
+          f"d_steps * data.batch_size = {rows} rows do not split over {jax.device_count()} "
+          f"devices; pick --config.data.batch_size as a multiple of {jax.device_count()}")
+    mesh = parallel.data_mesh()
     train = parallel.make_data_parallel_step(multi_step, mesh, batch_axis=1)
   else:
     train = jax.jit(multi_step, donate_argnums=0)
@@ -556,7 +546,11 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
         jnp.float32)
     jax.eval_shape(train, abstract_state, batches, train_key)
   except (ValueError, TypeError) as e:
-    raise _shape_error(data.spec, e) from None
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserError(
+        f"the networks do not fit the data {tuple(data.spec.shape)} ({first}); check "
+        "model.generator/model.discriminator and their fields against data.name"
+    ) from None
   if mesh is not None:  # restore straight into the replicated layout
     replicated = NamedSharding(mesh, PartitionSpec())
     abstract_state = jax.tree.map(

@@ -27,7 +27,6 @@ import json
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
-from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
@@ -147,23 +146,6 @@ def _reseeded(source, seed: int):
   return gdata.SyntheticDataset(source.source, batch_size=source.batch_size, seed=seed, **process)
 
 
-def gather(tree) -> Any:
-  """Host numpy copies of global arrays (a collective when they span processes)."""
-  def one(x):
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
-  return jax.tree.map(one, tree)
-
-
-def _place(tree, sharding):
-  """The same host values in every process, as global arrays of `sharding`."""
-  def one(x):
-    x = np.asarray(x)
-    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-  return jax.tree.map(one, tree)
-
-
 class Population(NamedTuple):
   """N runs of one config that differ only in traced values, as one program.
 
@@ -173,7 +155,8 @@ class Population(NamedTuple):
     experiment: the first member's `builders.Experiment` (its GAN samples for
       any member: sampling reads no optimizer hyperparameter).
     hparams: `{field: f32[N]}` of `HPARAM_FIELDS`.
-    sources: each member's data source (its own seed).
+    member_experiments: each member as an `Experiment` (its config, its seed's
+      data source and evaluation key), for its batches and its evaluation.
     train: `(states, batches [N, steps_per_call, rows, ...], keys [N]) ->
       (states, metrics {name: [N]})`, jitted.
     abstract_state: the stacked state as `jax.ShapeDtypeStruct`s.
@@ -187,7 +170,7 @@ class Population(NamedTuple):
   members: tuple
   experiment: builders.Experiment
   hparams: dict
-  sources: tuple
+  member_experiments: tuple
   train: Callable
   abstract_state: Any
   init_key: jax.Array
@@ -203,17 +186,10 @@ class Population(NamedTuple):
   def size(self) -> int:
     return len(self.members)
 
-  def member_experiment(self, i: int) -> builders.Experiment:
-    """Member i as an `Experiment` (for its evaluation: its seed's keys and data)."""
-    config = self.members[i].config
-    data = self.experiment.data._replace(source=self.sources[i])
-    return self.experiment._replace(config=config, data=data, eval_key=builders.keys(config.seed)[2])
-
   def init_state(self):
-    examples = np.stack([self.member_experiment(i).example() for i in range(self.size)])
-    spec = self.experiment.data.spec
-
+    examples = np.stack([e.example() for e in self.member_experiments])
     data = self.experiment.data
+    spec = data.spec
 
     def init(key, example, hparams):
       gan = builders.build_gan(self.config, spec, hparams, data=data)
@@ -223,7 +199,7 @@ class Population(NamedTuple):
 
   def start_state(self):
     state = self.init_state()
-    return state if self.mesh is None else _place(gather(state), self._state_sharding())
+    return state if self.mesh is None else parallel.place(state, self._state_sharding())
 
   def _state_sharding(self):
     return NamedSharding(self.mesh, P(parallel.DATA) if self.layout == "members" else P())
@@ -231,7 +207,7 @@ class Population(NamedTuple):
   def batches(self, step: int, num: int, members=None) -> np.ndarray:
     """`[len(members), num, rows, ...]`: each member's own batches (all by default)."""
     members = range(self.size) if members is None else members
-    return np.stack([self.member_experiment(i).batches(step, num) for i in members])
+    return np.stack([self.member_experiments[i].batches(step, num) for i in members])
 
   def device_batches(self, step: int, num: int):
     if self.mesh is None:
@@ -271,7 +247,11 @@ def build(members: tuple) -> Population:
   # The first member's experiment validates the networks against the data; a
   # "members" layout reads whole batches (each process builds its own members').
   experiment = builders.build(first, whole_batch=layout == "members")
-  sources = tuple(_reseeded(experiment.data.source, m.config.seed) for m in members)
+  member_experiments = tuple(
+      experiment._replace(config=m.config, eval_key=builders.keys(m.config.seed)[2],
+                          data=experiment.data._replace(
+                              source=_reseeded(experiment.data.source, m.config.seed)))
+      for m in members)
   hparams = {field: np.asarray([_get(m.config, field) for m in members], np.float32)
              for field in HPARAM_FIELDS}
   seeds = np.asarray([m.config.seed for m in members])
@@ -299,8 +279,8 @@ def build(members: tuple) -> Population:
     rows_split = NamedSharding(mesh, P(None, None, parallel.DATA))
     train_fn = jax.jit(train, in_shardings=(replicated, rows_split, replicated),
                        out_shardings=(replicated, replicated), donate_argnums=0)
-  population = Population(first, tuple(members), experiment, hparams, sources, train_fn, None,
-                          init_key, train_key, mesh, layout)
+  population = Population(first, tuple(members), experiment, hparams, member_experiments,
+                          train_fn, None, init_key, train_key, mesh, layout)
   abstract_state = jax.eval_shape(population.init_state)
   if mesh is not None:
     sharding = population._state_sharding()  # pylint: disable=protected-access

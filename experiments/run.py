@@ -337,28 +337,33 @@ def _params_finite(state) -> jax.Array:
 
 
 class _Evaluator:
-  """Samples from a fixed latent batch (pictures) and a fixed key (metrics)."""
+  """Samples from a fixed latent batch (pictures) and a fixed key (metrics).
 
-  def __init__(self, experiment: builders.Experiment, target=None):
+  `like`: an evaluator of another population member, whose compiled samplers and
+  reference data this one shares (the members share the GAN; one reference makes
+  their metrics compare like with like).
+  """
+
+  def __init__(self, experiment: builders.Experiment, like: Optional["_Evaluator"] = None):
     self.experiment = experiment
     gan, config = experiment.gan, experiment.config
     self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
                                config.eval.num_pictures)
     self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
+    if like is not None:
+      self._from_latents, self._sample, self._draw = like._from_latents, like._sample, like._draw
+      self.target = like.target
+      return
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
     self._sample = jax.jit(
         lambda state, key: gan_jax.sample(gan, state, key, config.eval.num_samples))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
-    self.target = target or self.make_target(experiment)
-
-  @staticmethod
-  def make_target(experiment) -> evaluation.Target:
     try:
-      return evaluation.make_target(experiment.config, experiment.data)
+      self.target = evaluation.make_target(config, experiment.data)
     except UserError as e:  # Training goes on; only the metrics are missing.
       print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
-      return evaluation.Target("none")
+      self.target = evaluation.Target("none")
 
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
@@ -388,15 +393,12 @@ class _Logs:
     self.dirs = [workdir if name is None else os.path.join(workdir, MEMBERS_DIR, name)
                  for name in self.names]
     self.writing = experiment.writer
-    if self.population:
-      evaluators = [_Evaluator(experiment.member_experiment(0))]
-      # One reference for all members (for 1-D data: drawn from the first member's
-      # seed), so that their metrics compare like with like.
-      evaluators += [_Evaluator(experiment.member_experiment(i), evaluators[0].target)
-                     for i in range(1, experiment.size)]
+    if self.population:  # One reference for all (for 1-D data: the first member's draw).
+      first, *others = experiment.member_experiments
+      self.evaluators = [_Evaluator(first)]
+      self.evaluators += [_Evaluator(e, like=self.evaluators[0]) for e in others]
     else:
-      evaluators = [_Evaluator(experiment)]
-    self.evaluators = evaluators
+      self.evaluators = [_Evaluator(experiment)]
     self.writers = []
     if self.writing:
       for directory in self.dirs:
@@ -411,13 +413,13 @@ class _Logs:
     """Each member's metrics as Python floats (one dict for a single run)."""
     if not self.population:
       return [{k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}]
-    arrays = populations.gather(metrics)
+    arrays = gan_jax.parallel.gather(metrics)
     return [{k: float(v[i]) for k, v in arrays.items()} for i in range(len(self.names))]
 
   def evaluate(self, state, step: int) -> list[dict]:
     """Each member's evaluation metrics; writes each member's picture."""
     if self.population:
-      host = populations.gather(state)  # Every process takes part; process 0 evaluates.
+      host = gan_jax.parallel.gather(state)  # Every process takes part; process 0 evaluates.
       states = [jax.tree.map(lambda x, i=i: x[i], host) for i in range(len(self.names))]
     elif self.evaluators[0].experiment.mesh is not None:
       # A host copy of the replicated state: no collective, so the other processes go on.

@@ -27,6 +27,7 @@ import sys
 from typing import Any, Callable, Mapping, Optional
 
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -103,12 +104,17 @@ def data_mesh(devices=None) -> Mesh:
   return Mesh(np.asarray(devices), (DATA,))
 
 
+def place(tree, sharding):
+  """Places the host values of `tree` (the same in every process) as arrays of `sharding`."""
+  def one(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree.map(one, tree)
+
+
 def replicate(tree, mesh: Mesh):
   """Places every leaf of `tree` on every device of `mesh` (the same value in every process)."""
-  sharding = NamedSharding(mesh, P())
-  return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree
-  )
+  return place(tree, NamedSharding(mesh, P()))
 
 
 def _batch_spec(batch_axis: int) -> P:
@@ -163,6 +169,20 @@ def fetch(tree) -> Any:
     return np.asarray(x)
 
   return jax.tree.map(local, tree)
+
+
+def gather(tree) -> Any:
+  """Host copies of whole global arrays, also those split over processes.
+
+  Unlike `fetch`, a collective when an array spans processes: every process
+  must call it.
+  """
+  def one(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+  return jax.tree.map(one, tree)
 
 
 # Populations ---------------------------------------------------------------------
