@@ -49,7 +49,8 @@ from benchmarks import torch_dcgan
 
 IMAGE_SHAPE = (28, 28, 1)
 RING_STEPS_PER_CALL = 100
-UPSAMPLINGS = ("transpose", "subpixel")
+UPSAMPLINGS = ("transpose", "subpixel", "adjoint")
+_LABELS = {"transpose": "nn.ConvTranspose", "subpixel": "sub-pixel", "adjoint": "adjoint"}
 
 
 def _dcgan_networks(upsample: str, normalization: str, downsample: str = "conv",
@@ -219,7 +220,7 @@ def bench_workload(name: str, args) -> list[Row]:
   impls, flops, per_call = {}, {}, 1
   if name in ("dcgan64", "dcgan128", "wgan_gp"):
     for upsample in args.upsampling:
-      label = f"gan_jax ({'nn.ConvTranspose' if upsample == 'transpose' else 'sub-pixel'})"
+      label = f"gan_jax ({_LABELS[upsample]})"
       if name == "wgan_gp":
         step = jax_wgan_gp(upsample, donate=not args.no_donate, dtype=dtype)
       else:

@@ -17,9 +17,9 @@ that the two frameworks do the same arithmetic:
   generator update, each on its own real batch and fresh fakes; penalty weight 10
   on (||grad D(x_hat)|| - 1)^2 at per-example uniform interpolates; Adam(1e-4,
   betas (0.5, 0.9)); a 128-D latent; batch 64. The critic's normalization is
-  `CRITIC_NORMALIZATION` below ("layer", mirrored by `GroupNorm(1, C)`: statistics
-  over (C, H, W) per example and a per-channel affine, which is what gan_jax's
-  `normalization="layer"` computes; `configs/wgan_gp.py` itself uses "none").
+  `CRITIC_NORMALIZATION` below: "none", as in `configs/wgan_gp.py` ("layer" is
+  mirrored by `GroupNorm(1, C)`: statistics over (C, H, W) per example and a
+  per-channel affine, which is what gan_jax's `normalization="layer"` computes).
 * The 2-D ring of 8 Gaussians, as `configs/ring.py`: G an MLP 2 -> 4 x 400 ReLU
   -> 2, D an MLP 2 -> 3 x 200 ReLU -> 1, Adam(1e-4, betas (0.5, 0.999)), batch
   100, the non-saturating loss, reusing the fake batch; timed end to end over
@@ -45,7 +45,7 @@ import numpy as np
 from benchmarks import timing
 
 DCGAN_LATENT, WGAN_GP_LATENT, BASE_FEATURES = 100, 128, 64
-CRITIC_NORMALIZATION = "layer"  # gan_jax's dcgan_discriminator(normalization=...)
+CRITIC_NORMALIZATION = "none"  # gan_jax's dcgan_discriminator(normalization=...)
 RING_HIDDEN_G, RING_HIDDEN_D, RING_BATCH = (400,) * 4, (200,) * 3, 100
 
 

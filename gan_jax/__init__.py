@@ -5,6 +5,11 @@ the train-step factories. Models, data and metrics live in their subpackages
 (`gan_jax.models`, `gan_jax.data`, `gan_jax.metrics`).
 """
 
+from gan_jax import xla_cpu
+
+xla_cpu.apply_defaults()  # before any JAX computation; see gan_jax/xla_cpu.py
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import games
 from gan_jax import losses
 from gan_jax import parallel

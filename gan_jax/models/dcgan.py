@@ -28,19 +28,23 @@ import jax.numpy as jnp
 
 from gan_jax import nets
 from gan_jax.models import layers
+from gan_jax.models.adjoint import AdjointConv, AdjointConvTranspose
 from gan_jax.models.subpixel import SpaceToDepthConv, SubpixelConvTranspose
 
 # Image size -> (side of the projected map, number of stride-2 layers).
 _LAYOUTS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 _NORMALIZATIONS = ("batch", "layer", "none")
-# Two exactly equivalent forms of the stride-2 4x4 transposed convolution (same
-# parameters, outputs and gradients): XLA's own, and its four sub-pixel phases as
-# stride-1 convolutions, whose kernel gradient is much faster on XLA's CPU backend.
-_UPSAMPLINGS = {"transpose": nn.ConvTranspose, "subpixel": SubpixelConvTranspose}
-# Likewise for the critic's stride-2 convolution: XLA's own, or one matmul on the
-# space-to-depth input, whose second derivatives (a gradient penalty's) are matmuls
-# too and much faster on XLA's CPU backend.
-_DOWNSAMPLINGS = ("conv", "space_to_depth")
+# Exactly equivalent forms of the stride-2 4x4 transposed convolution (same
+# parameters, outputs and gradients): XLA's own; its four sub-pixel phases as
+# stride-1 convolutions; the adjoint of a strided convolution with derivatives that
+# are strided convolutions (adjoint.py). The last two avoid XLA's slow CPU kernel
+# gradient of the first; "adjoint" is the fastest on CPU.
+_UPSAMPLINGS = {"transpose": nn.ConvTranspose, "subpixel": SubpixelConvTranspose,
+                "adjoint": AdjointConvTranspose}
+# Likewise for the discriminator's stride-2 convolution: XLA's own; one matmul on the
+# space-to-depth input; a strided convolution with strided-convolution derivatives.
+# The last two make a gradient penalty's second derivatives fast on XLA's CPU backend.
+_DOWNSAMPLINGS = {"conv": nn.Conv, "space_to_depth": SpaceToDepthConv, "adjoint": AdjointConv}
 # Computation dtypes of the factories' `dtype` argument (None: float32 everywhere).
 _DTYPES = ("bfloat16", "float16", "float32")
 
@@ -51,7 +55,7 @@ def _scale_init(key, shape, dtype=jnp.float32):
   return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
 
 
-_BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, scale_init=_scale_init)
+_BatchNorm = functools.partial(layers.BatchNorm, momentum=0.9, scale_init=_scale_init)
 
 
 def _layout(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -79,13 +83,10 @@ def _upsample(features: int, index: int, *, kind: str, use_bias: bool = False,
   Named `ConvTranspose_{index}` whatever its kind, so both kinds share parameter
   names, initial values and checkpoints.
   """
-  if kind == "transpose":
-    return nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME",
-                            use_bias=use_bias, kernel_init=_kernel_init, dtype=dtype,
-                            name=f"ConvTranspose_{index}")
-  return SubpixelConvTranspose(features, (4, 4), strides=(2, 2), use_bias=use_bias,
-                               kernel_init=_kernel_init, dtype=dtype,
-                               name=f"ConvTranspose_{index}")
+  padding = dict(padding="SAME") if kind == "transpose" else {}  # the others: always SAME
+  return _UPSAMPLINGS[kind](features, (4, 4), strides=(2, 2), use_bias=use_bias,
+                            kernel_init=_kernel_init, dtype=dtype,
+                            name=f"ConvTranspose_{index}", **padding)
 
 
 class DCGANGenerator(nn.Module):
@@ -140,13 +141,13 @@ class DCGANDiscriminator(nn.Module):
     _, num_down = _layout(self.image_shape)
     for i in range(num_down):
       normalized = i > 0 and self.normalization != "none"
+      options = dict(use_bias=not normalized, kernel_init=_kernel_init, dtype=self.dtype)
       if self.downsample == "conv":
         conv = nn.Conv(self.base_features * 2 ** i, (4, 4), strides=(2, 2), padding="SAME",
-                       use_bias=not normalized, kernel_init=_kernel_init, dtype=self.dtype)
+                       **options)
       else:  # Named as nn.Conv would be: the same parameter tree and checkpoints.
-        conv = SpaceToDepthConv(self.base_features * 2 ** i, (4, 4), strides=(2, 2),
-                                use_bias=not normalized, kernel_init=_kernel_init,
-                                dtype=self.dtype, name=f"Conv_{i}")
+        conv = _DOWNSAMPLINGS[self.downsample](self.base_features * 2 ** i, (4, 4),
+                                               strides=(2, 2), name=f"Conv_{i}", **options)
       x = layers.maybe_spectral_norm(conv, self.spectral_norm, train=train)(x)
       if normalized and self.normalization == "batch":
         x = _BatchNorm(use_running_average=not train, dtype=self.dtype)(x)
@@ -245,7 +246,7 @@ def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
   if normalization not in _NORMALIZATIONS:
     raise ValueError(f"unknown normalization {normalization!r}; choose one of {_NORMALIZATIONS}")
   if downsample not in _DOWNSAMPLINGS:
-    raise ValueError(f"unknown downsample {downsample!r}; choose one of {_DOWNSAMPLINGS}")
+    raise ValueError(f"unknown downsample {downsample!r}; choose one of {sorted(_DOWNSAMPLINGS)}")
   return nets.from_flax(DCGANDiscriminator(image_shape, base_features, normalization,
                                            spectral_norm, minibatch_kernels,
                                            minibatch_kernel_dim, downsample,

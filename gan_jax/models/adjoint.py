@@ -1,0 +1,198 @@
+"""Convolutions whose derivatives, of every order, are ordinary strided convolutions.
+
+A convolution `y = conv(x, K)` is linear in each argument. Its three products are
+
+  forward:           y  = conv(x, K)             (a strided convolution),
+  input gradient:    dx = conv^T(dy, K)          (its adjoint: a transposed convolution),
+  kernel gradient:   dK = kgrad(x, dy)           (a correlation of input and output),
+
+and a transposed convolution is the input gradient of a strided one. XLA's CPU
+backend runs the strided convolution, its adjoint and its kernel gradient on fast
+(Eigen / YNNPACK) paths, but JAX's automatic derivatives of the adjoint are
+convolutions with dilated inputs *and* kernels, which run on a slow generic path:
+
+* the kernel gradient of `nn.ConvTranspose` (a DCGAN generator's backward pass);
+* the second derivatives of `nn.Conv` that the WGAN-GP gradient penalty takes
+  (the derivative of the critic's input gradient with respect to its kernels).
+
+`conv` and `conv_adjoint` below carry custom VJPs that name the product each
+derivative is, by linearity: for `y = conv^T(g, K)`, `<y, c> = <g, conv(c, K)>`,
+so `dg = conv(c, K)` and `dK = kgrad(c, g)`. Every derivative is then one of the
+three fast products, to any order, and the values are those of `lax.conv_general_dilated`
+and its VJP (the same operations, term for term).
+
+`AdjointConv` and `AdjointConvTranspose` are `nn.Conv` and `nn.ConvTranspose` with
+`padding="SAME"` computed this way: the same parameters, outputs and gradients
+(their bias gradients are matrix products too, `layers.add_bias`).
+On a GPU the three products are cuDNN calls either way.
+"""
+
+import functools
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax.linen import dtypes
+from jax import lax
+
+from gan_jax.models import layers
+
+Padding = tuple[tuple[int, int], ...]
+
+
+def _dimension_numbers(ndim: int) -> tuple[str, str, str]:
+  spatial = "DHW"[-ndim:]
+  return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
+
+
+def _lax_conv(x, kernel, strides: tuple[int, ...], padding: Padding):
+  return lax.conv_general_dilated(x, kernel, strides, padding,
+                                  dimension_numbers=_dimension_numbers(len(strides)))
+
+
+def _kernel_gradient(x, g, kernel, strides, padding):
+  """d<g, conv(x, K)>/dK, JAX's own kernel gradient of the strided convolution."""
+  return jax.vjp(lambda k: _lax_conv(x, k, strides, padding), kernel)[1](g)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv(x, kernel, strides: tuple[int, ...], padding: Padding):
+  """`lax.conv_general_dilated(x, kernel, strides, padding)` (NHWC, HWIO), fast to any order.
+
+  Args:
+    x: `[B, *spatial, C_in]`.
+    kernel: `[*kernel_size, C_in, C_out]`.
+    strides: one stride per spatial axis.
+    padding: `(low, high)` per spatial axis.
+
+  Returns:
+    `[B, *out_spatial, C_out]`.
+  """
+  return _lax_conv(x, kernel, strides, padding)
+
+
+def _conv_fwd(x, kernel, strides, padding):
+  return conv(x, kernel, strides, padding), (x, kernel)
+
+
+def _conv_bwd(strides, padding, residuals, g):
+  x, kernel = residuals
+  return (conv_adjoint(g, kernel, x.shape, strides, padding),
+          _kernel_gradient(x, g, kernel, strides, padding))
+
+
+conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_adjoint(g, kernel, x_shape: tuple[int, ...], strides: tuple[int, ...],
+                 padding: Padding):
+  """The adjoint of `conv(., kernel, strides, padding)` on inputs of `x_shape`, at `g`.
+
+  That is the input gradient of the strided convolution, `[B, *out_spatial, C_out]`
+  -> `x_shape`, or equally a transposed convolution of `g`.
+  """
+  zeros = jnp.zeros(x_shape, g.dtype)
+  return jax.vjp(lambda x: _lax_conv(x, kernel, strides, padding), zeros)[1](g)[0]
+
+
+def _adjoint_fwd(g, kernel, x_shape, strides, padding):
+  return conv_adjoint(g, kernel, x_shape, strides, padding), (g, kernel)
+
+
+def _adjoint_bwd(x_shape, strides, padding, residuals, c):
+  del x_shape
+  g, kernel = residuals
+  return (conv(c, kernel, strides, padding),
+          _kernel_gradient(c, g, kernel, strides, padding))
+
+
+conv_adjoint.defvjp(_adjoint_fwd, _adjoint_bwd)
+
+
+def _same_transpose_padding(kernel_size: int, stride: int) -> tuple[int, int]:
+  """Padding of the strided convolution whose adjoint is a 'SAME' `lax.conv_transpose`.
+
+  `lax.conv_transpose(padding="SAME")` pads the dilated input by `(a, k + s - 2 - a)`
+  with `a = k - 1` if `s > k - 1`, else `ceil((k + s - 2) / 2)`; the adjoint of a
+  stride-`s` convolution with padding `(low, high)` pads it by `(k - 1 - low, ...)`,
+  so `low = k - 1 - a`; `high` makes `H * s` inputs give `H` outputs.
+  """
+  if stride > kernel_size - 1:
+    before = kernel_size - 1
+  else:
+    before = -(-(kernel_size + stride - 2) // 2)
+  low = kernel_size - 1 - before
+  return low, kernel_size - stride - low
+
+
+class _AdjointLayer(nn.Module):
+  """Attributes shared by `AdjointConv` and `AdjointConvTranspose`."""
+
+  features: int
+  kernel_size: Sequence[int] = (4, 4)
+  strides: Sequence[int] = (2, 2)
+  use_bias: bool = True
+  dtype: jnp.dtype | None = None
+  param_dtype: jnp.dtype = jnp.float32
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+  def _params(self, inputs):
+    """Checks shapes; returns `(x, kernel, bias, kernel_size, strides)`, promoted."""
+    kernel_size, strides = tuple(self.kernel_size), tuple(self.strides)
+    ndim = len(kernel_size)
+    if not 1 <= ndim <= 3 or len(strides) != ndim or inputs.ndim != ndim + 2:
+      raise ValueError(f"{type(self).__name__} needs 1 to 3 spatial axes, one stride per "
+                       f"kernel axis and inputs [B, *spatial, C], got {kernel_size}, "
+                       f"{strides}, {inputs.shape}")
+    kernel = self.param("kernel", self.kernel_init,
+                        kernel_size + (inputs.shape[-1], self.features), self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    x, kernel, bias = dtypes.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+    return x, kernel, bias, kernel_size, strides
+
+
+class AdjointConv(_AdjointLayer):
+  """`nn.Conv(features, kernel_size, strides, padding="SAME")` through `conv`.
+
+  The same parameters (`kernel` `[*kernel_size, C_in, features]`, optional `bias`),
+  outputs and gradients as the Flax layer; its second derivatives (a gradient
+  penalty's) are strided convolutions and their kernel gradients. Input
+  `[B, *spatial, C_in]` -> `[B, *ceil(spatial / strides), features]`.
+  """
+
+  @nn.compact
+  def __call__(self, inputs: jnp.ndarray) -> jnp.ndarray:
+    x, kernel, bias, kernel_size, strides = self._params(inputs)
+    padding = tuple(lax.padtype_to_pads(x.shape[1:-1], kernel_size, strides, "SAME"))
+    y = conv(x, kernel, strides, padding)
+    return y if bias is None else layers.add_bias(y, bias)
+
+
+class AdjointConvTranspose(_AdjointLayer):
+  """`nn.ConvTranspose(features, kernel_size, strides, padding="SAME")` through `conv_adjoint`.
+
+  The same parameters (`kernel` `[*kernel_size, C_in, features]`, optional `bias`),
+  outputs and gradients as the Flax layer: the layer is the adjoint of a strided
+  convolution with the kernel mirrored and its feature axes swapped, so its input
+  gradient is that strided convolution and its kernel gradient that convolution's.
+  Input `[B, *spatial, C_in]` -> `[B, *(spatial * strides), features]`; each kernel
+  extent at least its stride.
+  """
+
+  @nn.compact
+  def __call__(self, inputs: jnp.ndarray) -> jnp.ndarray:
+    x, kernel, bias, kernel_size, strides = self._params(inputs)
+    if any(k < s for k, s in zip(kernel_size, strides)):
+      raise ValueError(f"AdjointConvTranspose needs kernel_size >= strides, got "
+                       f"{kernel_size}, {strides}")
+    ndim = len(kernel_size)
+    mirrored = jnp.swapaxes(kernel[(slice(None, None, -1),) * ndim], -1, -2)
+    padding = tuple(_same_transpose_padding(k, s) for k, s in zip(kernel_size, strides))
+    out_shape = (x.shape[0],) + tuple(n * s for n, s in zip(x.shape[1:-1], strides)) + (
+        self.features,)
+    y = conv_adjoint(x, mirrored, out_shape, strides, padding)
+    return y if bias is None else layers.add_bias(y, bias)
