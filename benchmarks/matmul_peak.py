@@ -18,6 +18,7 @@ from benchmarks import timing
 
 def matmul_fns(n: int) -> dict:
   """name -> zero-argument callable running one `n x n` float32 matmul."""
+  import gan_jax  # pylint: disable=g-import-not-at-top,unused-import  # its XLA CPU flags
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 

@@ -50,8 +50,8 @@ def get_config(arg=None):
     config.log_every = 100
     config.eval_every = config.checkpoint_every = 1_000
   else:
-    # space_to_depth: the same critic, with penalty second derivatives that are matmuls.
-    common.image_models(config, "dcgan", normalization="none", downsample="space_to_depth")
+    # adjoint: the same critic, its penalty's second derivatives strided convolutions.
+    common.image_models(config, "dcgan", normalization="none", downsample="adjoint")
     config.data.batch_size = 64
     config.model.latent_dim = 128
     config.penalty_weight = 10.0

@@ -10,6 +10,7 @@ from flax import nnx
 
 import gan_jax
 from gan_jax import models
+from gan_jax.models import layers
 from gan_jax import nets
 
 # RBG keys compile much faster on CPU than threefry ones; no test depends on the bits.
@@ -324,15 +325,16 @@ def test_nnx_state_and_randomness():
                          collections["state"]["norm"]["mean"])
 
 
-def test_dcgan_generator_upsampling_kinds_are_the_same_network():
+@pytest.mark.parametrize("kind", ["subpixel", "adjoint"])
+def test_dcgan_generator_upsampling_kinds_are_the_same_network(kind):
   z = jax.random.normal(jax.random.key(0), (2, 8))
   results = {}
-  for kind in ("transpose", "subpixel"):
-    g = models.dcgan_generator((28, 28, 1), base_features=4, upsample=kind)
+  for upsample in ("transpose", kind):
+    g = models.dcgan_generator((28, 28, 1), base_features=4, upsample=upsample)
     params, collections = g.init(jax.random.key(1), z)
     loss = lambda p: jnp.sum(g.apply(p, collections, z, rng=jax.random.key(2), train=True)[0] ** 2)
-    results[kind] = params, jax.value_and_grad(loss)(params)
-  (p_t, (l_t, g_t)), (p_s, (l_s, g_s)) = results["transpose"], results["subpixel"]
+    results[upsample] = params, jax.value_and_grad(loss)(params)
+  (p_t, (l_t, g_t)), (p_s, (l_s, g_s)) = results["transpose"], results[kind]
   # Same parameter tree and initial values, so checkpoints move between the two.
   assert jax.tree.structure(p_t) == jax.tree.structure(p_s)
   for a, b in zip(jax.tree.leaves(p_t), jax.tree.leaves(p_s)):
@@ -342,17 +344,18 @@ def test_dcgan_generator_upsampling_kinds_are_the_same_network():
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(a))))
 
 
+@pytest.mark.parametrize("kind", ["space_to_depth", "adjoint"])
 @pytest.mark.parametrize("spectral_norm", [False, True])
-def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm):
+def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm, kind):
   x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
   results = {}
-  for kind in ("conv", "space_to_depth"):
+  for downsample in ("conv", kind):
     d = models.dcgan_discriminator((28, 28, 1), base_features=4, normalization="none",
-                                   spectral_norm=spectral_norm, downsample=kind)
+                                   spectral_norm=spectral_norm, downsample=downsample)
     params, collections = d.init(jax.random.key(1), x)
     logits = lambda p: d.apply(p, collections, x, rng=jax.random.key(2), train=False)[0][0]
-    results[kind] = params, logits(params), jax.grad(lambda p: jnp.sum(logits(p)))(params)
-  (p_c, l_c, g_c), (p_s, l_s, g_s) = results["conv"], results["space_to_depth"]
+    results[downsample] = params, logits(params), jax.grad(lambda p: jnp.sum(logits(p)))(params)
+  (p_c, l_c, g_c), (p_s, l_s, g_s) = results["conv"], results[kind]
   assert jax.tree.structure(p_c) == jax.tree.structure(p_s)
   for a, b in zip(jax.tree.leaves(p_c), jax.tree.leaves(p_s)):
     np.testing.assert_array_equal(a, b)
@@ -419,3 +422,35 @@ def test_dcgan_unknown_dtype_fails_at_construction(make):
   with pytest.raises(ValueError, match="bfloat16"):
     make((28, 28, 1), dtype="float64")
   make((28, 28, 1), dtype="float32")  # the configs' default
+
+
+# ---------------------------------------------------------------------- batch norm
+
+
+@pytest.mark.parametrize("shape", [(8, 5, 5, 6), (16, 7)])
+@pytest.mark.parametrize("dtype", [None, "bfloat16"])
+def test_batch_norm_equals_flax_batch_norm(shape, dtype):
+  x = 3 * jax.random.normal(jax.random.key(0), shape) + 1
+  reference = nn.BatchNorm(momentum=0.9, dtype=dtype)
+  layer = layers.BatchNorm(momentum=0.9, dtype=dtype)
+  variables = reference.init(jax.random.key(1), x, use_running_average=False)
+  assert (jax.tree.map(lambda a: (a.shape, a.dtype), variables)
+          == jax.tree.map(lambda a: (a.shape, a.dtype),
+                          layer.init(jax.random.key(1), x, use_running_average=False)))
+  variables = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(3), a.shape),
+                           variables)
+  weights = jax.random.normal(jax.random.key(4), shape)
+  for use_running_average in (False, True):
+    def run(module, variables, x):
+      y, updates = module.apply(variables, x, use_running_average=use_running_average,
+                                mutable=["batch_stats"])
+      return jnp.sum(y.astype(jnp.float32) * weights), (y, updates)
+
+    (_, (y_ref, stats_ref)), grads_ref = jax.value_and_grad(run, (1, 2), has_aux=True)(
+        reference, variables, x)
+    (_, (y, stats)), grads = jax.value_and_grad(run, (1, 2), has_aux=True)(
+        layer, variables, x)
+    assert y.dtype == y_ref.dtype
+    np.testing.assert_allclose(np.float32(y), np.float32(y_ref), rtol=1e-5, atol=1e-5)
+    for a, b in zip(jax.tree.leaves((stats_ref, grads_ref)), jax.tree.leaves((stats, grads))):
+      np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))

@@ -1,0 +1,82 @@
+"""The adjoint layers equal their Flax layers: same params, outputs, gradients.
+
+AdjointConv is nn.Conv(padding="SAME") and AdjointConvTranspose is
+nn.ConvTranspose(padding="SAME"), down to the second derivatives a gradient
+penalty takes; what differs is which convolutions compute the derivatives.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax.models import adjoint
+from gan_jax.models.adjoint import AdjointConv, AdjointConvTranspose
+
+KEY = jax.random.key(0)
+CASES = [((4, 4), (2, 2)), ((3, 3), (2, 2)), ((5, 5), (2, 2)), ((3, 3), (1, 1)),
+         ((3, 3), (3, 3)), ((4, 3), (2, 1)), ((2, 2), (2, 2))]
+
+
+def _normal(shape, seed):
+  return jnp.asarray(np.random.default_rng(seed).normal(size=shape), jnp.float32)
+
+
+def _pair(transpose, kernel_size, strides, use_bias=True):
+  if transpose:
+    return (nn.ConvTranspose(5, kernel_size, strides, padding="SAME", use_bias=use_bias),
+            AdjointConvTranspose(5, kernel_size, strides, use_bias=use_bias))
+  return (nn.Conv(5, kernel_size, strides, padding="SAME", use_bias=use_bias),
+          AdjointConv(5, kernel_size, strides, use_bias=use_bias))
+
+
+def _derivatives(module, params, x, weights):
+  """Output, gradients of `<sin(y), w>` and of the penalty `|d/dx|^2` (params and x)."""
+  loss = lambda p, x: jnp.sum(jnp.sin(module.apply(p, x)) * weights)
+  penalty = lambda p, x: jnp.sum(jax.grad(loss, argnums=1)(p, x) ** 2)
+  return jax.jit(lambda p, x: (module.apply(p, x), jax.grad(loss, (0, 1))(p, x),
+                               jax.grad(penalty, (0, 1))(p, x)))(params, x)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("kernel_size,strides", CASES)
+@pytest.mark.parametrize("shape", [(2, 7, 7, 3), (2, 8, 6, 3)])
+def test_adjoint_layers_equal_flax_to_second_derivatives(transpose, kernel_size, strides, shape):
+  reference, layer = _pair(transpose, kernel_size, strides)
+  x = _normal(shape, 1)
+  params = reference.init(KEY, x)
+  assert (jax.tree.map(jnp.shape, layer.init(KEY, x)) == jax.tree.map(jnp.shape, params))
+  out_shape = jax.eval_shape(reference.apply, params, x).shape
+  weights = _normal(out_shape, 2)
+  expected = jax.tree.leaves(_derivatives(reference, params, x, weights))
+  got = jax.tree.leaves(_derivatives(layer, params, x, weights))
+  for a, b in zip(expected, got):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))
+
+
+def test_adjoint_layers_one_spatial_axis_and_no_bias():
+  for transpose, kernel_size in ((False, (3,)), (True, (4,))):
+    reference, layer = _pair(transpose, kernel_size, (2,), use_bias=False)
+    x = _normal((2, 9, 3), 3)
+    params = reference.init(KEY, x)
+    weights = _normal(jax.eval_shape(reference.apply, params, x).shape, 4)
+    for a, b in zip(jax.tree.leaves(_derivatives(reference, params, x, weights)),
+                    jax.tree.leaves(_derivatives(layer, params, x, weights))):
+      np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))
+
+
+def test_conv_adjoint_is_the_adjoint():
+  # <conv(x, K), g> == <x, conv_adjoint(g, K)> for random x, g.
+  strides, padding = (2, 2), ((1, 1), (1, 1))
+  x, kernel = _normal((2, 8, 8, 3), 6), _normal((4, 4, 3, 5), 7)
+  y = adjoint.conv(x, kernel, strides, padding)
+  g = _normal(y.shape, 8)
+  back = adjoint.conv_adjoint(g, kernel, x.shape, strides, padding)
+  np.testing.assert_allclose(jnp.vdot(y, g), jnp.vdot(x, back), rtol=1e-5)
+
+
+def test_adjoint_transpose_rejects_kernel_smaller_than_stride():
+  with pytest.raises(ValueError, match="kernel_size >= strides"):
+    AdjointConvTranspose(4, (2, 2), (3, 3)).init(KEY, jnp.ones((1, 4, 4, 2)))
