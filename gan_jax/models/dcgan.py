@@ -5,7 +5,9 @@ the resolution with stride-2 4x4 transposed convolutions, halving the features e
 time; BatchNorm and ReLU follow every layer but the tanh output. The discriminator
 mirrors it with stride-2 4x4 convolutions and LeakyReLU(0.2), without normalization
 on the first layer. All kernels start N(0, 0.02) and BatchNorm scales N(1, 0.02).
-BatchNorm keeps running averages with momentum 0.9 (PyTorch's 0.1).
+BatchNorm keeps running averages with momentum 0.9 (PyTorch's 0.1); it is
+`layers.BatchNorm`, flax's layer with its sums computed as matrix products
+(the same variables and checkpoints, faster on CPU).
 
 Mixed precision: with `dtype="bfloat16"` (or "float16") every layer computes in that
 dtype while the parameters stay float32 (and so do the optimizer's updates and
@@ -179,9 +181,10 @@ def dcgan_generator(image_shape: Sequence[int], base_features: int = 64,
     image_shape: `(S, S, C)`.
     base_features: features of the last hidden layer; each layer closer to the
       latent doubles them.
-    upsample: "transpose" (`nn.ConvTranspose`) or "subpixel"
-      (`SubpixelConvTranspose`): the same layer, parameters and checkpoints, computed
-      two ways; "subpixel" is much faster to train on CPU.
+    upsample: "transpose" (`nn.ConvTranspose`), "subpixel"
+      (`SubpixelConvTranspose`) or "adjoint" (`AdjointConvTranspose`): the same
+      layer, parameters and checkpoints, computed three ways; on CPU the last two
+      train much faster, "adjoint" the fastest (the configs' choice).
     dtype: the layers' computation dtype, "bfloat16", "float16" or "float32"; None
       (the default) and "float32" compute in float32. Parameters, batch statistics
       and the output images are float32 whatever it is.
@@ -223,9 +226,10 @@ def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
     minibatch_kernels: if positive, minibatch discrimination with this many kernels
       before the logit (Salimans et al. used 100 kernels of dimension 5).
     minibatch_kernel_dim: dimension of each minibatch kernel.
-    downsample: "conv" (`nn.Conv`) or "space_to_depth" (`SpaceToDepthConv`): the same
-      layer and parameters computed two ways; "space_to_depth" makes a gradient
-      penalty's second derivatives much faster on CPU (use it for WGAN-GP critics).
+    downsample: "conv" (`nn.Conv`), "space_to_depth" (`SpaceToDepthConv`) or
+      "adjoint" (`AdjointConv`): the same layer and parameters computed three ways;
+      the last two make a gradient penalty's second derivatives much faster on CPU,
+      "adjoint" the fastest (use it for WGAN-GP critics, as configs/wgan_gp.py does).
     dtype: the computation dtype of the convolutions and normalizations,
       "bfloat16", "float16" or "float32"; None (the default) and "float32" compute
       in float32. Parameters, collections, the minibatch layer, the logits and the
