@@ -3,11 +3,12 @@
 jaxlib 0.10 computes matmuls and convolutions on XLA's CPU backend with YNNPACK
 by default (`--xla_cpu_experimental_ynn_fusion_type` holds `individual_dot` and
 `individual_convolution`). On a 2-core AVX2 machine YNNPACK's convolutions ran the
-DCGAN train step's convolutions about 1.4x slower than XLA's own (Eigen) ones, and
-its matmuls the ring MLP GAN's steps about 10% slower; only large square matmuls
-were faster with it (`benchmarks/README.md`). `import gan_jax` therefore appends
-`--xla_cpu_experimental_ynn_fusion_type=` (empty: no YNNPACK) to `XLA_FLAGS`. It
-leaves `XLA_FLAGS` alone when
+DCGAN train step's convolutions about 1.4x slower than XLA's own (Eigen) ones,
+while its matmuls are the faster for large matrices (`benchmarks/README.md`).
+`import gan_jax` therefore appends `--xla_cpu_experimental_ynn_fusion_type=individual_dot`
+to `XLA_FLAGS`: YNNPACK for matmuls only. (Without YNNPACK at all the ring MLP GAN
+ran ~10% faster, but scanned and sequential critic updates then rounded
+differently.) It leaves `XLA_FLAGS` alone when
 
 * it already sets that flag (yours wins; `=individual_dot,individual_convolution`
   restores jaxlib's default);
@@ -21,7 +22,7 @@ The flag concerns only the CPU backend; GPU and TPU runs are unaffected.
 import os
 
 FLAG = "--xla_cpu_experimental_ynn_fusion_type"
-VALUE = ""  # no YNNPACK fusions
+VALUE = "individual_dot"  # YNNPACK for matmuls, not convolutions
 MIN_JAXLIB = (0, 10)
 
 

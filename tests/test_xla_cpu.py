@@ -12,7 +12,7 @@ def test_appends_the_flag_to_other_flags(monkeypatch):
   environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
   assert xla_cpu.apply_defaults(environ)
   assert environ["XLA_FLAGS"] == ("--xla_force_host_platform_device_count=4 "
-                                  "--xla_cpu_experimental_ynn_fusion_type=")
+                                  "--xla_cpu_experimental_ynn_fusion_type=individual_dot")
   assert not xla_cpu.apply_defaults(environ)  # once
   assert environ["XLA_FLAGS"].count("ynn_fusion_type") == 1
 
@@ -45,4 +45,4 @@ def test_import_sets_the_flag_that_jax_then_accepts():
              "print(os.environ['XLA_FLAGS']); print(float(jnp.ones(3) @ jnp.ones(3)))")
   out = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
                        text=True, check=True).stdout.split()
-  assert out == ["--xla_cpu_experimental_ynn_fusion_type=", "3.0"]
+  assert out == ["--xla_cpu_experimental_ynn_fusion_type=individual_dot", "3.0"]
