@@ -24,7 +24,9 @@ gan_jax's DCGAN generator is timed in each form of its transposed convolution
 (`--upsampling`): `upsample="transpose"` (`nn.ConvTranspose`), "subpixel"
 (`SubpixelConvTranspose`, gan_jax/models/subpixel.py) and "adjoint"
 (`AdjointConvTranspose`, gan_jax/models/adjoint.py, the configs' choice), the
-same layer computed three ways. The step is jitted with its state donated, as
+same layer computed three ways; with "adjoint" the discriminator's strided
+convolutions are `AdjointConv`s too (the configs' networks), with the others
+`nn.Conv`s. The step is jitted with its state donated, as
 `experiments/run.py` does. PyTorch runs with 1 and with 2 intra-op
 threads (`--torch-threads`): on a busy 2-core machine its OpenMP threads wait on
 each other, and one thread can be the faster.
@@ -113,10 +115,15 @@ def _adam(lr, b2=0.999):
 
 def jax_dcgan(batch_size: int, upsample: str, donate: bool = True,
               dtype: Optional[str] = None) -> JaxStep:
-  """DCGAN on 28x28x1, as configs/dcgan.py (layers computing in `dtype`, default float32)."""
+  """DCGAN on 28x28x1, as configs/dcgan.py (layers computing in `dtype`, default float32).
+
+  With `upsample="adjoint"` the discriminator's strided convolutions take their
+  adjoint form too, as in the configs; the other forms keep Flax's `nn.Conv`.
+  """
   import gan_jax  # pylint: disable=g-import-not-at-top
 
-  g, d = _dcgan_networks(upsample, "batch", dtype=dtype)
+  downsample = "adjoint" if upsample == "adjoint" else "conv"
+  g, d = _dcgan_networks(upsample, "batch", downsample, dtype=dtype)
   gan = gan_jax.GAN(g, d, _adam(2e-4), _adam(2e-4), gan_jax.games.non_saturating(),
                     latent_dim=torch_dcgan.DCGAN_LATENT)
   return JaxStep(gan, gan_jax.make_train_step(gan), torch_dcgan.images(batch_size),

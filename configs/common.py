@@ -204,14 +204,15 @@ def image_models(config: ml_collections.ConfigDict, arch: str, **d_fields) -> No
 # from the command line (--config.model.d.base_features=32).
 _IMAGE_MODELS = {
     "dcgan": (
-        # "adjoint" computes the transposed convolution as the adjoint of a strided one,
-        # with derivatives that are strided convolutions: the same parameters and
-        # checkpoints, and the fastest form to train on CPU. dtype is the layers'
+        # "adjoint" computes the transposed (generator) and strided (discriminator)
+        # convolutions with derivatives, of every order, that are fast convolutions:
+        # the same parameters, outputs and checkpoints as the Flax layers ("transpose",
+        # "conv"), and the fastest form to train on CPU. dtype is the layers'
         # computation dtype ("bfloat16" for mixed precision on a GPU or TPU; parameters
         # stay float32): a string, not None, as a config field has one type.
         dict(base_features=64, upsample="adjoint", dtype="float32"),
         dict(base_features=64, normalization="batch", spectral_norm=False,
-             minibatch_kernels=0, minibatch_kernel_dim=5, downsample="conv",
+             minibatch_kernels=0, minibatch_kernel_dim=5, downsample="adjoint",
              dtype="float32"),
     ),
     "resnet": (dict(features=256), dict(features=128, spectral_norm=True)),

@@ -50,8 +50,9 @@ def get_config(arg=None):
     config.log_every = 100
     config.eval_every = config.checkpoint_every = 1_000
   else:
-    # adjoint: the same critic, its penalty's second derivatives strided convolutions.
-    common.image_models(config, "dcgan", normalization="none", downsample="adjoint")
+    # The critic's convolutions take their adjoint form (configs/common.py): the
+    # penalty's second derivatives are then strided convolutions.
+    common.image_models(config, "dcgan", normalization="none")
     config.data.batch_size = 64
     config.model.latent_dim = 128
     config.penalty_weight = 10.0

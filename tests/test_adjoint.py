@@ -77,6 +77,39 @@ def test_conv_adjoint_is_the_adjoint():
   np.testing.assert_allclose(jnp.vdot(y, g), jnp.vdot(x, back), rtol=1e-5)
 
 
+@pytest.mark.parametrize("kernel_size,strides,spatial,padding", [
+    ((4, 4), (2, 2), (14, 14), ((1, 1), (1, 1))),   # DCGAN's layer
+    ((4, 4), (2, 2), (7, 9), ((2, 0), (0, 1))),     # odd sizes, asymmetric padding
+    ((4, 2), (2, 1), (6, 5), ((1, 2), (0, 1))),     # one axis of stride 1
+    ((6, 6), (3, 3), (9, 8), ((1, 2), (2, 3))),
+    ((2, 2), (2, 2), (8, 8), ((0, 0), (0, 0))),
+    ((4,), (4,), (11,), ((0, 1),)),                 # one spatial axis
+    ((4, 4, 4), (2, 2, 2), (6, 5, 6), ((1, 1), (1, 2), (2, 1))),
+])
+def test_phase_adjoint_equals_input_gradient(kernel_size, strides, spatial, padding):
+  # The CPU form of conv_adjoint (stride-1 convolutions per phase) against JAX's
+  # input gradient of the strided convolution, and conv_adjoint itself (which
+  # picks the phase form on CPU) against both.
+  x_shape = (2,) + spatial + (3,)
+  kernel = _normal(kernel_size + (3, 5), 9)
+  out_shape = jax.eval_shape(lambda x: adjoint.conv(x, kernel, strides, padding),
+                             jax.ShapeDtypeStruct(x_shape, jnp.float32)).shape
+  g = _normal(out_shape, 10)
+  expected = adjoint._lax_adjoint(g, kernel, x_shape, strides, padding)
+  assert adjoint._phases_apply(kernel_size, strides)
+  for got in (adjoint._phase_adjoint(g, kernel, x_shape, strides, padding),
+              jax.jit(adjoint.conv_adjoint, static_argnums=(2, 3, 4))(
+                  g, kernel, x_shape, strides, padding)):
+    assert got.shape == expected.shape == x_shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_phase_adjoint_applies_only_to_strides_dividing_the_kernel():
+  assert adjoint._phases_apply((4, 4), (2, 2))
+  assert not adjoint._phases_apply((3, 3), (2, 2))  # 3 taps over 2 phases
+  assert not adjoint._phases_apply((3, 3), (1, 1))  # no phases to split
+
+
 def test_adjoint_transpose_rejects_kernel_smaller_than_stride():
   with pytest.raises(ValueError, match="kernel_size >= strides"):
     AdjointConvTranspose(4, (2, 2), (3, 3)).init(KEY, jnp.ones((1, 4, 4, 2)))

@@ -19,7 +19,10 @@ convolutions with dilated inputs *and* kernels, which run on a slow generic path
 derivative is, by linearity: for `y = conv^T(g, K)`, `<y, c> = <g, conv(c, K)>`,
 so `dg = conv(c, K)` and `dK = kgrad(c, g)`. Every derivative is then one of the
 three fast products, to any order, and the values are those of `lax.conv_general_dilated`
-and its VJP (the same operations, term for term).
+and its VJP (the same operations, term for term). On CPU the adjoint of a
+convolution whose kernel extents are multiples of its strides (DCGAN's 4x4, stride
+2) is computed as one stride-1 convolution per phase of its output positions, the
+same multiply-adds, faster there than XLA's convolution of a dilated input.
 
 `AdjointConv` and `AdjointConvTranspose` are `nn.Conv` and `nn.ConvTranspose` with
 `padding="SAME"` computed this way: the same parameters, outputs and gradients
@@ -28,6 +31,7 @@ On a GPU the three products are cuDNN calls either way.
 """
 
 import functools
+import itertools
 from typing import Sequence
 
 import flax.linen as nn
@@ -93,8 +97,61 @@ def conv_adjoint(g, kernel, x_shape: tuple[int, ...], strides: tuple[int, ...],
   That is the input gradient of the strided convolution, `[B, *out_spatial, C_out]`
   -> `x_shape`, or equally a transposed convolution of `g`.
   """
+  if _phases_apply(kernel.shape[:-2], strides):
+    return lax.platform_dependent(
+        g, kernel, cpu=lambda g, k: _phase_adjoint(g, k, x_shape, strides, padding),
+        default=lambda g, k: _lax_adjoint(g, k, x_shape, strides, padding))
+  return _lax_adjoint(g, kernel, x_shape, strides, padding)
+
+
+def _lax_adjoint(g, kernel, x_shape, strides, padding):
+  """`conv_adjoint` as JAX's input gradient: a convolution of the dilated `g`."""
   zeros = jnp.zeros(x_shape, g.dtype)
   return jax.vjp(lambda x: _lax_conv(x, kernel, strides, padding), zeros)[1](g)[0]
+
+
+def _phases_apply(kernel_size: Sequence[int], strides: Sequence[int]) -> bool:
+  """Whether `_phase_adjoint` applies: a stride above 1, each kernel extent a multiple."""
+  return (any(s > 1 for s in strides)
+          and all(k % s == 0 for k, s in zip(kernel_size, strides)))
+
+
+def _phase_adjoint(g, kernel, x_shape, strides, padding):
+  """`conv_adjoint` as one stride-1 convolution per phase of the input positions.
+
+  XLA's CPU backend runs `_lax_adjoint`'s convolution of the dilated `g` at about
+  two thirds of the rate of the strided convolution (DCGAN's 64 <-> 128 channel
+  layer, batch 128: 15 ms against 10); split by phases, the same multiply-adds run
+  as stride-1 convolutions, as fast as the strided one.
+
+  Along one axis the strided convolution reads `x[s*o + k - low]`, so
+  `dx[s*m + r] = sum_t g[m + c - t] K[r0 + s*t]` with `r0 = (r + low) mod s` and
+  `c = (r + low - r0) / s`: for each phase `r`, a 'VALID' stride-1 convolution of
+  `g` (padded; a negative pad crops) with the taps `r0, r0 + s, ...` mirrored and
+  the channel axes swapped. The phases are then interleaved (depth-to-space).
+  """
+  ndim = len(strides)
+  quotients = [k // s for k, s in zip(kernel.shape[:ndim], strides)]
+  sizes = [-(-n // s) for n, s in zip(x_shape[1:-1], strides)]  # positions per phase
+  kernel = jnp.swapaxes(kernel, -1, -2)  # [*kernel_size, C_out, C_in]
+  phases = []
+  for phase in itertools.product(*(range(s) for s in strides)):
+    taps, pads = [], []
+    for r, (low, _), s, nq, size, n in zip(phase, padding, strides, quotients, sizes,
+                                           g.shape[1:-1]):
+      r0 = (r + low) % s
+      c = (r + low - r0) // s
+      taps.append(slice(r0 + s * (nq - 1), r0 - 1 if r0 else None, -s))  # mirrored
+      pads.append((nq - 1 - c, size + c - n))
+    phases.append(lax.conv_general_dilated(g, kernel[tuple(taps)], (1,) * ndim, pads,
+                                           dimension_numbers=_dimension_numbers(ndim)))
+  # [B, *sizes, *strides, C_in], then each spatial axis interleaved with its phase axis.
+  channels = kernel.shape[-1]
+  x = jnp.stack(phases, axis=-2).reshape(phases[0].shape[:-1] + tuple(strides) + (channels,))
+  order = [0] + [a for i in range(ndim) for a in (1 + i, 1 + ndim + i)] + [2 * ndim + 1]
+  x = x.transpose(order).reshape(
+      (g.shape[0],) + tuple(m * s for m, s in zip(sizes, strides)) + (channels,))
+  return x[(slice(None),) + tuple(slice(0, n) for n in x_shape[1:-1])]
 
 
 def _adjoint_fwd(g, kernel, x_shape, strides, padding):
