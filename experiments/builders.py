@@ -24,10 +24,10 @@ from gan_jax import models
 from gan_jax import parallel
 from gan_jax import penalties
 from gan_jax import transforms
+from experiments import resources
+from experiments.errors import UserError  # pylint: disable=unused-import  (re-exported)
 
 
-class UserError(Exception):
-  """A problem the user can fix; the message is one line naming it and the fix."""
 
 
 def lookup(registry: dict, name: str, field: str):
@@ -158,6 +158,9 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
   try:
     if config.data.name in TOY_DATASETS:
       sampler = _toy_sampler(config)
+      dim = np.shape(gdata.sample_mixture(sampler, np.random.default_rng(0), 1)[0]
+                     if isinstance(sampler, gdata.Mixture) else sampler(np.random.default_rng(0), 1)[0])
+      resources.check_data(config, dim, points=True)
       source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
                                       seed=config.seed, **process)
       rng = np.random.default_rng([config.seed, 1])  # Not the training stream (seed, step, p).
@@ -168,6 +171,7 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
         reference, mixture = np.asarray(sampler(rng, num_reference), np.float32), None
       return Data(DataSpec("points", reference.shape[1:]), source, mixture, reference)
     images = _load_images(config)
+    resources.check_data(config, images.shape[1:], points=False)
     source = gdata.ArrayDataset(images, batch_size=d_steps * batch_size, seed=config.seed,
                                 **process)
     return Data(DataSpec("image", images.shape[1:]), source, None, images[:num_reference])
@@ -354,7 +358,20 @@ PENALTIES = {"none": None, **penalties.PENALTIES}
 UPDATES = ("alternating", "simultaneous", "unrolled")
 
 
+def _check_finite(config) -> None:
+  """Every number in the config is finite: inf is refused like NaN (which no bound admits)."""
+  def walk(node, prefix):
+    for key, value in node.items():
+      if isinstance(value, (dict, ml_collections.ConfigDict)):
+        walk(value, f"{prefix}{key}.")
+      elif isinstance(value, float) and not np.isfinite(value):
+        raise UserError(f"{prefix}{key}={value} is impossible: it must be a finite number "
+                        f"(--config.{prefix}{key}=...)")
+  walk(config, "")
+
+
 def _check_loop(config) -> None:
+  _check_finite(config)
   _check(config.seed >= 0, "seed", config.seed, ">= 0")
   _check(config.num_steps >= 1, "num_steps", config.num_steps, ">= 1")
   n = config.steps_per_call
@@ -492,7 +509,7 @@ def make_multi_step(config, gan: gan_jax.GAN, hparams=None) -> Callable:
       gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
       penalty=penalty, penalty_weight=weight, reuse_fake=config.reuse_fake,
   )
-  return gan_jax.make_multi_step(step, config.steps_per_call)
+  return gan_jax.make_multi_step(step)  # As many steps as a call's batches hold.
 
 
 def check(config) -> None:

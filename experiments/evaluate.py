@@ -25,12 +25,15 @@ import time
 
 from absl import flags
 import jax
+import numpy as np
 
 from experiments import builders
 from experiments import evaluation
 from experiments import populations
+from experiments import resources
 from experiments import run
 from experiments import sample
+from experiments import workdir as workdirs
 from experiments.builders import UserError
 from gan_jax import transforms
 import gan_jax
@@ -56,6 +59,12 @@ def main(argv: list[str]) -> int:
       raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
     if fv.num_samples is not None and fv.num_samples < 2:
       raise UserError(f"--num_samples must be >= 2, got {fv.num_samples}")
+    if fv.num_samples is not None:
+      saved = run.read_workdir_config(fv.workdir) or {}
+      shape = (saved.get("resolved") or {}).get("data_shape") or [1]
+      resources.require_host(fv.num_samples * float(np.prod(shape)) * 4 * 4,
+                             f"--num_samples={fv.num_samples}", "lower --num_samples")
+    workdirs.check_writable(fv.workdir, "--workdir")  # eval.jsonl goes there
     gan, state, scale = sample.load(fv.workdir)
     config = run.saved_config(fv.workdir)
     target = evaluation.make_target(config, builders.build_data(config, d_steps=1),
@@ -88,8 +97,7 @@ def main(argv: list[str]) -> int:
   record = {"step": step, **_finite(metrics), "protocol": protocol}
   if names:
     record["members"] = {name: _finite(m) for name, m in zip(names, results)}
-  with open(os.path.join(fv.workdir, EVAL_FILE), "a") as f:
-    f.write(json.dumps(record) + "\n")
+  workdirs.append_line(os.path.join(fv.workdir, EVAL_FILE), record)
   what = f"{len(names)} members, " if names else ""
   print(f"step {step} ({what}{weights} weights, {num} samples, {seconds:.1f}s):")
   for name, value in metrics.items():

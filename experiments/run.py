@@ -24,147 +24,42 @@ stderr before anything is written.
 """
 
 import contextlib
-import importlib.util
+import errno
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import time
 from typing import Any, NamedTuple, Optional
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import ml_collections
-from ml_collections import config_flags
 import numpy as np
+import optax
 
 from configs import common
 from experiments import builders
+from experiments import command as command_line
 from experiments import evaluation
 from experiments import pictures
 from experiments import populations
-from experiments import sweeps
+from experiments import resources
+from experiments import workdir as workdirs
 from experiments import writers
 from experiments.builders import UserError
+from experiments.command import parse_command, parse_flags  # pylint: disable=unused-import
 from gan_jax import checkpoint
 import gan_jax
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_DIR = "checkpoints"
-SAMPLES_DIR = "samples"
-MEMBERS_DIR = "members"  # a population's members/NAME/: each member's own logs and samples
+CONFIG_FILE = workdirs.CONFIG_FILE
+CHECKPOINT_DIR = workdirs.CHECKPOINT_DIR
+SAMPLES_DIR = workdirs.SAMPLES_DIR
+MEMBERS_DIR = workdirs.MEMBERS_DIR
 
-EXIT_OK, EXIT_NONFINITE, EXIT_USAGE = 0, 1, 2
-
-
-# --- The command line ---------------------------------------------------------
-
-
-class Command(NamedTuple):
-  config: ml_collections.ConfigDict
-  config_path: str  # the --config value, e.g. "configs/ring.py:runlocal"
-  workdir: str
-  sweep: bool
-  coordinator_address: Optional[str] = None  # multi-process runs; None: auto-detect
-  num_processes: Optional[int] = None
-  process_id: Optional[int] = None
-
-
-def parse_command(argv: list[str]) -> Command:
-  """Parses the command line into a `Command`; raises UserError on any mistake.
-
-  A fresh `FlagValues` per call keeps `main` callable more than once (tests).
-  """
-  fv = flags.FlagValues()
-  config_flags.DEFINE_config_file(
-      "config", None, "Config file, optionally with an argument: configs/NAME.py[:ARG].",
-      flag_values=fv, sys_argv=argv)
-  flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", flag_values=fv)
-  flags.DEFINE_bool("sweep", False, "Run every member of the config's get_sweep().",
-                    flag_values=fv)
-  # A multi-process run (one process per host): JAX detects TPU pods, Slurm and Open MPI
-  # itself; elsewhere name the coordinator (process 0's host:port) and this process.
-  flags.DEFINE_string("coordinator_address", os.environ.get("JAX_COORDINATOR_ADDRESS"),
-                      "host:port of process 0 of a multi-process run.", flag_values=fv)
-  flags.DEFINE_integer("num_processes", _env_int("JAX_NUM_PROCESSES"),
-                       "Number of processes of a multi-process run.", flag_values=fv)
-  flags.DEFINE_integer("process_id", _env_int("JAX_PROCESS_ID"),
-                       "This process's index in a multi-process run.", flag_values=fv)
-  try:
-    rest = fv(argv)
-  except flags.Error as e:
-    raise UserError(_flag_message(str(e))) from None
-  except (AttributeError, KeyError) as e:  # An override of a field the config lacks.
-    field = str(e).strip("'\"")
-    bad = [a for a in argv if a.startswith("--config.") and field in a]
-    raise UserError(
-        f"{bad[0].split('=')[0] if bad else field}: the config has no such field; check the "
-        "spelling against the config file (nested fields are --config.a.b=VALUE)"
-    ) from None
-  if len(rest) > 1:
-    raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
-  if fv["config"].value is None:
-    raise UserError("--config is required, e.g. --config=configs/ring.py")
-  if not fv.workdir:
-    raise UserError("--workdir is required, e.g. --workdir=/tmp/ring")
-  config_path = config_flags.get_config_filename(fv["config"])
-  config = fv.config
-  try:
-    config.to_dict()
-  except IOError:
-    raise UserError(
-        f"--config={config_path}: no such config file; pass a path such as configs/ring.py"
-    ) from None
-  if fv.coordinator_address and (fv.num_processes is None or fv.process_id is None):
-    raise UserError("--coordinator_address needs --num_processes and --process_id too "
-                    "(or JAX_NUM_PROCESSES and JAX_PROCESS_ID)")
-  return Command(config, config_path, fv.workdir, fv.sweep, fv.coordinator_address,
-                 fv.num_processes, fv.process_id)
-
-
-def parse_flags(fv: flags.FlagValues, argv: list[str]) -> None:
-  """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line."""
-  try:
-    rest = fv(argv)
-  except flags.Error as e:
-    raise UserError(str(e).splitlines()[0]) from None
-  if len(rest) > 1:
-    raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
-
-
-def _env_int(name: str) -> Optional[int]:
-  value = os.environ.get(name)
-  return int(value) if value and value.isdigit() else None
-
-
-def _flag_message(text: str) -> str:
-  """One line from an absl/ml_collections flag error (which may hold a traceback)."""
-  lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-  if "Traceback" in text:  # The config file raised: keep its own message.
-    kind, _, message = lines[-1].partition(": ")
-    where = re.match(r"flag (\S+?): ", lines[0])
-    return f"{where.group(1) + ': ' if where else ''}{message or kind}"
-  return lines[0] if lines else "bad command line"
-
-
-def _load_sweep(config_path: str) -> list[dict]:
-  """The overrides of `get_sweep()` in the config file."""
-  path, _, arg = config_path.partition(":")
-  spec = importlib.util.spec_from_file_location("sweep_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  if not hasattr(module, "get_sweep"):
-    raise UserError(f"{path} defines no get_sweep(); drop --sweep or add one")
-  try:
-    members = module.get_sweep(arg) if arg else module.get_sweep()
-  except ValueError as e:
-    raise UserError(f"{path}: get_sweep: {e}") from None
-  if not members:
-    raise UserError(f"{path}: get_sweep() returned no members; return a list of overrides")
-  return members
+# 130: a second Ctrl-C (the shell's status for SIGINT) stops at once.
+EXIT_OK, EXIT_NONFINITE, EXIT_USAGE, EXIT_DISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 # --- Preparing a run: everything that can fail, before anything is written ---
@@ -174,7 +69,9 @@ class Prepared(NamedTuple):
   experiment: Any  # a builders.Experiment, or a populations.Population
   workdir: str
   state: Optional[Any]  # the restored GANState, or None for a fresh start
-  resolved: dict  # what config.json will hold
+  resolved: dict  # what config.json holds for a fresh start
+  step: Optional[int] = None  # the restored checkpoint's step
+  changed: dict = {}  # settings changed since the run's last start: {field: [old, new]}
 
 
 def _resolved(experiment) -> dict:
@@ -193,14 +90,8 @@ def _resolved(experiment) -> dict:
 
 
 def read_workdir_config(workdir: str) -> Optional[dict]:
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
-    return None
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError) as e:
-    raise UserError(f"{path} is unreadable ({e}); move it away or use a new --workdir") from None
+  """`workdir/config.json` (the config the run was started with), or None."""
+  return workdirs.read_config(workdir)
 
 
 def build_job(job: populations.Job):
@@ -218,18 +109,23 @@ def prepare(job, workdir: str) -> Prepared:
     workdir: the run's directory.
 
   Raises:
-    UserError: a bad config, missing data, or a workdir holding another run.
+    UserError: a bad config, missing data, a workdir holding another run or in
+      use by another trainer, a damaged checkpoint, too little memory.
   """
   if isinstance(job, ml_collections.ConfigDict):
     job = populations.Job("", (populations.Member("", job),))
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"--workdir={workdir} is a file; pass a directory")
+  workdirs.check_writable(workdir, "--workdir")
+  workdirs.check_unlocked(workdir)
   experiment = build_job(job)
   resolved = _resolved(experiment)
   saved = read_workdir_config(workdir)
+  changed = {}
   if saved is not None:
     # Fields added since the run was written count as their defaults.
-    with_defaults = {**saved_config(workdir).to_dict(), "resolved": saved.get("resolved")}
+    current = saved_config(workdir).to_dict()
+    with_defaults = {**current, "resolved": saved.get("resolved")}
     differences = builders.architecture_differences(with_defaults, resolved)
     old, new = saved.get("population"), resolved.get("population")
     if builders.normalize(old) != builders.normalize(new):
@@ -241,23 +137,12 @@ def prepare(job, workdir: str) -> Prepared:
           f"{workdir} holds a run with another architecture ({'; '.join(differences[:3])}); "
           "use a new --workdir, or the config that run was started with"
       )
-  state = None
-  checkpoint_dir = os.path.join(workdir, CHECKPOINT_DIR)
-  step = checkpoint.latest_step(checkpoint_dir)
-  if step is not None:
-    manager = checkpoint.make_manager(checkpoint_dir, read_only=True)
-    try:
-      state = checkpoint.restore(manager, experiment.abstract_state, step=step)
-    except Exception as e:  # pylint: disable=broad-except
-      # Orbax reports a mismatched tree or shape in many exception types.
-      first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-      raise UserError(
-          f"the checkpoint at step {step} in {checkpoint_dir} does not fit this config "
-          f"({first}); use a new --workdir, or the config that run was started with"
-      ) from None
-    finally:
-      manager.close()
-  return Prepared(experiment, workdir, state, resolved)
+    changed = workdirs.changes(current, resolved)
+  state, step = workdirs.restore_latest(
+      workdir, experiment.abstract_state,
+      fix="use a new --workdir, or the config that run was started with")
+  resources.check_run(experiment)
+  return Prepared(experiment, workdir, state, resolved, step, changed)
 
 
 # Factory keyword arguments and dataset parameters: replaced whole, never merged
@@ -266,7 +151,7 @@ _OPAQUE_FIELDS = ("model.g", "model.d", "data.params")
 
 
 def saved_config(workdir: str) -> Optional[ml_collections.ConfigDict]:
-  """The config a run was started with, from its config.json, or None.
+  """The config a run last ran with: its config.json and recorded changes, or None.
 
   Fields added to `configs/common.py` since the run was written take their
   defaults (which keep the old behaviour), so older workdirs stay readable. The
@@ -275,6 +160,7 @@ def saved_config(workdir: str) -> Optional[ml_collections.ConfigDict]:
   saved = read_workdir_config(workdir)
   if saved is None:
     return None
+  saved = workdirs.apply_changes(saved, workdirs.read_changes(workdir))
   saved = {k: v for k, v in saved.items() if k not in ("resolved", "population")}
 
   def merge(defaults: dict, values: dict, prefix: str) -> dict:
@@ -351,12 +237,10 @@ class _Evaluator:
                                config.eval.num_pictures)
     self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
     if like is not None:
-      self._from_latents, self._sample, self._draw = like._from_latents, like._sample, like._draw
+      self._from_latents, self._draw = like._from_latents, like._draw
       self.target = like.target
       return
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
-    self._sample = jax.jit(
-        lambda state, key: gan_jax.sample(gan, state, key, config.eval.num_samples))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
     try:
@@ -377,7 +261,8 @@ class _Evaluator:
     kind = data.spec.kind
     samples = self._from_latents(state, self.latents)
     if kind == "points":  # A fuller cloud than the picture batch.
-      samples = self._sample(state, self.metrics_key)
+      samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
+                                self.experiment.config.eval.num_samples, None)
     return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
                             scale=self.experiment.scale, mixture=data.mixture,
                             title=f"step {step}")
@@ -460,91 +345,181 @@ def _state_step(state) -> int:
   return int(np.asarray(gan_jax.parallel.fetch(state.step)).reshape(-1)[0])
 
 
+def _skipped_in_a_row(state) -> int:
+  """The most non-finite updates in a row that `optax.apply_if_finite` skipped, any player."""
+  counts = [np.max(np.asarray(gan_jax.parallel.fetch(s.notfinite_count)))
+            for s in jax.tree.leaves((state.g_opt_state, state.d_opt_state),
+                                     is_leaf=lambda x: isinstance(x, optax.ApplyIfFiniteState))
+            if isinstance(s, optax.ApplyIfFiniteState)]
+  return int(max(counts, default=0))
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def disk_fault(error: BaseException) -> Optional[str]:
+  """The reason ("No space left on device", ...) if `error` comes from the disk, else None.
+
+  Orbax wraps the OSError of a failed write in its own exceptions: the whole
+  chain of causes is searched.
+  """
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
+      return os.strerror(error.errno)
+    text = str(error)
+    for code in _DISK_ERRORS:
+      if os.strerror(code) in text:
+        return os.strerror(code)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def _device_of(path: str) -> str:
+  """The filesystem `path` lives on, as /proc/mounts names it ("tmpfs on /mnt")."""
+  path = os.path.realpath(path)
+  best = ("", "?")
+  try:
+    with open("/proc/mounts") as f:
+      for line in f:
+        device, mount = line.split()[:2]
+        if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best[0]):
+          best = (mount, device)
+  except OSError:
+    pass
+  return f"{best[1]} on {best[0] or '/'}"
+
+
+def _write_start_record(prepared: Prepared, step: int, prefix: str) -> None:
+  """config.json for a fresh run; a record of the changed settings for a resume."""
+  workdir = prepared.workdir
+  os.makedirs(workdir, exist_ok=True)
+  if read_workdir_config(workdir) is None:
+    workdirs.write_atomic(os.path.join(workdir, CONFIG_FILE),
+                          json.dumps(prepared.resolved, indent=2, sort_keys=True))
+  elif prepared.changed:
+    print(prefix + workdirs.record_changes(workdir, step, prepared.changed), flush=True)
+
+
 def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
-  """Runs (or resumes) one training run, or one population, to `num_steps`."""
+  """Runs (or resumes) one training run, or one population, to `num_steps`.
+
+  A full disk ends the run with one line and the "disk" outcome; the checkpoints
+  already written stay intact and the same command resumes once space is freed.
+  """
   experiment, workdir = prepared.experiment, prepared.workdir
-  config = experiment.config
-  if experiment.writer:
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-      json.dump(prepared.resolved, f, indent=2, sort_keys=True)
   state = prepared.state if prepared.state is not None else experiment.start_state()
   step = _state_step(state)
-  if step and experiment.writer:
-    print(f"{prefix}resuming {workdir} from step {step}", flush=True)
+  manager = logs = progress = None
+  try:
+    if experiment.writer:
+      _write_start_record(prepared, step, prefix)
+      if step:
+        print(f"{prefix}resuming {workdir} from step {step}", flush=True)
+    manager = checkpoint.make_manager(
+        os.path.join(workdir, CHECKPOINT_DIR), max_to_keep=experiment.config.keep_checkpoints,
+        async_save=experiment.config.checkpoint_async)
+    logs = _Logs(experiment, workdir, step)
+    # Process 0 reports progress for all; the others print only errors.
+    progress = writers.Progress(step, experiment.config.num_steps,
+                                enabled=experiment.config.progress, prefix=prefix,
+                                silent=not experiment.writer)
+    outcome = _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir)
+    manager.wait_until_finished()
+    return outcome
+  except Exception as e:  # pylint: disable=broad-except
+    reason = disk_fault(e)
+    if reason is None:
+      raise
+    if progress is not None:
+      progress.close()
+    kept = checkpoint.latest_step(os.path.join(workdir, CHECKPOINT_DIR))
+    print(f"{prefix}error: {reason} ({_device_of(workdir)}) while writing {workdir}; the "
+          f"checkpoints up to {'step ' + str(kept) if kept is not None else 'none'} are intact: "
+          "free space and run the same command to resume", file=sys.stderr, flush=True)
+    return Outcome("disk", kept if kept is not None else step, {})
+  finally:
+    if progress is not None:
+      progress.close()
+    for close in ((manager.close,) if manager is not None else ()) + (
+        (logs.close,) if logs is not None else ()):
+      try:
+        close()
+      except Exception as e:  # pylint: disable=broad-except
+        if disk_fault(e) is None:
+          raise
 
-  manager = checkpoint.make_manager(
-      os.path.join(workdir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints,
-      async_save=config.checkpoint_async)
-  logs = _Logs(experiment, workdir, step)
-  # Process 0 reports progress for all; the others print only errors.
-  progress = writers.Progress(step, config.num_steps, enabled=config.progress, prefix=prefix,
-                              silent=not experiment.writer)
+
+def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir) -> Outcome:
+  """The steps from `step` to `num_steps`: train, log, evaluate, checkpoint, stop."""
+  config = experiment.config
   params_finite = jax.jit(_params_finite)
   n = config.steps_per_call
   last_record: dict = {}
   last_members: dict = {}
-  try:
-    while step < config.num_steps:
-      batches = experiment.device_batches(step, n)
-      state, metrics = experiment.train(state, batches, experiment.train_key)
-      step += n
-      progress.update(step)
-      final = step == config.num_steps
-      logging_step = step % config.log_every == 0 or final
-      # One look at the signal per step: one that arrives later is handled a step later,
-      # never between deciding to save and deciding to stop.
-      stopping = stop.signal_name is not None
-      saving_step = step % config.checkpoint_every == 0 or final or stopping
-      records = [{} for _ in logs.names]
-      if logging_step or saving_step:
-        # The only device-to-host transfer of the step's metrics.
-        values = logs.values(metrics)
-        bad = None
-        if not config.skip_nonfinite:
-          bad = next((f"{_nonfinite(v)}{'' if name is None else ' in member ' + name}"
-                      for name, v in zip(logs.names, values) if _nonfinite(v)), None)
-        if bad is None and not bool(gan_jax.parallel.fetch(params_finite(state))):
-          bad = "parameters=nan"
-        if bad is not None:
-          kept = manager.latest_step()
-          progress.close()
-          fix = "lower the learning rates" + (
-              "" if config.skip_nonfinite else " or set --config.skip_nonfinite=True")
-          print(
-              f"{prefix}error: non-finite {bad} at step {step}; stopped without saving it, the "
-              f"last good checkpoint ({'step ' + str(kept) if kept is not None else 'none'}) "
-              f"stays in {workdir}; {fix}",
-              file=sys.stderr, flush=True)
-          return Outcome("nonfinite", step, last_record, last_members)
-        if logging_step:
-          for record, value in zip(records, values):
-            record.update(value)
-          progress.log(step, populations.spread(values) if logs.population else values[0])
-      if step % config.eval_every == 0 or final:
-        for record, value in zip(records, logs.evaluate(state, step)):
-          record.update(value)
-      record = logs.write(step, records)
-      if record:
-        last_record = {"step": step, **record}
-        if logs.population:
-          last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
-      if saving_step:
-        checkpoint.save(manager, state, step=step)
-      if stopping and not final:
+  while step < config.num_steps:
+    # Logs, evaluations and checkpoints fall on multiples of steps_per_call: a run
+    # resumed from another alignment first catches up with a shorter call.
+    count = n - step % n
+    batches = experiment.device_batches(step, count)
+    state, metrics = experiment.train(state, batches, experiment.train_key)
+    step += count
+    progress.update(step)
+    final = step == config.num_steps
+    logging_step = step % config.log_every == 0 or final
+    # One look at the signal per step: one that arrives later is handled a step later,
+    # never between deciding to save and deciding to stop.
+    stopping = stop.signal_name is not None
+    saving_step = step % config.checkpoint_every == 0 or final or stopping
+    records = [{} for _ in logs.names]
+    if logging_step or saving_step:
+      # The only device-to-host transfer of the step's metrics.
+      values = logs.values(metrics)
+      bad = None
+      if not config.skip_nonfinite:
+        bad = next((f"{_nonfinite(v)}{'' if name is None else ' in member ' + name}"
+                    for name, v in zip(logs.names, values) if _nonfinite(v)), None)
+      elif _skipped_in_a_row(state) >= config.max_consecutive_nonfinite:
+        bad = (f"updates ({_skipped_in_a_row(state)} in a row skipped, "
+               f"max_consecutive_nonfinite={config.max_consecutive_nonfinite})")
+      if bad is None and not bool(gan_jax.parallel.fetch(params_finite(state))):
+        bad = "parameters=nan"
+      if bad is not None:
+        kept = manager.latest_step()
         progress.close()
-        print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
-              "run the same command to resume", flush=True)
-        return Outcome("interrupted", step, last_record, last_members)
-    if not last_record:  # Resumed at the end: report the last record on disk.
-      records = writers.read_metrics(workdir)
-      last_record = records[-1] if records else {"step": step}
-    return Outcome("finished", step, last_record, last_members)
-  finally:
-    progress.close()
-    manager.wait_until_finished()
-    manager.close()
-    logs.close()
+        fix = "lower the learning rates" + (
+            "" if config.skip_nonfinite else " or set --config.skip_nonfinite=True")
+        print(
+            f"{prefix}error: non-finite {bad} at step {step}; stopped without saving it, the "
+            f"last good checkpoint ({'step ' + str(kept) if kept is not None else 'none'}) "
+            f"stays in {workdir}; {fix}",
+            file=sys.stderr, flush=True)
+        return Outcome("nonfinite", step, last_record, last_members)
+      if logging_step:
+        for record, value in zip(records, values):
+          record.update(value)
+        progress.log(step, populations.spread(values) if logs.population else values[0])
+    if step % config.eval_every == 0 or final:
+      for record, value in zip(records, logs.evaluate(state, step)):
+        record.update(value)
+    record = logs.write(step, records)
+    if record:
+      last_record = {"step": step, **record}
+      if logs.population:
+        last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
+    if saving_step:
+      checkpoint.save(manager, state, step=step)
+    if stopping and not final:
+      manager.wait_until_finished()
+      progress.close()
+      print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
+            "run the same command to resume", flush=True)
+      return Outcome("interrupted", step, last_record, last_members)
+  if not last_record:  # Resumed at the end: report the last record on disk.
+    records = writers.read_metrics(workdir)
+    last_record = records[-1] if records else {"step": step}
+  return Outcome("finished", step, last_record, last_members)
 
 
 # --- Sweeps -------------------------------------------------------------------
@@ -586,6 +561,9 @@ def print_summary(rows: list[tuple[str, Outcome]]) -> None:
 # --- main -----------------------------------------------------------------------
 
 
+HEARTBEAT_TIMEOUT_S = 20  # a silent peer of a multi-process run is given up after this long
+
+
 def _prepare_all(argv):
   """Parses the command and prepares each job: one run or population, or a sweep's.
 
@@ -594,8 +572,9 @@ def _prepare_all(argv):
   """
   command = parse_command(argv)
   gan_jax.parallel.initialize_distributed(
-      command.coordinator_address, command.num_processes, command.process_id)
-  overrides = _load_sweep(command.config_path) if command.sweep else None
+      command.coordinator_address, command.num_processes, command.process_id,
+      heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S)
+  overrides = command_line.load_sweep(command) if command.sweep else None
   runs = []
   for job in populations.plan(command.config, overrides):
     workdir = os.path.join(command.workdir, job.name) if command.sweep else command.workdir
@@ -604,6 +583,31 @@ def _prepare_all(argv):
     except UserError as e:
       raise UserError(f"sweep member {job.name}: {e}" if command.sweep else str(e)) from None
   return runs, command
+
+
+def _lock_all(runs) -> list:
+  """Locks every run's workdir (process 0 does, for all processes of the job).
+
+  A checkpoint written between `prepare` and the lock (another trainer that
+  finished meanwhile) is picked up by preparing that run again.
+  """
+  locks = []
+  try:
+    for i, (name, prepared) in enumerate(runs):
+      if not prepared.experiment.writer:
+        continue
+      locks.append(workdirs.Lock(prepared.workdir).acquire())
+      latest = checkpoint.latest_step(os.path.join(prepared.workdir, CHECKPOINT_DIR))
+      if latest != prepared.step:
+        runs[i] = (name, prepare(populations.Job(
+            name, prepared.experiment.members) if isinstance(
+                prepared.experiment, populations.Population) else prepared.experiment.config,
+            prepared.workdir))
+  except BaseException:
+    for lock in locks:
+      lock.release()
+    raise
+  return locks
 
 
 @contextlib.contextmanager
@@ -623,17 +627,34 @@ def _quiet_library_warnings():
 
 
 def main(argv: list[str]) -> int:
-  """Runs the command line `argv`; returns the exit status."""
-  try:
-    with _quiet_library_warnings():
-      runs, command = _prepare_all(argv)
-  except UserError as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    return EXIT_USAGE
+  """Runs the command line `argv`; returns the exit status.
 
+  0: finished, or stopped by SIGTERM/SIGINT after a checkpoint; 1: a non-finite
+  loss or parameters (or a dead peer of a multi-process run); 2: a mistake in the
+  command, config, data or workdir, before anything is written; 3: the disk is
+  full (or read-only) where the run writes; 130: a second Ctrl-C.
+  """
+  try:
+    try:
+      with _quiet_library_warnings():
+        runs, command = _prepare_all(argv)
+        locks = _lock_all(runs)
+    except UserError as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      return EXIT_USAGE
+    try:
+      return _train_all(runs, command)
+    finally:
+      for lock in locks:
+        lock.release()
+  except KeyboardInterrupt:  # A second Ctrl-C: the checkpoints written so far stay.
+    return EXIT_INTERRUPTED
+
+
+def _train_all(runs, command) -> int:
   results = []
   status = EXIT_OK
-  with Stop() as stop:
+  with Stop() as stop, gan_jax.parallel.exit_on_peer_failure():
     for name, prepared in runs:
       prefix = f"[{name}] " if command.sweep else ""
       start = time.perf_counter()
@@ -641,6 +662,9 @@ def main(argv: list[str]) -> int:
       results.append((name, outcome))
       if outcome.status == "nonfinite":
         status = EXIT_NONFINITE
+      elif outcome.status == "disk":
+        status = EXIT_DISK
+        break
       elif jax.process_index() == 0:
         print(f"{prefix}{outcome.status} at step {outcome.step} in "
               f"{time.perf_counter() - start:.1f}s", flush=True)

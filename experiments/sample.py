@@ -18,20 +18,25 @@ status 2 with one line on stderr for a missing or foreign workdir and bad flags.
 
 import os
 import sys
+import tempfile
 
 from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tqdm
 
 from experiments import builders
+from experiments import resources
 from experiments import run
+from experiments import workdir as workdirs
 from experiments.builders import UserError
 from gan_jax import checkpoint
 from gan_jax import data as gdata
 import gan_jax
 
-CHUNK = 1024  # Samples per generator call.
+CHUNK = 1024  # Samples per generator call (images).
+POINTS_CHUNK = 65536  # Low-dimensional samples per call: dispatch, not memory, bounds these.
 
 
 def to_data_scale(samples: np.ndarray, scale) -> np.ndarray:
@@ -88,25 +93,46 @@ def load(workdir: str):
     abstract = jax.eval_shape(lambda: jax.vmap(init)(jax.random.split(init_key, len(population))))
   else:
     abstract = jax.eval_shape(lambda: init(init_key))
-  manager = checkpoint.make_manager(checkpoint_dir, read_only=True)
-  try:
-    state = checkpoint.restore(manager, abstract, step=step)
-  except Exception as e:  # pylint: disable=broad-except
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-    raise UserError(f"the checkpoint at step {step} in {checkpoint_dir} does not fit "
-                    f"{run.CONFIG_FILE} ({first})") from None
-  finally:
-    manager.close()
+  state, _ = workdirs.restore_latest(
+      workdir, abstract, fix=f"{run.CONFIG_FILE} and the checkpoint are from different runs")
   return gan, state, resolved.get("image_scale")
 
 
-def samples(gan, state, num: int, seed: int, ema: bool) -> np.ndarray:
-  """`num` generator outputs `[num, *data_shape]`, drawn in chunks from `seed`."""
-  draw = jax.jit(lambda state, key: gan_jax.sample(gan, state, key, CHUNK, ema=ema))
+def samples(gan, state, num: int, seed: int, ema: bool, scale=None, out=None,
+            progress: bool = False) -> np.ndarray:
+  """`num` samples `[num, *data_shape]` in the data's scale, drawn in chunks from `seed`.
+
+  With `out` (an array or a memory-mapped `.npy`), each chunk is written into it as
+  it comes, so memory stays bounded by one chunk whatever `num` is.
+  """
+  chunk = CHUNK if scale is not None else POINTS_CHUNK
+  draw = jax.jit(lambda state, key: gan_jax.sample(gan, state, key, chunk, ema=ema))
   key = jax.random.key(seed)
-  chunks = [np.asarray(draw(state, jax.random.fold_in(key, i)))
-            for i in range(-(-num // CHUNK))]
-  return np.concatenate(chunks)[:num]
+  chunks = range(-(-num // chunk))
+  if progress:
+    chunks = tqdm.tqdm(chunks, unit="chunk", desc=f"{num} samples", file=sys.stderr,
+                       disable=not sys.stderr.isatty())
+  parts = []
+  for i in chunks:
+    part = to_data_scale(np.asarray(draw(state, jax.random.fold_in(key, i))), scale)
+    part = part[:num - i * chunk]
+    if out is None:
+      parts.append(part)
+    else:
+      out[i * chunk:i * chunk + len(part)] = part
+  return np.concatenate(parts) if out is None else out
+
+
+def _check_out(path: str) -> None:
+  """Refuses an --out that cannot be written, before any sampling."""
+  if not path.endswith(".npy"):
+    raise UserError(f"--out={path} must end in .npy (np.save adds it otherwise)")
+  if os.path.isdir(path):
+    raise UserError(f"--out={path} is a directory; pass a file name such as {path.rstrip('/')}/samples.npy")
+  out_dir = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(out_dir):
+    raise UserError(f"--out={path}: directory {out_dir} does not exist; create it first")
+  workdirs.check_writable(out_dir, "--out")
 
 
 def main(argv: list[str]) -> int:
@@ -127,11 +153,7 @@ def main(argv: list[str]) -> int:
       raise UserError(f"--num must be >= 1, got {fv.num}")
     if fv.seed < 0:
       raise UserError(f"--seed must be >= 0, got {fv.seed}")
-    if not fv.out.endswith(".npy"):
-      raise UserError(f"--out={fv.out} must end in .npy (np.save adds it otherwise)")
-    out_dir = os.path.dirname(os.path.abspath(fv.out))
-    if not os.path.isdir(out_dir):
-      raise UserError(f"--out={fv.out}: directory {out_dir} does not exist; create it first")
+    _check_out(fv.out)
     if not os.path.isdir(fv.workdir):
       raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
     gan, state, scale = load(fv.workdir)
@@ -144,12 +166,34 @@ def main(argv: list[str]) -> int:
     elif fv.member is not None:
       raise UserError(f"--member={fv.member}: {fv.workdir} holds a single run, not a population; "
                       "drop --member")
+    shape = (fv.num, *run.read_workdir_config(fv.workdir)["resolved"]["data_shape"])
+    size = int(np.prod(shape, dtype=np.float64)) * 4
+    resources.require_disk(size, fv.out, f"--num={fv.num} float32 samples of shape {shape[1:]}",
+                           "lower --num or write --out elsewhere")
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     return run.EXIT_USAGE
-  array = to_data_scale(samples(gan, state, fv.num, fv.seed, fv.ema), scale)
-  np.save(fv.out, array)
-  print(f"wrote {array.shape} float32 samples from step {int(state.step)} to {fv.out}")
+  # Written aside and renamed into place: an existing --out is replaced only whole.
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(fv.out)),
+                             prefix=f".{os.path.basename(fv.out)}.", suffix=".npy")
+  os.close(fd)
+  try:
+    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+    samples(gan, state, fv.num, fv.seed, fv.ema, scale, out=array, progress=True)
+    array.flush()
+    del array
+    os.replace(tmp, fv.out)
+  except KeyboardInterrupt:
+    return run.EXIT_INTERRUPTED
+  except OSError as e:
+    print(f"error: writing {fv.out} failed ({e.strerror}); nothing was written: free space or "
+          "write --out elsewhere", file=sys.stderr, flush=True)
+    return run.EXIT_DISK
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  print(f"wrote {shape} float32 samples from step {int(np.asarray(state.step).reshape(-1)[0])} "
+        f"to {fv.out}")
   return run.EXIT_OK
 
 

@@ -14,41 +14,41 @@ from typing import Mapping
 import numpy as np
 import tqdm
 
+from experiments import workdir as workdirs
+
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
 
 def truncate_metrics(workdir: str, last_step: int) -> None:
-  """Drops records after `last_step` from `metrics.jsonl` (a run resumed from there).
+  """Keeps the complete records of `metrics.jsonl` up to `last_step` (a run resumed there).
 
   A run killed between checkpoints logged steps that the resumed run will log
-  again; keeping both would give two records for one step.
+  again; keeping both would give two records for one step. A record cut short
+  by a kill is dropped; records glued to it stay (see `read_metrics`). The file
+  is replaced whole, never left half rewritten.
   """
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return
-  with open(path) as f:
-    lines = f.readlines()
-  kept = []
-  for line in lines:
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError:  # A line cut short by a kill.
-      continue
-    if record.get("step", -1) <= last_step:
-      kept.append(json.dumps(record) + "\n")
-  if len(kept) != len(lines):
-    with open(path, "w") as f:
-      f.writelines(kept)
+  with open(path, "rb") as f:
+    original = f.read()
+  kept = [r for r in read_metrics(workdir) if isinstance(r.get("step"), int)
+          and r["step"] <= last_step]
+  text = "".join(json.dumps(record) + "\n" for record in kept)
+  if text.encode("utf-8") != original:
+    workdirs.write_atomic(path, text)
 
 
 def read_metrics(workdir: str) -> list[dict]:
-  """Every record of `workdir/metrics.jsonl`, in order ([] if there is none)."""
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  """Every complete record of `workdir/metrics.jsonl`, in order ([] if there is none)."""
+  return workdirs.read_json_records(os.path.join(workdir, METRICS_FILE))
+
+
+def _ends_with_newline(path: str) -> bool:
+  with open(path, "rb") as f:
+    f.seek(-1, os.SEEK_END)
+    return f.read(1) == b"\n"
 
 
 def _clean(value):
@@ -63,7 +63,10 @@ class MetricsWriter:
   """Appends one JSON line per logged step and mirrors it to TensorBoard."""
 
   def __init__(self, workdir: str, *, tensorboard: bool = True):
-    self._file = open(os.path.join(workdir, METRICS_FILE), "a")
+    path = os.path.join(workdir, METRICS_FILE)
+    self._file = open(path, "a")
+    if self._file.tell() and not _ends_with_newline(path):  # A record cut short by a kill.
+      self._file.write("\n")
     self._tb = None
     if tensorboard:
       # tensorboardX writes TensorBoard's event files without TensorFlow.

@@ -45,6 +45,20 @@ def latest_step(directory: str) -> Optional[int]:
   return None if metadata is None else metadata.step
 
 
+def readable(directory: str, step: int) -> bool:
+  """Whether the checkpoint at `step` under `directory` can be read at all (no target).
+
+  Tells a damaged checkpoint (truncated or missing files) from one whose arrays
+  merely do not fit the target a caller restores it into.
+  """
+  path = os.path.join(os.path.abspath(directory), str(step), "default")
+  try:
+    ocp.StandardCheckpointer().restore(path)
+  except Exception:  # pylint: disable=broad-except
+    return False
+  return True
+
+
 def make_manager(
     directory: str,
     *,

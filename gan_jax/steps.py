@@ -412,12 +412,17 @@ def make_train_step(
   )
 
 
-def make_multi_step(train_step, num_steps: int):
+def make_multi_step(train_step, num_steps: Optional[int] = None):
   """Fuses `num_steps` train steps into one compiled program (`lax.scan`).
 
   For small models, where dispatching one step at a time costs more than the step
   itself. Step i uses `jax.random.fold_in(key, state.step)`, so a fused run draws
   the same keys as single steps called with `fold_in(key, step)`.
+
+  Args:
+    train_step: `(state, batch, key) -> (state, metrics)`.
+    num_steps: the steps of one call; None: as many as `batches` holds (a jitted
+      call then compiles once per distinct count).
 
   Returns:
     `multi(state, batches [num_steps, ...], key) -> (state, metrics of the last step)`.
@@ -427,11 +432,12 @@ def make_multi_step(train_step, num_steps: int):
     return train_step(state, batch, jax.random.fold_in(key, state.step))
 
   def multi(state: GANState, batches, key):
-    if num_steps == 1:
+    length = batches.shape[0] if num_steps is None else num_steps
+    if length == 1:
       # No loop at all: XLA's CPU backend runs convolutions inside a while loop
       # (even of one iteration) many times slower than at the top level.
       return body(state, batches[0], key)
-    state, metrics = jax.lax.scan(lambda s, b: body(s, b, key), state, batches, length=num_steps)
+    state, metrics = jax.lax.scan(lambda s, b: body(s, b, key), state, batches, length=length)
     return state, jax.tree.map(lambda m: m[-1], metrics)
 
   return multi

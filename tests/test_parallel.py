@@ -144,11 +144,19 @@ def test_stack_hparams_rejects_members_with_different_keys():
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+# The runs are compared across layouts, i.e. different programs: SGD with momentum keeps
+# rounding differences at rounding size (Adam's first steps, ~lr * sign(g), would turn
+# them into +-lr for any parameter whose exact gradient is zero).
+LINEAR_UPDATES = ("--config.g_optimizer.name=sgd", "--config.d_optimizer.name=sgd",
+                  "--config.g_optimizer.lr=0.01", "--config.d_optimizer.lr=0.01",
+                  "--config.g_optimizer.momentum=0.9", "--config.d_optimizer.momentum=0.9")
+
+
 def run_experiment(workdir, *extra, devices=1):
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
   return subprocess.Popen(
       [sys.executable, "-m", "experiments.run", "--config=configs/ring.py:runlocal",
-       f"--workdir={workdir}", "--config.progress=false", *extra],
+       f"--workdir={workdir}", "--config.progress=false", *LINEAR_UPDATES, *extra],
       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
   )
 

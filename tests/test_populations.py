@@ -33,6 +33,12 @@ TINY = [
     "--config.data.batch_size=16",
     "--config.eval.num_samples=200",
     "--config.tensorboard=False",
+    # Members are compared with standalone runs, a different program: SGD with momentum
+    # keeps rounding differences at rounding size where Adam's ~lr*sign(g) first steps
+    # would turn them into +-lr for parameters whose exact gradient is zero.
+    "--config.g_optimizer.name=sgd", "--config.d_optimizer.name=sgd",
+    "--config.g_optimizer.lr=0.01", "--config.d_optimizer.lr=0.01",
+    "--config.g_optimizer.momentum=0.9", "--config.d_optimizer.momentum=0.9",
 ]
 
 

@@ -11,6 +11,8 @@ uint32 per dimension, then the data in C order. Files may be gzip-compressed.
 
 import gzip
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -153,19 +155,29 @@ def load_npz(
   path = Path(path).expanduser()
   if not path.is_file():
     raise DataError(f".npz file {path} does not exist; point the config at an existing file")
+  if not zipfile.is_zipfile(path):  # np.load would read any other file as a pickle.
+    raise DataError(f"{path} is not an .npz archive (not a zip file); write it with "
+                    "np.savez(path, x=images)")
   try:
-    archive = np.load(path, allow_pickle=False)
-  except (OSError, ValueError) as e:
-    message = f"{path} is not a readable .npz archive ({e}); write it with np.savez"
-    raise DataError(message) from None
-  with archive:
-    keys = list(archive.keys())
-    for key in (images_key, labels_key):
-      if key is not None and key not in archive:
-        raise DataError(f"{path} has no array {key!r} (it has {keys}); set images_key/labels_key "
-                        "to one of them")
-    images = archive[images_key]
-    labels = archive[labels_key] if labels_key is not None else None
+    with np.load(path, allow_pickle=False) as archive:
+      keys = list(archive.keys())
+      for key in (images_key, labels_key):
+        if key is not None and key not in archive:
+          raise DataError(f"{path} has no array {key!r} (it has {keys}); store the images "
+                          f"under {images_key!r}: np.savez(path, {images_key}=images)")
+      images = archive[images_key]
+      labels = archive[labels_key] if labels_key is not None else None
+  except DataError:
+    raise
+  except ValueError as e:
+    if "allow_pickle" in str(e):  # An object array: numpy would have to unpickle it.
+      raise DataError(f"{path} holds an object array (pickled Python objects, never loaded); "
+                      "store the images as a uint8 array: np.savez(path, x=images)") from None
+    raise DataError(f"{path} is a damaged .npz archive ({_first_line(e)}); write it again "
+                    "with np.savez") from None
+  except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    raise DataError(f"{path} is a damaged or truncated .npz archive ({_first_line(e)}); write "
+                    "it again with np.savez") from None
   if images.dtype != np.uint8:
     raise DataError(f"{path}[{images_key!r}] is {images.dtype}; store images as uint8 0..255 "
                     "(e.g. np.round(x * 255).astype(np.uint8) for [0, 1] floats)")
@@ -180,3 +192,8 @@ def load_npz(
                       f"labels of shape [{len(images)}]")
     labels = labels.astype(np.int64)
   return images, labels
+
+
+def _first_line(error: Exception) -> str:
+  text = str(error).strip()
+  return (text.splitlines()[0] if text else type(error).__name__)[:160]

@@ -1,0 +1,136 @@
+"""What a request needs of the machine, checked before anything is allocated.
+
+A batch, an evaluation set or a sample file larger than the machine can hold is
+refused with one line (exit status 2) instead of running until memory or the disk
+runs out: host memory from /proc/meminfo, an accelerator's from its
+`memory_stats()`, the train step's own need from XLA's memory analysis of the
+compiled program (the compilation is the one the first step reuses).
+"""
+
+import os
+import shutil
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.errors import UserError
+
+FLOAT_BYTES = 4
+
+
+def gib(num_bytes: float) -> str:
+  return f"{num_bytes / 2**30:.3g} GiB"
+
+
+def host_bytes() -> int:
+  """Memory the host can still give (MemAvailable), or its physical size."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def device_bytes(device=None) -> tuple[int, str]:
+  """`(bytes, name)`: an accelerator's memory limit, or the host's for CPU devices."""
+  device = device or jax.devices()[0]
+  stats = None
+  try:
+    stats = device.memory_stats()
+  except Exception:  # pylint: disable=broad-except  (backends without statistics)
+    pass
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), str(device)
+  return host_bytes(), "this machine"
+
+
+def require_host(need: float, what: str, fix: str) -> None:
+  """Raises UserError when `need` bytes of host memory exceed what is available."""
+  available = host_bytes()
+  if need > available:
+    raise UserError(f"{what} needs about {gib(need)} of memory, more than the "
+                    f"{gib(available)} this machine has free; {fix}")
+
+
+def require_disk(need: float, path: str, what: str, fix: str) -> None:
+  """Raises UserError when `need` bytes exceed the free space where `path` goes."""
+  directory = os.path.dirname(os.path.abspath(path))
+  free = shutil.disk_usage(directory).free
+  if need > free:
+    raise UserError(f"{what} needs {gib(need)} of disk, more than the {gib(free)} free in "
+                    f"{directory}; {fix}")
+
+
+def compiled_bytes(fn, *abstract_args) -> Optional[int]:
+  """The memory XLA's compiled program of `fn(*abstract_args)` needs, or None.
+
+  Arguments, outputs and temporaries, less what donation aliases.
+  """
+  try:
+    stats = fn.lower(*abstract_args).compile().memory_analysis()
+  except Exception:  # pylint: disable=broad-except  (no analysis on this backend)
+    return None
+  if stats is None:
+    return None
+  return (stats.argument_size_in_bytes + stats.output_size_in_bytes
+          + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
+
+
+def check_run(experiment) -> None:
+  """Refuses a run whose train step or evaluation cannot fit this machine.
+
+  `experiment`: a builders.Experiment or a populations.Population (which has a
+  member axis in front of its batches and keys).
+  """
+  config = experiment.config
+  spec = (experiment.experiment if hasattr(experiment, "members") else experiment).data.spec
+  members = (len(experiment.members),) if hasattr(experiment, "members") else ()
+  rows = config.d_steps * config.data.batch_size
+  batches = jax.ShapeDtypeStruct((*members, config.steps_per_call, rows, *spec.shape),
+                                 jnp.float32)
+  need = compiled_bytes(experiment.train, experiment.abstract_state, batches,
+                        experiment.train_key)
+  if need is None:
+    return
+  available, where = device_bytes()
+  if need > available:
+    raise UserError(
+        f"the train step (data.batch_size={config.data.batch_size}, d_steps={config.d_steps}, "
+        f"steps_per_call={config.steps_per_call}{', ' + str(members[0]) + ' members' if members else ''}) "
+        f"needs about {gib(need)} of memory, more than the {gib(available)} free on {where}; "
+        "lower --config.data.batch_size or --config.steps_per_call")
+
+
+def check_data(config, example_shape, *, points: bool) -> None:
+  """Refuses data requests the host cannot hold together: a call's batches, the
+  evaluation reference and the evaluation samples.
+
+  `points`: toy data generated in float64 (each value costs about 3 float64 temporaries
+  while drawn); otherwise uint8 images (1 byte per stored value).
+  """
+  example = int(np.prod(example_shape))
+  drawn = example * (3 * 8 + FLOAT_BYTES) + 8 if points else example
+  rows = config.steps_per_call * config.d_steps * config.data.batch_size
+  # Drawn or stored batches, their float32 copy and the stacked call.
+  parts = {
+      "data.batch_size": rows * (drawn + 2 * FLOAT_BYTES * example),
+      # The reference is drawn like a batch (points) or a view of the images.
+      "eval.num_samples": max(config.eval.num_samples, config.eval.num_pictures) * (
+          drawn if points else 0)
+                          # The samples, their scaled copy and the metrics' work arrays.
+                          + config.eval.num_samples * example * FLOAT_BYTES * 4,
+  }
+  need = sum(parts.values())
+  available = host_bytes()
+  if need > available:
+    field = max(parts, key=parts.get)
+    raise UserError(
+        f"this run needs about {gib(need)} of memory for its data (steps_per_call="
+        f"{config.steps_per_call} x d_steps={config.d_steps} x data.batch_size="
+        f"{config.data.batch_size} examples a call, eval.num_samples={config.eval.num_samples}), "
+        f"more than the {gib(available)} this machine has free; lower --config.{field}")

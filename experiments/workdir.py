@@ -1,0 +1,343 @@
+"""The workdir of a run: its files, its lock, and the record of what produced it.
+
+  config.json           the resolved config the run was started with (never rewritten)
+  config_changes.jsonl  one record per resume that changed settings:
+                        {"step": S, "time": ..., "FIELD": [old, new], ...}
+  lock                  {"host", "pid", "start", "since"} of the trainer using it
+  metrics.jsonl, checkpoints/, samples/, tensorboard/, members/NAME/ (populations)
+
+Every small file is written whole or not at all (a temporary file, then a rename),
+so a kill or a full disk never leaves half a config behind. One trainer at a
+time: a second one on the same workdir stops with one line naming the holder;
+the lock of a process that died on this host is taken over with a note.
+"""
+
+import datetime
+import json
+import os
+import socket
+import sys
+import tempfile
+from typing import Optional
+
+from experiments.errors import UserError
+from gan_jax import checkpoint
+
+CONFIG_FILE = "config.json"
+CHANGES_FILE = "config_changes.jsonl"
+LOCK_FILE = "lock"
+CHECKPOINT_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+MEMBERS_DIR = "members"  # a population's members/NAME/: each member's own logs and samples
+
+
+# --- Files ----------------------------------------------------------------------
+
+
+def write_atomic(path: str, text: str) -> None:
+  """Writes `text` to `path` whole: a temporary file in the same folder, then a rename."""
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+  try:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users.
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def append_line(path: str, record: dict) -> None:
+  """Appends one JSON record as a line, on a fresh line even after a cut-short one."""
+  with open(path, "a+b") as f:
+    f.seek(0, os.SEEK_END)
+    if f.tell():
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b"\n":
+        f.write(b"\n")
+    f.write((json.dumps(record) + "\n").encode("utf-8"))
+    f.flush()
+
+
+def read_json_records(path: str) -> list[dict]:
+  """The complete JSON records of a .jsonl file, in order.
+
+  Lines glued together (a record appended to one whose newline a kill cut off)
+  are split back into their records; a record cut short is dropped.
+  """
+  if not os.path.exists(path):
+    return []
+  decoder = json.JSONDecoder()
+  records = []
+  with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+      text, position = line.strip(), 0
+      while position < len(text):
+        try:
+          record, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+          break  # The rest of the line was cut short.
+        if isinstance(record, dict):
+          records.append(record)
+        position = end
+        while position < len(text) and text[position].isspace():
+          position += 1
+  return records
+
+
+def check_writable(directory: str, what: str) -> None:
+  """Raises UserError unless a file can be created in `directory` (or where it would be).
+
+  A real write probe: permission bits do not stop root, a read-only mount does.
+  """
+  existing = os.path.abspath(directory)
+  while not os.path.isdir(existing):
+    parent = os.path.dirname(existing)
+    if parent == existing:
+      break
+    existing = parent
+  try:
+    fd, probe = tempfile.mkstemp(dir=existing, prefix=".write_probe.")
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise UserError(f"{what}={directory}: cannot write in {existing} ({e.strerror}); pass a "
+                    "writable directory") from None
+
+
+# --- The config record ----------------------------------------------------------
+
+
+def read_config(workdir: str) -> Optional[dict]:
+  """`workdir/config.json` as a dict, None if there is none; UserError if unreadable."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path, encoding="utf-8") as f:
+      saved = json.load(f)
+  except UnicodeDecodeError:
+    raise UserError(f"{path} is not UTF-8 text; it was not written by experiments.run: "
+                    "move it away or use a new --workdir") from None
+  except (OSError, json.JSONDecodeError) as e:
+    raise UserError(f"{path} is unreadable ({str(e).splitlines()[0]}); move it away or use "
+                    "a new --workdir") from None
+  if not isinstance(saved, dict):
+    raise UserError(f"{path} holds a JSON {type(saved).__name__}, not a config object; it was "
+                    "not written by experiments.run: move it away or use a new --workdir")
+  return saved
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+  """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists stay values."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(flatten(value, f"{prefix}{key}."))
+    else:
+      flat[f"{prefix}{key}"] = value
+  return flat
+
+
+def _normal(value):
+  if isinstance(value, (list, tuple)):
+    return [_normal(v) for v in value]
+  return value
+
+
+def changes(old: dict, new: dict, ignore=("resolved", "population")) -> dict:
+  """The fields whose values differ, as `{field: [old, new]}` (None for an absent one)."""
+  old = flatten({k: v for k, v in old.items() if k not in ignore})
+  new = flatten({k: v for k, v in new.items() if k not in ignore})
+  return {field: [old.get(field), new.get(field)] for field in sorted(set(old) | set(new))
+          if _normal(old.get(field)) != _normal(new.get(field))}
+
+
+def read_changes(workdir: str) -> list[dict]:
+  return read_json_records(os.path.join(workdir, CHANGES_FILE))
+
+
+def apply_changes(config: dict, records: list[dict]) -> dict:
+  """`config` (nested) with every recorded change applied, in order."""
+  config = json.loads(json.dumps(config))
+  for record in records:
+    for field, value in record.items():
+      if field in ("step", "time") or not isinstance(value, list) or len(value) != 2:
+        continue
+      *parents, leaf = field.split(".")
+      node = config
+      for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+          break
+      else:
+        if value[1] is None:
+          node.pop(leaf, None)
+        else:
+          node[leaf] = value[1]
+  return config
+
+
+def record_changes(workdir: str, step: int, changed: dict) -> str:
+  """Appends `{step, time, field: [old, new], ...}` to config_changes.jsonl; returns a line."""
+  now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+  append_line(os.path.join(workdir, CHANGES_FILE), {"step": step, "time": now, **changed})
+  shown = ", ".join(f"{f} {o!r} -> {n!r}" for f, (o, n) in list(changed.items())[:6])
+  more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+  return (f"resuming at step {step} with changed settings: {shown}{more} (recorded in "
+          f"{os.path.join(workdir, CHANGES_FILE)}; {CONFIG_FILE} keeps the original)")
+
+
+# --- The lock -------------------------------------------------------------------
+
+
+def _start_time(pid: int) -> Optional[str]:
+  """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[19]
+  except (OSError, IndexError):
+    return None
+
+
+def _alive(holder: dict) -> bool:
+  pid = holder.get("pid")
+  if not isinstance(pid, int) or pid <= 0:
+    return False
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  started = _start_time(pid)
+  return started is None or holder.get("start") in (None, started)
+
+
+def _holder(path: str) -> Optional[dict]:
+  try:
+    with open(path, encoding="utf-8") as f:
+      holder = json.load(f)
+    return holder if isinstance(holder, dict) else {}
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError):
+    return {}
+
+
+def _in_use(workdir: str, holder: dict) -> UserError:
+  path = os.path.join(workdir, LOCK_FILE)
+  who = f"pid {holder.get('pid')} on host {holder.get('host')} since {holder.get('since')}"
+  if holder.get("host") == socket.gethostname():
+    fix = "wait for it to finish or stop it, or pass another --workdir"
+  else:
+    fix = f"wait for it or pass another --workdir; if that run is gone, remove {path}"
+  return UserError(f"{workdir} is in use by another trainer ({who}); {fix}")
+
+
+def _stale(holder: dict) -> bool:
+  """A lock this host can prove dead: its process is gone (or it is unreadable)."""
+  if not holder:
+    return True
+  return holder.get("host") == socket.gethostname() and not _alive(holder)
+
+
+def check_unlocked(workdir: str) -> None:
+  """Raises UserError if a live trainer holds `workdir` (reads only)."""
+  holder = _holder(os.path.join(workdir, LOCK_FILE))
+  if holder is not None and not _stale(holder):
+    raise _in_use(workdir, holder)
+
+
+class Lock:
+  """This process's hold on a workdir; `release()` (or the context exit) gives it back."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, LOCK_FILE)
+    self.record = {"host": socket.gethostname(), "pid": os.getpid(),
+                   "start": _start_time(os.getpid()),
+                   "since": datetime.datetime.now(datetime.timezone.utc).strftime(
+                       "%Y-%m-%dT%H:%M:%SZ")}
+
+  def acquire(self) -> "Lock":
+    """Takes the lock; raises UserError if a live trainer holds it.
+
+    The lock file is created whole (written aside, then hard-linked into place,
+    which fails if it exists), so no reader ever sees half a record.
+    """
+    workdir = os.path.dirname(self.path)
+    os.makedirs(workdir, exist_ok=True)
+    for _ in range(3):
+      fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".lock.", suffix=".tmp")
+      with os.fdopen(fd, "w") as f:
+        json.dump(self.record, f)
+      try:
+        os.link(tmp, self.path)
+        return self
+      except FileExistsError:
+        holder = _holder(self.path)
+        if holder is None:
+          continue  # Released meanwhile: try again.
+        if not _stale(holder):
+          raise _in_use(workdir, holder) from None
+        print(f"note: taking over the lock of pid {holder.get('pid')} on "
+              f"{holder.get('host')}, which is no longer running, in {workdir}",
+              file=sys.stderr, flush=True)
+        try:
+          os.remove(self.path)
+        except FileNotFoundError:
+          pass
+      finally:
+        os.remove(tmp)
+    raise UserError(f"could not lock {workdir}: other trainers keep taking it; pass another "
+                    "--workdir")
+
+  def release(self) -> None:
+    if _holder(self.path) == self.record:
+      os.remove(self.path)
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc):
+    self.release()
+
+
+# --- Checkpoints ----------------------------------------------------------------
+
+
+def restore_latest(workdir: str, abstract_state, *, fix: str):
+  """`(state, step)` of the latest checkpoint of `workdir`, `(None, None)` if none.
+
+  Raises:
+    UserError: the checkpoint is damaged (naming its folder and how to resume
+      from the one before), or does not fit `abstract_state` (`fix` says what to do).
+  """
+  directory = os.path.join(workdir, CHECKPOINT_DIR)
+  step = checkpoint.latest_step(directory)
+  if step is None:
+    return None, None
+  manager = checkpoint.make_manager(directory, read_only=True)
+  try:
+    return checkpoint.restore(manager, abstract_state, step=step), step
+  except Exception as e:  # pylint: disable=broad-except
+    # Orbax reports a damaged file, a mismatched tree or shape in many exception types.
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    if not checkpoint.readable(directory, step):
+      where = os.path.join(directory, str(step))
+      earlier = [s for s in manager.all_steps() if s < step]
+      aside = os.path.join(workdir, f"damaged_step_{step}")
+      then = (f"to resume from step {max(earlier)}, the one before" if earlier else
+              "to start afresh (there is no earlier checkpoint)")
+      raise UserError(f"the checkpoint {where} is damaged ({first}); move it away "
+                      f"(mv {where} {aside}) {then}") from None
+    raise UserError(f"the checkpoint at step {step} in {directory} does not fit this config "
+                    f"({first}); {fix}") from None
+  finally:
+    manager.close()
