@@ -72,7 +72,7 @@ def load_config(spec: str):
   except ValueError as e:  # The config's own check of its argument.
     raise UserError(f"--config={spec}: {_first_line(e)}") from None
   except Exception as e:  # pylint: disable=broad-except
-    raise UserError(f"{path}: get_config({arg!r}) raised {type(e).__name__} "
+    raise UserError(f"{path}: get_config({repr(arg) if arg else ''}) raised {type(e).__name__} "
                     f"({_first_line(e)}); fix the config file or its argument") from None
   if not isinstance(config, ml_collections.ConfigDict):
     raise UserError(f"{path}: get_config() returned {type(config).__name__}, not an "

@@ -116,4 +116,7 @@ def _finite(metrics: dict) -> dict:
 
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv))
+  _status = main(sys.argv)
+  if _status == run.EXIT_USAGE:
+    workdirs.exit_now(_status)
+  sys.exit(_status)

@@ -676,4 +676,7 @@ def _train_all(runs, command) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main(sys.argv))
+  _status = main(sys.argv)
+  if _status == EXIT_USAGE:
+    workdirs.exit_now(_status)
+  sys.exit(_status)

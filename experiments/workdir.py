@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 from typing import Optional
 
 from experiments.errors import UserError
@@ -312,6 +313,26 @@ class Lock:
 # --- Checkpoints ----------------------------------------------------------------
 
 
+class _MainThreadOnly:
+  """A stderr that passes on what the main thread writes and drops the other threads'.
+
+  A failed orbax restore leaves tensorstore reads running that finish after orbax
+  closed their event loop, and each prints a traceback ("Event loop is closed")
+  from its own thread; the one-line error would drown under hundreds of lines.
+  """
+
+  def __init__(self, stream):
+    self.stream = stream
+
+  def write(self, text):
+    if threading.current_thread() is threading.main_thread():
+      return self.stream.write(text)
+    return len(text)
+
+  def __getattr__(self, name):
+    return getattr(self.stream, name)
+
+
 def restore_latest(workdir: str, abstract_state, *, fix: str):
   """`(state, step)` of the latest checkpoint of `workdir`, `(None, None)` if none.
 
@@ -324,11 +345,16 @@ def restore_latest(workdir: str, abstract_state, *, fix: str):
   if step is None:
     return None, None
   manager = checkpoint.make_manager(directory, read_only=True)
+  stderr = sys.stderr
+  sys.stderr = _MainThreadOnly(stderr)  # Kept after a failure: the process ends with it.
   try:
-    return checkpoint.restore(manager, abstract_state, step=step), step
+    state = checkpoint.restore(manager, abstract_state, step=step)
+    sys.stderr = stderr
+    return state, step
   except Exception as e:  # pylint: disable=broad-except
     # Orbax reports a damaged file, a mismatched tree or shape in many exception types.
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    first = first.split(" See full TensorStore details")[0][:160]
     if not checkpoint.readable(directory, step):
       where = os.path.join(directory, str(step))
       earlier = [s for s in manager.all_steps() if s < step]
@@ -341,3 +367,14 @@ def restore_latest(workdir: str, abstract_state, *, fix: str):
                     f"({first}); {fix}") from None
   finally:
     manager.close()
+
+
+def exit_now(status: int) -> None:
+  """Ends the process with `status` after flushing, skipping interpreter teardown.
+
+  For refused starts only: nothing is left to write, and teardown would let
+  orbax's abandoned reads of a damaged checkpoint print past the one-line error.
+  """
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)  # pylint: disable=protected-access

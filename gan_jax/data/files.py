@@ -54,7 +54,7 @@ def read_idx(path: os.PathLike | str) -> np.ndarray:
   if raw[:2] == _GZIP_MAGIC:
     try:
       raw = gzip.decompress(raw)
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
       raise DataError(f"{path} is a damaged gzip file ({e}); download or copy it again") from None
   if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
     raise DataError(f"{path} is not an IDX file (magic number {raw[:4].hex() or 'missing'}); "
@@ -175,7 +175,7 @@ def load_npz(
                       "store the images as a uint8 array: np.savez(path, x=images)") from None
     raise DataError(f"{path} is a damaged .npz archive ({_first_line(e)}); write it again "
                     "with np.savez") from None
-  except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+  except Exception as e:  # pylint: disable=broad-except  (a damaged member fails anywhere)
     raise DataError(f"{path} is a damaged or truncated .npz archive ({_first_line(e)}); write "
                     "it again with np.savez") from None
   if images.dtype != np.uint8:
