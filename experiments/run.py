@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from typing import Any, NamedTuple, Optional
 
@@ -376,6 +377,28 @@ def disk_fault(error: BaseException) -> Optional[str]:
   return None
 
 
+class _DiskFaultRecords(logging.Filter):
+  """Drops orbax's and asyncio's log records of a failed write to a full disk.
+
+  The runner reports the fault itself in one line; orbax logs it from each of its
+  save threads with the whole tensorstore spec (hundreds of lines).
+  """
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+      text += str(record.exc_info[1])
+    return not any(os.strerror(code) in text for code in _DISK_ERRORS) and (
+        "RESOURCE_EXHAUSTED" not in text)
+
+
+def _quiet_disk_fault_logs() -> None:
+  for name in ("absl", "asyncio"):
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _DiskFaultRecords) for f in logger.filters):
+      logger.addFilter(_DiskFaultRecords())
+
+
 def _device_of(path: str) -> str:
   """The filesystem `path` lives on, as /proc/mounts names it ("tmpfs on /mnt")."""
   path = os.path.realpath(path)
@@ -412,6 +435,9 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
   state = prepared.state if prepared.state is not None else experiment.start_state()
   step = _state_step(state)
   manager = logs = progress = None
+  _quiet_disk_fault_logs()
+  stderr = sys.stderr
+  sys.stderr = workdirs.MainThreadOnly(stderr)
   try:
     if experiment.writer:
       _write_start_record(prepared, step, prefix)
@@ -440,6 +466,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
           "free space and run the same command to resume", file=sys.stderr, flush=True)
     return Outcome("disk", kept if kept is not None else step, {})
   finally:
+    sys.stderr = stderr
     if progress is not None:
       progress.close()
     for close in ((manager.close,) if manager is not None else ()) + (
@@ -651,10 +678,30 @@ def main(argv: list[str]) -> int:
     return EXIT_INTERRUPTED
 
 
+def _runtime_log_to_file() -> str:
+  """Sends the runtime's own (C++) log lines of a multi-process job to a file.
+
+  When a peer dies, every survivor's runtime logs the coordination errors it
+  sees (10-60 lines); the runner's one line says what happened and names this
+  file. Python's own output keeps the terminal. Returns the file's path.
+  """
+  path = os.path.join(tempfile.gettempdir(),
+                      f"gan_jax_runtime_process{jax.process_index()}_{os.getpid()}.log")
+  terminal = os.dup(2)
+  log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  os.dup2(log, 2)
+  os.close(log)
+  sys.stderr = os.fdopen(terminal, "w", buffering=1)
+  return path
+
+
 def _train_all(runs, command) -> int:
   results = []
   status = EXIT_OK
-  with Stop() as stop, gan_jax.parallel.exit_on_peer_failure():
+  note = ""
+  if jax.process_count() > 1:
+    note = f"this process's runtime log is {_runtime_log_to_file()}"
+  with Stop() as stop, gan_jax.parallel.exit_on_peer_failure(note):
     for name, prepared in runs:
       prefix = f"[{name}] " if command.sweep else ""
       start = time.perf_counter()
@@ -677,6 +724,6 @@ def _train_all(runs, command) -> int:
 
 if __name__ == "__main__":
   _status = main(sys.argv)
-  if _status == EXIT_USAGE:
+  if _status in (EXIT_USAGE, EXIT_DISK):
     workdirs.exit_now(_status)
   sys.exit(_status)

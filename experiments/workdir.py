@@ -313,12 +313,15 @@ class Lock:
 # --- Checkpoints ----------------------------------------------------------------
 
 
-class _MainThreadOnly:
+class MainThreadOnly:
   """A stderr that passes on what the main thread writes and drops the other threads'.
 
-  A failed orbax restore leaves tensorstore reads running that finish after orbax
-  closed their event loop, and each prints a traceback ("Event loop is closed")
-  from its own thread; the one-line error would drown under hundreds of lines.
+  A failed orbax restore or save (a damaged checkpoint, a full disk) leaves
+  tensorstore operations running that finish after orbax closed their event
+  loop, and each prints a traceback ("Event loop is closed") from its own
+  thread; the one-line error would drown under hundreds of lines. Failures of
+  the background writes still surface in the main thread (orbax re-raises them
+  at the next save or wait), where they are reported.
   """
 
   def __init__(self, stream):
@@ -346,7 +349,7 @@ def restore_latest(workdir: str, abstract_state, *, fix: str):
     return None, None
   manager = checkpoint.make_manager(directory, read_only=True)
   stderr = sys.stderr
-  sys.stderr = _MainThreadOnly(stderr)  # Kept after a failure: the process ends with it.
+  sys.stderr = MainThreadOnly(stderr)  # Kept after a failure: the process ends with it.
   try:
     state = checkpoint.restore(manager, abstract_state, step=step)
     sys.stderr = stderr

@@ -76,23 +76,28 @@ def initialize_distributed(
 
 
 @contextlib.contextmanager
-def exit_on_peer_failure():
+def exit_on_peer_failure(note: str = ""):
   """Turns a collective that failed because a peer process died into a clear exit.
 
   In a multi-process job, a `JaxRuntimeError` inside the block prints one line
   naming the failure and ends this process with status 1 at once, instead of a
   traceback followed by a wait on the runtime's shutdown barrier for the dead
   peer. In a single-process job the error propagates unchanged.
+
+  Args:
+    note: appended to the line (e.g. where this process's runtime log went).
   """
   try:
     yield
   except jax.errors.JaxRuntimeError as e:
     if jax.process_count() == 1:
       raise
-    reason = str(e).strip().splitlines()[0][:300]
+    reason = str(e).strip().splitlines()[0]
+    reason = reason.replace("Error dispatching computation: ", "")[:200]
     sys.stderr.write(
         f"error: process {jax.process_index()} of {jax.process_count()}: a collective failed "
-        f"({reason}); another process has probably died, see its log; stopping this one.\n"
+        f"({reason}); another process has probably died, see its log; stopping this one"
+        f"{'; ' + note if note else ''}.\n"
     )
     sys.stderr.flush()
     os._exit(1)
