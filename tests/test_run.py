@@ -5,6 +5,7 @@ exits; user errors exit with status 2, one line on stderr and an untouched
 workdir; a non-finite loss stops the run and keeps the last good checkpoint.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -60,10 +61,11 @@ def _restore_raw(workdir, step):
 
 
 def _snapshot(path: Path):
-  """Every file under `path` with its size and modification time (None if absent)."""
+  """Every file under `path` with its bytes' hash and modification time (None if absent)."""
   if not path.exists():
     return None
-  return sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+  return sorted((str(p.relative_to(path)), p.stat().st_mtime_ns,
+                 hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir")
                 for p in path.rglob("*"))
 
 
@@ -288,9 +290,10 @@ def test_user_errors_exit_2_with_one_line_and_touch_nothing(trained, tmp_path, c
   if extra == ["--sweep"]:  # A config without get_sweep().
     argv = ["run", "--config=configs/gaussian_1d.py:runlocal", f"--workdir={workdir}", "--sweep"]
   assert run.main(argv) == 2
-  err = capsys.readouterr().err
+  out, err = capsys.readouterr()
   assert len(err.strip().splitlines()) == 1, err
   assert err.startswith("error: ") and message in err, err
+  assert "Traceback" not in out + err, err
   assert _snapshot(workdir) == before
 
 
