@@ -16,11 +16,20 @@ sweep members differing in seeds, learning rates, penalty weight...) train as on
 population in one program (experiments/populations.py): the workdir then holds
 the members' mean and spread in `metrics.jsonl` and each member in `members/NAME/`.
 
+The workdir is locked while a trainer uses it (`lock`: host, pid); its
+`config.json` keeps the config the run was started with, and every resume that
+changes settings appends `{step, FIELD: [old, new]}` to `config_changes.jsonl`
+(experiments/workdir.py).
+
 Exit status: 0 when training finished or was interrupted by SIGTERM/SIGINT (a
 checkpoint is saved first; run the same command to resume); 1 when a loss or the
-parameters became non-finite (the last good checkpoint is kept); 2 for a mistake
-in the command, the config, the data or the workdir, reported in one line on
-stderr before anything is written.
+parameters became non-finite (the last good checkpoint is kept), when
+`skip_nonfinite` skipped `max_consecutive_nonfinite` updates in a row, or when a
+peer of a multi-process run died; 2 for a mistake in the command, the config,
+the data or the workdir (or a request larger than the machine), reported in one
+line on stderr before anything is written; 3 when the disk is full (or turned
+read-only) where the run writes, the checkpoints already written intact; 130 for
+a second Ctrl-C.
 """
 
 import contextlib

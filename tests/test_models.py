@@ -454,3 +454,40 @@ def test_batch_norm_equals_flax_batch_norm(shape, dtype):
     np.testing.assert_allclose(np.float32(y), np.float32(y_ref), rtol=1e-5, atol=1e-5)
     for a, b in zip(jax.tree.leaves((stats_ref, grads_ref)), jax.tree.leaves((stats, grads))):
       np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))
+
+
+def test_maxout_mlp_discriminator_takes_the_max_of_its_pieces():
+  d = models.mlp_discriminator((4, 3), maxout_pieces=5, init_std=0.5)
+  x = _normal((6, 2))
+  params, collections = d.init(jax.random.key(0), x)
+  (logits, features), _ = d.apply(params, collections, x, rng=jax.random.key(1), train=True)
+  h = x
+  for name in ("Maxout_0", "Maxout_1"):
+    dense = params[name]["Dense_0"]
+    z = h @ dense["kernel"] + dense["bias"]
+    h = z.reshape(len(x), -1, 5).max(axis=-1)  # pieces contiguous, as in pylearn2/blocks
+  np.testing.assert_allclose(features, h, rtol=1e-5, atol=1e-6)
+  out = params["Dense_0"]
+  np.testing.assert_allclose(logits, (h @ out["kernel"] + out["bias"])[:, 0], rtol=1e-5,
+                             atol=1e-6)
+  assert params["Maxout_0"]["Dense_0"]["kernel"].shape == (2, 20)
+
+
+def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_averages():
+  g = models.mlp_generator(2, hidden=(400, 400), batch_norm=True, init_std=0.02)
+  z = _normal((8, 3))
+  params, collections = g.init(jax.random.key(0), z)
+  hidden = [params[f"Dense_{i}"] for i in range(2)]
+  assert all(set(layer) == {"kernel"} for layer in hidden)  # batch norm's shift is the bias
+  assert set(params["Dense_2"]) == {"kernel", "bias"}  # the output keeps its bias
+  np.testing.assert_allclose(np.std(hidden[1]["kernel"]), 0.02, rtol=0.02)  # N(0, 0.02^2)
+  # Sampling (train=False) uses the running averages: a sample does not depend on the
+  # rest of its batch; training (train=True) normalises with the batch's statistics.
+  eval_all, _ = g.apply(params, collections, z, train=False, rng=jax.random.key(1))
+  eval_head, _ = g.apply(params, collections, z[:3], train=False, rng=jax.random.key(1))
+  np.testing.assert_allclose(eval_all[:3], eval_head, rtol=1e-5, atol=1e-6)
+  train_all, new = g.apply(params, collections, z, train=True, rng=jax.random.key(1))
+  train_head, _ = g.apply(params, collections, z[:3], train=True, rng=jax.random.key(1))
+  assert not np.allclose(train_all[:3], train_head)
+  assert not np.allclose(new["batch_stats"]["BatchNorm_0"]["mean"],
+                         collections["batch_stats"]["BatchNorm_0"]["mean"])

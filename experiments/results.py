@@ -1,0 +1,242 @@
+r"""Results as records: one JSON file per README row, and the table rendered from them.
+
+  # Score a trained population and write results/NAME.json:
+  python -m experiments.evaluate --workdir=DIR
+  python -m experiments.results --record=NAME --workdir=DIR \
+      --run_command="python -m experiments.run --config=configs/ring.py --config.num_seeds=3 \
+      --workdir=DIR" --published='{"source": "PacGAN Table 1", ...}'
+  # Render the table; --check fails when README.md differs, --write rewrites it:
+  python -m experiments.results [--check | --write]
+
+A record holds the commands that reproduce it, the resolved config, the seeds,
+each seed's metrics with their mean, std, min and max, the step evaluated (and the
+run's length), the wall time, the machine and the commit. The rendered row puts
+the mean +- std over n seeds beside the published figure with its own n and
+protocol, and says plainly where the row falls short of the paper: outside the
+published mean +- 2 standard errors, or trained for fewer steps than the paper.
+"""
+
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+
+from absl import flags
+
+from experiments import workdir as workdirs
+from experiments.command import parse_flags
+from experiments.errors import UserError
+
+RESULTS_DIR = "results"
+README = "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+EVAL_FILE = "eval.jsonl"
+EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
+
+# How each metric is shown: (label, scale, digits).
+SHOWN = {
+    "modes_covered": ("modes", 1, 1),
+    "high_quality_fraction": ("% high quality", 100, 1),
+    "kl_to_uniform": ("KL", 1, 3),
+    "wasserstein_1d": ("W1", 1, 3),
+    "parzen_log_likelihood": ("Parzen", 1, 1),
+    "frechet_distance": ("FD", 1, 1),
+}
+
+
+def machine() -> str:
+  """The CPU model and core count (or the GPUs JAX sees), in words."""
+  model = platform.processor() or "unknown CPU"
+  try:
+    with open("/proc/cpuinfo") as f:
+      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  return f"{model}, {os.cpu_count()} cores"
+
+
+def commit() -> str:
+  try:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+
+
+def _summary(values: list) -> dict:
+  finite = [v for v in values if v is not None and math.isfinite(v)]
+  if not finite:
+    return {"seeds": values}
+  mean = sum(finite) / len(finite)
+  std = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite))
+  return {"seeds": values, "mean": mean, "std": std, "min": min(finite), "max": max(finite)}
+
+
+def make_record(name: str, workdir: str, *, run_command: str, published: dict, title: str = "",
+                note: str = "") -> dict:
+  """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
+
+  Raises:
+    UserError: no config, no evaluation, or not a population of at least 3 seeds.
+  """
+  config = workdirs.read_config(workdir)
+  if config is None:
+    raise UserError(f"{workdir} holds no config.json; pass the --workdir of a run")
+  evaluations = workdirs.read_json_records(os.path.join(workdir, EVAL_FILE))
+  if not evaluations:
+    raise UserError(f"{workdir} has no {EVAL_FILE}; run python -m experiments.evaluate "
+                    f"--workdir={workdir} first")
+  last = evaluations[-1]
+  members = last.get("members") or {}
+  if len(members) < 3:
+    raise UserError(f"{workdir} was evaluated over {len(members) or 1} seed(s); a record needs "
+                    "a population of at least 3 (--config.num_seeds=3)")
+  names = sorted(members)
+  metrics = {field: _summary([members[n].get(field) for n in names])
+             for field in members[names[0]]}
+  checkpoints = os.path.join(workdir, workdirs.CHECKPOINT_DIR, str(last["step"]))
+  started = os.path.getmtime(os.path.join(workdir, workdirs.CONFIG_FILE))
+  wall = os.path.getmtime(checkpoints) - started if os.path.exists(checkpoints) else None
+  return {
+      "name": name,
+      "title": title or name,
+      "commands": [run_command, f"python -m experiments.evaluate --workdir={workdir}"],
+      "config": config,
+      "changes": workdirs.read_changes(workdir),
+      "seeds": [m.get("seed") for m in config.get("population", [])] or names,
+      "members": names,
+      "step": last["step"],
+      "num_steps": workdirs.apply_changes(config, workdirs.read_changes(workdir))["num_steps"],
+      "wall_time_s": wall,
+      "machine": machine(),
+      "commit": commit(),
+      "date": datetime.date.today().isoformat(),
+      "protocol": last.get("protocol", {}),
+      "metrics": metrics,
+      "published": published,
+      "note": note,
+  }
+
+
+def _cell(summary: dict, field: str) -> str:
+  label, scale, digits = SHOWN.get(field, (field, 1, 3))
+  if "mean" not in summary:
+    return f"{label} n/a"
+  mean, std = summary["mean"] * scale, summary["std"] * scale
+  return f"{mean:.{digits}f} ± {std:.{digits}f} {label}"
+
+
+def verdict(record: dict) -> str:
+  """Where the row stands against the published figure, in words."""
+  published = record.get("published") or {}
+  values = published.get("values") or {}
+  if not values:
+    return "no published figure"
+  short = []
+  for field, (mean, error) in values.items():
+    got = record["metrics"].get(field, {}).get("mean")
+    if got is None or abs(got - mean) > 2 * error:
+      short.append(SHOWN.get(field, (field,))[0])
+  length = ("" if record["step"] >= record["num_steps"] else
+            f"; trained {record['step']:,} of the paper's {record['num_steps']:,} steps")
+  if short:
+    return f"**short of the paper** ({', '.join(short)} outside ±2 SE{length})"
+  return f"inside the paper's ±2 SE{length}"
+
+
+def render(records: list[dict]) -> str:
+  """The Markdown table of `records`, one row each."""
+  lines = ["| SPEC | step (wall) | result, mean ± std over n seeds | published | verdict |",
+           "|---|---|---|---|---|"]
+  for r in sorted(records, key=lambda r: r["name"]):
+    shown = [f for f in SHOWN if f in r["metrics"]]
+    result = ", ".join(_cell(r["metrics"][f], f) for f in shown) + f" (n={len(r['members'])})"
+    wall = f" ({r['wall_time_s'] / 60:.0f} min)" if r.get("wall_time_s") else ""
+    published = r.get("published") or {}
+    anchor = "; ".join(
+        f"{v[0] * SHOWN.get(f, (f, 1))[1]:g} ± {v[1] * SHOWN.get(f, (f, 1))[1]:g} "
+        f"{SHOWN.get(f, (f,))[0]}" for f, v in (published.get("values") or {}).items())
+    anchor = (f"{published.get('source', '')}: {anchor} (± {published.get('error', 'SE')}, "
+              f"n={published.get('n', '?')})") if anchor else published.get("source", "—")
+    lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
+  lines.append("")
+  machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
+                     for r in records})
+  lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
+  return "\n".join(lines)
+
+
+def load_records(directory: str = RESULTS_DIR) -> list[dict]:
+  if not os.path.isdir(directory):
+    return []
+  records = []
+  for name in sorted(os.listdir(directory)):
+    if name.endswith(".json"):
+      with open(os.path.join(directory, name), encoding="utf-8") as f:
+        records.append(json.load(f))
+  return records
+
+
+def readme_with(table: str, readme: str) -> str:
+  """`readme` with the text between the results markers replaced by `table`."""
+  if BEGIN not in readme or END not in readme:
+    raise UserError(f"{README} has no {BEGIN} ... {END} block for the results table")
+  head, rest = readme.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+
+
+def main(argv: list[str]) -> int:
+  fv = flags.FlagValues()
+  flags.DEFINE_bool("check", False, "Exit 1 when README.md differs from the rendering.",
+                    flag_values=fv)
+  flags.DEFINE_bool("write", False, "Rewrite README.md's results table.", flag_values=fv)
+  flags.DEFINE_string("record", None, "Write results/NAME.json from --workdir.", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "The evaluated population's workdir.", flag_values=fv)
+  flags.DEFINE_string("run_command", "", "The command that trained --workdir.", flag_values=fv)
+  flags.DEFINE_string("published", "{}", "The paper's figure as JSON: source, n, error, "
+                      "values {metric: [mean, error]}.", flag_values=fv)
+  flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
+  flags.DEFINE_string("note", "", "A note kept in the record.", flag_values=fv)
+  try:
+    parse_flags(fv, argv)
+    if fv.record:
+      if not fv.workdir:
+        raise UserError("--record needs --workdir=DIR of an evaluated population")
+      try:
+        published = json.loads(fv.published)
+      except json.JSONDecodeError as e:
+        raise UserError(f"--published is not JSON ({e})") from None
+      record = make_record(fv.record, fv.workdir, run_command=fv.run_command,
+                           published=published, title=fv.title, note=fv.note)
+      os.makedirs(RESULTS_DIR, exist_ok=True)
+      path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
+      workdirs.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+      print(f"wrote {path}")
+      return EXIT_OK
+    table = render(load_records())
+    if not (fv.check or fv.write):
+      print(table)
+      return EXIT_OK
+    with open(README, encoding="utf-8") as f:
+      readme = f.read()
+    rendered = readme_with(table, readme)
+    if fv.write:
+      workdirs.write_atomic(README, rendered)
+      print(f"rewrote the results table of {README}")
+      return EXIT_OK
+    if rendered != readme:
+      print(f"{README}'s results table differs from results/*.json; run python -m "
+            "experiments.results --write", file=sys.stderr)
+      return EXIT_DIFFERS
+    return EXIT_OK
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+  sys.exit(main(sys.argv))

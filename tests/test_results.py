@@ -1,0 +1,73 @@
+"""Results records: the README's table is the rendering of results/*.json."""
+
+import json
+import os
+from pathlib import Path
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def _repo_cwd(monkeypatch):
+  monkeypatch.chdir(ROOT)
+
+
+def test_readme_results_table_is_the_rendering_of_the_records(capsys):
+  assert results.main(["results", "--check"]) == 0, capsys.readouterr().err
+  for record in results.load_records():
+    assert len(record["members"]) >= 3 and record["commands"] and record["commit"]
+    for summary in record["metrics"].values():
+      finite = [v for v in summary["seeds"] if v is not None]
+      if finite:
+        assert summary["mean"] == pytest.approx(np.mean(finite))
+        assert summary["std"] == pytest.approx(np.std(finite))
+
+
+def _record(mean, step=400_000):
+  return {"name": "x", "title": "x", "members": ["a", "b", "c"], "step": step,
+          "num_steps": 400_000, "machine": "m", "commit": "c", "date": "d",
+          "metrics": {"modes_covered": {"seeds": [mean] * 3, "mean": mean, "std": 0.0,
+                                        "min": mean, "max": mean}},
+          "published": {"source": "P", "n": 10, "error": "SE",
+                        "values": {"modes_covered": [6.3, 0.5]}}}
+
+
+def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
+  assert results.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
+  assert "short of the paper" in results.verdict(_record(7.4))
+  assert "trained 100,000 of the paper's 400,000" in results.verdict(_record(6.3, 100_000))
+  table = results.render([_record(7.2)])
+  assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
+
+
+def test_a_record_of_an_evaluated_population(tmp_path, capsys):
+  workdir = tmp_path / "pop"
+  assert run.main(["run", "--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
+                   "--config.model.d.hidden=(16,)", "--config.tensorboard=False",
+                   "--config.num_seeds=3", f"--workdir={workdir}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  record = results.make_record("ring_test", str(workdir), run_command="python -m ...",
+                               published={})
+  members = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])["members"]
+  assert record["members"] == ["seed=0", "seed=1", "seed=2"] and record["step"] == 20
+  modes = [members[n]["modes_covered"] for n in record["members"]]
+  assert record["metrics"]["modes_covered"]["seeds"] == modes
+  assert record["metrics"]["modes_covered"]["mean"] == pytest.approx(np.mean(modes))
+  assert record["config"]["population"][0]["name"] == "seed=0"
+  assert record["seeds"] == [0, 1, 2] and record["wall_time_s"] >= 0
+  capsys.readouterr()
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  os.remove(workdir / "eval.jsonl")
+  assert results.main(["results", "--record=x", f"--workdir={workdir}"]) == 2
+  assert "experiments.evaluate" in capsys.readouterr().err
