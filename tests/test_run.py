@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import subprocess
@@ -189,7 +190,12 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(trained, tmp_pa
   assert status == 1
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1, err
-  assert "non-finite" in err[0] and "at step 21" in err[0] and "step 20" in err[0], err
+  assert "non-finite" in err[0] and "last good checkpoint (step 20)" in err[0], err
+  stopped = int(re.search(r"at step (\d+)", err[0]).group(1))
+  # Logged every step: the run stops at the first non-finite record and logs nothing after.
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert stopped > 20 and [r["step"] for r in records] == [10, 20, *range(21, stopped)], (
+      stopped, [r["step"] for r in records])
   assert checkpoint.latest_step(str(workdir / "checkpoints")) == 20
   for x, y in zip(before, _restore_raw(workdir, 20)):
     np.testing.assert_array_equal(x, y)
