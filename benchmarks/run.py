@@ -16,7 +16,8 @@ Workloads (the models and settings of `configs/`, mirrored in PyTorch by
   strided convolutions in their adjoint form as in configs/wgan_gp.py), 5 critic
   updates with a gradient penalty of weight 10 per generator update, batch 64
   (`make_train_step(gan, d_steps=5, penalty=gradient_penalty, ...)`);
-* `ring`: the ring of 8 Gaussians with `configs/ring.py`'s MLPs, timed end to end
+* `ring`: the ring of 8 Gaussians with ReLU MLPs of `configs/ring.py`'s widths (G 4 x 400,
+  D 3 x 200; the config itself now has batch norm and maxout units), timed end to end
   over `--ring-steps` steps; gan_jax fuses 100 steps per dispatch
   (`make_multi_step`), PyTorch runs its Python loop.
 
@@ -160,7 +161,7 @@ def jax_wgan_gp(upsample: str, batch_size: int = 64, critic_steps: int = 5,
 
 
 def jax_ring(num_steps: int, donate: bool = True):
-  """The ring GAN of configs/ring.py, `RING_STEPS_PER_CALL` steps fused per call.
+  """A ring GAN of configs/ring.py's widths (ReLU MLPs), `RING_STEPS_PER_CALL` steps per call.
 
   Returns:
     `(runner, data)`: `runner.run(data[i])` runs steps `i * RING_STEPS_PER_CALL`

@@ -20,7 +20,7 @@ that the two frameworks do the same arithmetic:
   `CRITIC_NORMALIZATION` below: "none", as in `configs/wgan_gp.py` ("layer" is
   mirrored by `GroupNorm(1, C)`: statistics over (C, H, W) per example and a
   per-channel affine, which is what gan_jax's `normalization="layer"` computes).
-* The 2-D ring of 8 Gaussians, as `configs/ring.py`: G an MLP 2 -> 4 x 400 ReLU
+* The 2-D ring of 8 Gaussians, with ReLU MLPs of `configs/ring.py`'s widths: G an MLP 2 -> 4 x 400 ReLU
   -> 2, D an MLP 2 -> 3 x 200 ReLU -> 1, Adam(1e-4, betas (0.5, 0.999)), batch
   100, the non-saturating loss, reusing the fake batch; timed end to end over
   thousands of steps.

@@ -9,12 +9,14 @@ is) and `save_png` writes it.
 """
 
 import math
+import os
 from typing import Optional
 
 # The Agg canvas renders to memory, needs no display and no pyplot (whose import
 # costs a second per process).
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
 import numpy as np
 import PIL.Image
 
@@ -106,5 +108,11 @@ def picture(samples: np.ndarray, *, kind: str, reference: np.ndarray,
 
 
 def save_png(path: str, picture_rgb: np.ndarray) -> None:
-  """Writes an RGB uint8 picture `[H, W, 3]` as a PNG file."""
-  PIL.Image.fromarray(picture_rgb).save(path)
+  """Writes an RGB uint8 picture `[H, W, 3]` as a PNG file, whole or not at all."""
+  tmp = f"{path}.tmp"
+  try:
+    PIL.Image.fromarray(picture_rgb).save(tmp, format="PNG")
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
