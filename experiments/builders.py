@@ -10,6 +10,7 @@ runner can refuse a bad config before it touches the workdir.
 import inspect
 from typing import Any, Callable, NamedTuple, Optional
 
+import flax
 import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -558,11 +559,21 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
   example = experiment.example()
   try:
     abstract_state = jax.eval_shape(lambda: experiment.init_state())
+    # The generator's samples must have the data's shape before the discriminator sees
+    # either (otherwise it is built for one and fed the other).
+    made = jax.eval_shape(
+        lambda state: gan_jax.sample(gan, state, jax.random.key(0), 2, ema=False),
+        abstract_state).shape[1:]
+    if tuple(made) != tuple(data.spec.shape):
+      raise UserError(
+          f"model.generator={config.model.generator!r} makes samples of shape {tuple(made)} "
+          f"but the data ({config.data.name}) holds {tuple(data.spec.shape)}; choose a "
+          "generator for this data or data of that shape")
     batches = jax.ShapeDtypeStruct(
         (config.steps_per_call, config.d_steps * config.data.batch_size, *example.shape[1:]),
         jnp.float32)
     jax.eval_shape(train, abstract_state, batches, train_key)
-  except (ValueError, TypeError) as e:
+  except (ValueError, TypeError, flax.errors.FlaxError) as e:
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise UserError(
         f"the networks do not fit the data {tuple(data.spec.shape)} ({first}); check "

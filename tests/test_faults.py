@@ -167,6 +167,8 @@ CASES = [
      "DCGAN supports images of shape"),
     ("run", ["--config=configs/hinge_sn.py:dataset=npz:FILE"], "fresh", "small_images",
      "needs (S, S, C) images"),
+    ("run", ["--config=configs/goodfellow_mnist.py:dataset=npz:FILE"], "fresh", "small_images",
+     "makes samples of shape (28, 28, 1) but the data (npz) holds (20, 20, 1)"),
     # Values no run can have, and requests larger than the machine.
     ("run", ["--config.d_optimizer.lr=inf"], "fresh", None, "lr=inf is impossible"),
     ("run", ["--config.g_optimizer.b2=nan"], "fresh", None, "b2=nan is impossible"),
