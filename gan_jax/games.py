@@ -81,6 +81,19 @@ def relativistic_average() -> Game:
   )
 
 
+def relativistic_pairing() -> Game:
+  """RpGAN (Jolicoeur-Martineau 2019; Huang et al. 2024's R3GAN with R1 + R2 penalties).
+
+  Real and fake examples are paired by position in the batch: both batches must
+  have the same size (a discriminator step's real and fake minibatches do).
+  """
+  return _on_logits(
+      losses.relativistic_pairing_discriminator_loss,
+      losses.relativistic_pairing_generator_loss,
+      g_uses_real=True,
+  )
+
+
 def feature_matching(base: Optional[Game] = None) -> Game:
   """`base`'s discriminator loss, with the generator trained by feature matching.
 
@@ -108,5 +121,6 @@ GAMES = {
     "hinge": hinge,
     "least_squares": least_squares,
     "relativistic_average": relativistic_average,
+    "relativistic_pairing": relativistic_pairing,
     "feature_matching": feature_matching,
 }

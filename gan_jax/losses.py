@@ -128,6 +128,29 @@ def relativistic_average_generator_loss(real_logits, fake_logits):
   return relativistic_average_discriminator_loss(fake_logits, real_logits)
 
 
+def relativistic_pairing_discriminator_loss(real_logits, fake_logits):
+  """Relativistic pairing discriminator loss (RpGAN): each real example against its fake.
+
+  E[softplus(-(C(x_i) - C(G(z_i))))] = -E[log sigmoid(C(x_i) - C(G(z_i)))], with real
+  and fake paired by position in the batch (equal batch sizes). Unlike the
+  relativistic average loss, which compares each example with the *mean* logit of
+  the other batch, every pair is its own comparison: the loss is a function of the
+  differences C(x_i) - C(G(z_i)) alone, so a critic cannot lower it by shifting all
+  logits. softplus keeps it finite at any difference.
+
+  References:
+    Jolicoeur-Martineau, 2019, "The relativistic discriminator", ICLR.
+    Huang et al., 2024, "The GAN is dead; long live the GAN! A modern GAN baseline",
+      NeurIPS (RpGAN with R1 and R2).
+  """
+  return jnp.mean(jax.nn.softplus(fake_logits - real_logits))
+
+
+def relativistic_pairing_generator_loss(real_logits, fake_logits):
+  """RpGAN generator loss E[softplus(-(C(G(z_i)) - C(x_i)))]: the discriminator's, roles swapped."""
+  return relativistic_pairing_discriminator_loss(fake_logits, real_logits)
+
+
 def feature_matching_loss(real_features, fake_features):
   """Feature matching (Salimans et al. 2016): ||E f(x) - E f(G(z))||^2.
 

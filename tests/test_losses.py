@@ -29,6 +29,9 @@ HAND = {
     - np.mean(np.log(1 - sigmoid(FAKE - REAL.mean()))),
     "relativistic_g": -np.mean(np.log(sigmoid(FAKE - REAL.mean())))
     - np.mean(np.log(1 - sigmoid(REAL - FAKE.mean()))),
+    # Pairs (REAL[i], FAKE[i]): the first three fakes.
+    "pairing_d": -np.mean(np.log(sigmoid(REAL - FAKE[:3]))),
+    "pairing_g": -np.mean(np.log(sigmoid(FAKE[:3] - REAL))),
 }
 
 LOSSES = {
@@ -43,7 +46,25 @@ LOSSES = {
     "least_squares_g": lambda r, f: losses.least_squares_generator_loss(f),
     "relativistic_d": losses.relativistic_average_discriminator_loss,
     "relativistic_g": losses.relativistic_average_generator_loss,
+    "pairing_d": lambda r, f: losses.relativistic_pairing_discriminator_loss(r, f[:len(r)]),
+    "pairing_g": lambda r, f: losses.relativistic_pairing_generator_loss(r, f[:len(r)]),
 }
+
+
+def test_pairing_compares_each_pair_where_the_average_game_compares_with_the_mean():
+  real, fake = jnp.array([2.0, -1.0]), jnp.array([0.0, 1.0])
+  # Pairs: differences 2 and -2; against the other batch's mean 0.5: 1.5 and -1.5.
+  np.testing.assert_allclose(losses.relativistic_pairing_discriminator_loss(real, fake),
+                             np.mean(np.log1p(np.exp(-np.array([2.0, -2.0])))), rtol=1e-6)
+  average = losses.relativistic_average_discriminator_loss(real, fake)
+  assert not np.isclose(losses.relativistic_pairing_discriminator_loss(real, fake), average)
+  # Shifting every logit by the same amount leaves the pairing loss as it is.
+  np.testing.assert_allclose(losses.relativistic_pairing_discriminator_loss(real + 7, fake + 7),
+                             losses.relativistic_pairing_discriminator_loss(real, fake),
+                             rtol=1e-6)
+  # Swapping the pairs changes it: the pairing, not only the two sets, matters.
+  assert not np.isclose(losses.relativistic_pairing_discriminator_loss(real, fake[::-1]),
+                        losses.relativistic_pairing_discriminator_loss(real, fake))
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
