@@ -76,7 +76,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.d_steps = 1  # k: discriminator updates per generator update.
   config.unroll_steps = 5  # For update="unrolled".
   config.reuse_fake = True  # The generator update reuses the last D update's fakes.
-  config.penalty = "none"  # "none", "gradient", "r1", "r2", "dragan".
+  config.penalty = "none"  # "none", "gradient", "r1", "r2", "r1_r2", "dragan".
   config.penalty_weight = 0.0
 
   config.g_optimizer = optimizer(lr=1e-4)

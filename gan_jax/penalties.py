@@ -86,6 +86,17 @@ def r2_penalty(critic_fn, real, fake, key):
   return jnp.mean(jnp.square(_per_example_norm(_input_gradients(critic_fn, fake))))
 
 
+def r1_r2_penalty(critic_fn, real, fake, key):
+  """R1 + R2: E_data[||grad D(x)||^2] + E_generated[||grad D(x)||^2].
+
+  R3GAN's zero-centred pair, each weighted gamma / 2: pass `penalty_weight=gamma / 2`.
+
+  References:
+    Huang et al., 2024, "The GAN is dead; long live the GAN! A modern GAN baseline".
+  """
+  return r1_penalty(critic_fn, real, fake, key) + r2_penalty(critic_fn, real, fake, key)
+
+
 def dragan_penalty(critic_fn, real, fake, key, *, scale=0.5):
   """DRAGAN: E[(||grad D(x_p)|| - 1)^2] around perturbed data.
 
@@ -107,5 +118,6 @@ PENALTIES = {
     "gradient": gradient_penalty,
     "r1": r1_penalty,
     "r2": r2_penalty,
+    "r1_r2": r1_r2_penalty,
     "dragan": dragan_penalty,
 }

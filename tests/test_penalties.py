@@ -51,6 +51,7 @@ def test_gradient_penalty_values_for_linear_critic():
   assert penalties.gradient_penalty(half, real, fake, key, one_sided=True) == 0.0
   np.testing.assert_allclose(penalties.r1_penalty(double, real, fake, key), 4.0)
   np.testing.assert_allclose(penalties.r2_penalty(half, real, fake, key), 0.25)
+  np.testing.assert_allclose(penalties.r1_r2_penalty(double, real, fake, key), 8.0)
 
 
 @pytest.mark.parametrize("name", sorted(penalties.PENALTIES))
