@@ -345,10 +345,15 @@ class _Logs:
     return combined
 
   def close(self):
-    for writer in self.writers:
-      writer.close()
-    if self.writing and self.population:
-      self.summary.close()
+    """Closes every writer, even when one fails (a full disk); re-raises the first error."""
+    errors = []
+    for writer in self.writers + ([self.summary] if self.writing and self.population else []):
+      try:
+        writer.close()
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(e)
+    if errors:
+      raise errors[0]
 
 
 def _state_step(state) -> int:
@@ -475,16 +480,18 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
           "free space and run the same command to resume", file=sys.stderr, flush=True)
     return Outcome("disk", kept if kept is not None else step, {})
   finally:
-    sys.stderr = stderr
     if progress is not None:
       progress.close()
-    for close in ((manager.close,) if manager is not None else ()) + (
-        (logs.close,) if logs is not None else ()):
-      try:
-        close()
-      except Exception as e:  # pylint: disable=broad-except
-        if disk_fault(e) is None:
-          raise
+    try:
+      for close in ((manager.close,) if manager is not None else ()) + (
+          (logs.close,) if logs is not None else ()):
+        try:
+          close()
+        except Exception as e:  # pylint: disable=broad-except
+          if disk_fault(e) is None:
+            raise
+    finally:
+      sys.stderr = stderr
 
 
 def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir) -> Outcome:

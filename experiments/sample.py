@@ -178,7 +178,10 @@ def main(argv: list[str]) -> int:
                              prefix=f".{os.path.basename(fv.out)}.", suffix=".npy")
   os.close(fd)
   try:
+    os.chmod(tmp, 0o644)
     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+    with open(tmp, "r+b") as f:  # Claim the space now: a memory map meeting a full disk dies.
+      os.posix_fallocate(f.fileno(), 0, os.path.getsize(tmp))
     samples(gan, state, fv.num, fv.seed, fv.ema, scale, out=array, progress=True)
     array.flush()
     del array

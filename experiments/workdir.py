@@ -13,6 +13,7 @@ the lock of a process that died on this host is taken over with a note.
 """
 
 import datetime
+import fcntl
 import json
 import os
 import socket
@@ -98,11 +99,14 @@ def check_writable(directory: str, what: str) -> None:
   A real write probe: permission bits do not stop root, a read-only mount does.
   """
   existing = os.path.abspath(directory)
-  while not os.path.isdir(existing):
+  while not os.path.exists(existing):
     parent = os.path.dirname(existing)
     if parent == existing:
       break
     existing = parent
+  if not os.path.isdir(existing):
+    raise UserError(f"{what}={directory}: {existing} is a file, not a directory; pass a "
+                    "directory path")
   try:
     fd, probe = tempfile.mkstemp(dir=existing, prefix=".write_probe.")
     os.close(fd)
@@ -132,6 +136,11 @@ def read_config(workdir: str) -> Optional[dict]:
   if not isinstance(saved, dict):
     raise UserError(f"{path} holds a JSON {type(saved).__name__}, not a config object; it was "
                     "not written by experiments.run: move it away or use a new --workdir")
+  for field, kind in (("population", list), ("resolved", dict)):
+    if saved.get(field) is not None and not isinstance(saved[field], kind):
+      raise UserError(f"{path}: its {field!r} is a JSON {type(saved[field]).__name__}, not a "
+                      f"{'list' if kind is list else 'object'}; it was not written by "
+                      "experiments.run: move it away or use a new --workdir")
   return saved
 
 
@@ -228,6 +237,8 @@ def _holder(path: str) -> Optional[dict]:
     return holder if isinstance(holder, dict) else {}
   except FileNotFoundError:
     return None
+  except PermissionError:  # Another user's lock: in use as far as this process can tell.
+    return {"host": "unknown (the lock file is not readable)", "pid": None, "since": "?"}
   except (OSError, ValueError):
     return {}
 
@@ -250,9 +261,10 @@ def _stale(holder: dict) -> bool:
 
 
 def check_unlocked(workdir: str) -> None:
-  """Raises UserError if a live trainer holds `workdir` (reads only)."""
+  """Raises UserError if another live trainer holds `workdir` (reads only)."""
   holder = _holder(os.path.join(workdir, LOCK_FILE))
-  if holder is not None and not _stale(holder):
+  mine = holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname()
+  if holder is not None and not mine and not _stale(holder):
     raise _in_use(workdir, holder)
 
 
@@ -267,37 +279,54 @@ class Lock:
                        "%Y-%m-%dT%H:%M:%SZ")}
 
   def acquire(self) -> "Lock":
-    """Takes the lock; raises UserError if a live trainer holds it.
+    """Takes the lock; raises UserError if a live trainer holds it (or it cannot be written).
 
     The lock file is created whole (written aside, then hard-linked into place,
-    which fails if it exists), so no reader ever sees half a record.
+    which fails if it exists), so no reader ever sees half a record. Taking over a
+    stale lock happens under an flock of `.lock.guard`, so two trainers never both
+    take the same dead one over.
     """
     workdir = os.path.dirname(self.path)
-    os.makedirs(workdir, exist_ok=True)
-    for _ in range(3):
-      fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".lock.", suffix=".tmp")
-      with os.fdopen(fd, "w") as f:
-        json.dump(self.record, f)
-      try:
-        os.link(tmp, self.path)
-        return self
-      except FileExistsError:
-        holder = _holder(self.path)
-        if holder is None:
-          continue  # Released meanwhile: try again.
-        if not _stale(holder):
-          raise _in_use(workdir, holder) from None
-        print(f"note: taking over the lock of pid {holder.get('pid')} on "
-              f"{holder.get('host')}, which is no longer running, in {workdir}",
-              file=sys.stderr, flush=True)
-        try:
-          os.remove(self.path)
-        except FileNotFoundError:
-          pass
-      finally:
-        os.remove(tmp)
+    try:
+      os.makedirs(workdir, exist_ok=True)
+      for _ in range(3):
+        if self._link():
+          return self
+        with open(os.path.join(workdir, ".lock.guard"), "a") as guard:
+          fcntl.flock(guard, fcntl.LOCK_EX)
+          holder = _holder(self.path)
+          if holder is None:
+            continue  # Released meanwhile: try again.
+          if not _stale(holder):
+            raise _in_use(workdir, holder)
+          print(f"note: taking over the lock of pid {holder.get('pid')} on "
+                f"{holder.get('host')}, which is no longer running, in {workdir}",
+                file=sys.stderr, flush=True)
+          try:
+            os.remove(self.path)
+          except FileNotFoundError:
+            pass
+          if self._link():
+            return self
+    except OSError as e:
+      raise UserError(f"cannot write the lock of {workdir} ({e.strerror}); free space or pass "
+                      "a writable --workdir") from None
     raise UserError(f"could not lock {workdir}: other trainers keep taking it; pass another "
                     "--workdir")
+
+  def _link(self) -> bool:
+    """Creates the lock file whole; False if one exists."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".lock.", suffix=".tmp")
+    try:
+      os.fchmod(fd, 0o644)
+      with os.fdopen(fd, "w") as f:
+        json.dump(self.record, f)
+      os.link(tmp, self.path)
+      return True
+    except FileExistsError:
+      return False
+    finally:
+      os.remove(tmp)
 
   def release(self) -> None:
     if _holder(self.path) == self.record:

@@ -146,7 +146,7 @@ NPZ = ["--config.data.name=npz", "--config.data.dir=FILE"]
 
 # (tool, arguments, where, setup, a fragment of the message). `where`: "fresh" (a
 # workdir that does not exist and must not be created) or "trained" (a copy of the
-# finished tiny run, which must not change). `setup`: a FILES entry, or a state of
+# finished tiny run, which must not change) or "under_file" (below a regular file). `setup`: a FILES entry, or a state of
 # the workdir ("list_config", "binary_config", "locked", "readonly").
 CASES = [
     # Config files that cannot give a config.
@@ -186,6 +186,8 @@ CASES = [
     # Workdirs that cannot take the run.
     ("run", [], "trained", "list_config", "holds a JSON list, not a config object"),
     ("run", [], "trained", "binary_config", "is not UTF-8"),
+    ("run", [], "trained", "population_config", "its 'population' is a JSON int, not a list"),
+    ("run", [], "under_file", None, "is a file, not a directory"),
     ("run", [], "trained", "locked", "is in use by another trainer (pid"),
     ("run", [], "trained", "readonly", "Read-only file system"),
     ("sample", ["--num=3", "--out=OUT"], "trained", "list_config", "holds a JSON list"),
@@ -217,8 +219,13 @@ def test_bad_input_exits_2_with_one_line_and_every_file_intact(
     shutil.copytree(trained, workdir)
   file = FILES[setup](files) if setup in FILES else None
   sleeper, mounted = None, None
+  if where == "under_file":
+    workdir = _write(files / "a_file", "not a directory\n") / "run"
   if setup == "list_config":
     (workdir / "config.json").write_text("[1, 2]")
+  elif setup == "population_config":
+    saved = json.loads((workdir / "config.json").read_text())
+    (workdir / "config.json").write_text(json.dumps({**saved, "population": 5}))
   elif setup == "binary_config":
     (workdir / "config.json").write_bytes(b"\xff\xfe{}")
   elif setup == "locked":
