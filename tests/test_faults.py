@@ -178,7 +178,7 @@ CASES = [
      "lower --config.data.batch_size"),
     ("run", ["--config.eval.num_samples=1000000000"], "fresh", None,
      "lower --config.eval.num_samples"),
-    ("run", ["--config.data.batch_size=30000000", "--config.model.g.hidden=(400,400)"],
+    ("run", ["--config.data.batch_size=3000000", "--config.model.g.hidden=(4000,4000)"],
      "fresh", None, "lower --config.data.batch_size"),
     ("run", ["--config.data.batch_size=1e9"], "fresh", None, "config.data.batch_size"),
     ("run", ["--config.data.params.sigma=1"], "fresh", None,

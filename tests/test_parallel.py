@@ -156,7 +156,8 @@ def run_experiment(workdir, *extra, devices=1):
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
   return subprocess.Popen(
       [sys.executable, "-m", "experiments.run", "--config=configs/ring.py:runlocal",
-       f"--workdir={workdir}", "--config.progress=false", *LINEAR_UPDATES, *extra],
+       f"--workdir={workdir}", "--config.progress=false", "--config.model.g.hidden=(32,32)",
+       "--config.model.d.hidden=(32,32)", *LINEAR_UPDATES, *extra],
       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
   )
 
