@@ -78,6 +78,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.reuse_fake = True  # The generator update reuses the last D update's fakes.
   config.penalty = "none"  # "none", "gradient", "r1", "r2", "r1_r2", "dragan".
   config.penalty_weight = 0.0
+  # "cosine": the weight follows half a cosine from penalty_weight to
+  # penalty_weight_final over the run's num_steps (R3GAN's gamma schedule).
+  config.penalty_schedule = "constant"
+  config.penalty_weight_final = 0.0
 
   config.g_optimizer = optimizer(lr=1e-4)
   config.d_optimizer = optimizer(lr=1e-4)
@@ -102,6 +106,12 @@ def optimizer(name: str = "adam", lr: float = 1e-4, **overrides) -> ml_collectio
       lr_decay=1.0,
       lr_decay_every=1,
       lr_min=0.0,
+      # "cosine": lr -> lr_final and (adam, when b2_final > 0) b2 -> b2_final along
+      # half a cosine over schedule_steps updates (0: the whole run), as R3GAN does.
+      schedule="constant",
+      lr_final=0.0,
+      b2_final=0.0,
+      schedule_steps=0,
       clip=0.0,  # WGAN weight clipping to [-clip, clip] after each update; 0: off.
       # Each unit's incoming weights rescaled to norm <= max_norm after each update
       # (pylearn2's max_col_norm); 0: off.
@@ -111,6 +121,9 @@ def optimizer(name: str = "adam", lr: float = 1e-4, **overrides) -> ml_collectio
       momentum_final=0.0,
       momentum_ramp_steps=0,
       ema=0.0,  # Decay of an EMA of the parameters (generator); 0: off.
+      # Instead of `ema`, an EMA half-life in updates, grown from 0 along the
+      # schedule's cosine when schedule="cosine" (R3GAN's ema_nimg / batch); 0: off.
+      ema_halflife=0.0,
   )
   unknown = set(overrides) - set(fields)
   if unknown:

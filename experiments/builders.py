@@ -262,26 +262,26 @@ def output_scale(config) -> Optional[str]:
 
 # --- Optimizers ---------------------------------------------------------------
 
-def _momentum_scheduled(factory, **hyperparams):
-  """`factory(**hyperparams)`; a momentum schedule is evaluated at the update count."""
-  if callable(hyperparams.get("momentum")):
-    return optax.inject_hyperparams(factory)(**hyperparams)
-  return factory(**hyperparams)
+def _scheduled(factory, learning_rate, **hyperparams):
+  """`factory(learning_rate, **hyperparams)`; a schedule among `hyperparams` (a
+  momentum ramp, R3GAN's beta2) is evaluated at the update count."""
+  if any(callable(value) for value in hyperparams.values()):
+    return optax.inject_hyperparams(factory)(learning_rate=learning_rate, **hyperparams)
+  return factory(learning_rate, **hyperparams)
 
 
 OPTIMIZERS = {
-    "adam": lambda v, lr: optax.adam(lr, b1=v("b1"), b2=v("b2"), eps=v("eps")),
-    "rmsprop": lambda v, lr: _momentum_scheduled(optax.rmsprop, learning_rate=lr,
-                                                 decay=v("decay"), eps=v("eps"),
-                                                 momentum=v("momentum")),
-    "sgd": lambda v, lr: _momentum_scheduled(optax.sgd, learning_rate=lr,
-                                             momentum=v("momentum")),
+    "adam": lambda v, lr: _scheduled(optax.adam, lr, b1=v("b1"), b2=v("b2"), eps=v("eps")),
+    "rmsprop": lambda v, lr: _scheduled(optax.rmsprop, lr, decay=v("decay"), eps=v("eps"),
+                                        momentum=v("momentum")),
+    "sgd": lambda v, lr: _scheduled(optax.sgd, lr, momentum=v("momentum")),
     "optimistic_adam": lambda v, lr: transforms.optimistic_adam(lr, b1=v("b1"), b2=v("b2"),
                                                                 eps=v("eps")),
 }
 # Optimizer fields whose zero switches a part off (momentum, a floor on the decayed
 # learning rate, clipping, EMA): zero or not is structure, the value itself is data.
 SWITCHES = ("momentum", "lr_min", "clip", "ema", "max_norm", "momentum_final")
+SCHEDULES = ("constant", "cosine")
 
 
 def _check(condition: bool, field: str, value, requirement: str) -> None:
@@ -318,6 +318,25 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
          "in [0, 1) (0 = constant momentum)")
   _check(c.momentum_ramp_steps >= 0, f"{field}.momentum_ramp_steps", c.momentum_ramp_steps,
          ">= 0")
+  _check(c.schedule in SCHEDULES, f"{field}.schedule", repr(c.schedule),
+         " or ".join(map(repr, SCHEDULES)))
+  _check(c.lr_final >= 0, f"{field}.lr_final", c.lr_final, ">= 0")
+  _check(0 <= c.b2_final < 1, f"{field}.b2_final", c.b2_final, "in [0, 1) (0 = constant b2)")
+  _check(c.schedule_steps >= 0, f"{field}.schedule_steps", c.schedule_steps,
+         ">= 0 (0 = the whole run)")
+  if c.schedule == "constant" and (c.lr_final or c.b2_final):
+    raise UserError(f"{field}.lr_final/b2_final are the ends of a schedule, but "
+                    f"{field}.schedule='constant'; set --config.{field}.schedule=cosine")
+  if c.schedule == "cosine" and c.lr_decay < 1:
+    raise UserError(f"{field}.schedule='cosine' and {field}.lr_decay={c.lr_decay} both "
+                    f"schedule the learning rate; keep one (--config.{field}.lr_decay=1)")
+  _check(c.ema_halflife >= 0, f"{field}.ema_halflife", c.ema_halflife, ">= 0 (0 = off)")
+  if c.ema and c.ema_halflife:
+    raise UserError(f"{field}.ema={c.ema} and {field}.ema_halflife={c.ema_halflife} both set "
+                    f"the EMA; keep one (--config.{field}.ema=0)")
+  if c.b2_final and c.name != "adam":
+    raise UserError(f"{field}.b2_final schedules adam's b2, not {c.name}'s; set "
+                    f"{field}.b2_final=0")
   if c.momentum_final and not (c.momentum and c.momentum_ramp_steps):
     raise UserError(f"{field}.momentum_final={c.momentum_final} needs a starting "
                     f"{field}.momentum > 0 and {field}.momentum_ramp_steps > 0 to ramp over")
@@ -333,6 +352,13 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
     lr = optax.exponential_decay(lr, transition_steps=c.lr_decay_every, decay_rate=c.lr_decay,
                                  staircase=True, end_value=value("lr_min"))
   values = value
+  updates = c.schedule_steps or config.num_steps * (
+      config.d_steps if field == "d_optimizer" else 1)
+  if c.schedule == "cosine":
+    lr = transforms.cosine_schedule(value("lr"), c.lr_final, updates)
+    if c.b2_final:
+      b2 = transforms.cosine_schedule(value("b2"), c.b2_final, updates)
+      values = lambda name: b2 if name == "b2" else value(name)
   if c.momentum_final:  # A schedule of the update count, like the decayed learning rate.
     if c.name not in ("sgd", "rmsprop"):
       raise UserError(f"{field}.momentum_final ramps the momentum of sgd or rmsprop, not "
@@ -347,6 +373,9 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
     parts.append(transforms.clip_params(value("clip")))
   if c.ema:
     parts.append(transforms.ema_params(value("ema")))
+  elif c.ema_halflife:
+    parts.append(transforms.ema_params(transforms.ema_halflife_schedule(
+        c.ema_halflife, updates if c.schedule == "cosine" else 0)))
   optimizer = optax.chain(*parts) if len(parts) > 1 else parts[0]
   if config.skip_nonfinite:
     optimizer = optax.apply_if_finite(optimizer, config.max_consecutive_nonfinite)
@@ -396,6 +425,14 @@ def _check_loop(config) -> None:
   _check(config.eval.num_pictures >= 1, "eval.num_pictures", config.eval.num_pictures, ">= 1")
   if config.update_rule == "simultaneous":
     _check(config.d_steps == 1, "d_steps", config.d_steps, "1 with update='simultaneous'")
+  _check(config.penalty_schedule in SCHEDULES, "penalty_schedule",
+         repr(config.penalty_schedule), " or ".join(map(repr, SCHEDULES)))
+  _check(config.penalty_weight_final >= 0, "penalty_weight_final",
+         config.penalty_weight_final, ">= 0")
+  if config.penalty_schedule == "constant" and config.penalty_weight_final:
+    raise UserError(f"penalty_weight_final={config.penalty_weight_final} is the end of a "
+                    "schedule, but penalty_schedule='constant'; set "
+                    "--config.penalty_schedule=cosine")
   if config.penalty == "none" and config.penalty_weight:
     raise UserError(f"penalty_weight={config.penalty_weight} but penalty='none'; set "
                     f"--config.penalty to one of {', '.join(sorted(penalties.PENALTIES))}")
@@ -499,16 +536,24 @@ def keys(seed: int):
   return tuple(jax.random.fold_in(root, i) for i in range(3))
 
 
+def penalty_weight(config, hparams=None):
+  """The penalty's coefficient: a number, or a schedule of the train step ("cosine")."""
+  weight = (hparams or {}).get("penalty_weight", config.penalty_weight)
+  if config.penalty_schedule == "cosine":
+    return transforms.cosine_schedule(weight, config.penalty_weight_final, config.num_steps)
+  return weight
+
+
 def make_multi_step(config, gan: gan_jax.GAN, hparams=None) -> Callable:
   """The config's `steps_per_call` train steps as one function (not jitted).
 
   `hparams` may hold a traced "penalty_weight" (a population member's).
   """
   penalty = lookup(PENALTIES, config.penalty, "penalty")
-  weight = (hparams or {}).get("penalty_weight", config.penalty_weight)
   step = gan_jax.make_train_step(
       gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
-      penalty=penalty, penalty_weight=weight, reuse_fake=config.reuse_fake,
+      penalty=penalty, penalty_weight=penalty_weight(config, hparams),
+      reuse_fake=config.reuse_fake,
   )
   return gan_jax.make_multi_step(step)  # As many steps as a call's batches hold.
 
@@ -593,6 +638,8 @@ ARCHITECTURE_FIELDS = ("model", "data.name", "data.image_size", "data.params",
                        "d_optimizer.ema", "g_optimizer.clip", "d_optimizer.clip",
                        "g_optimizer.max_norm", "d_optimizer.max_norm",
                        "g_optimizer.momentum_final", "d_optimizer.momentum_final",
+                       "g_optimizer.b2_final", "d_optimizer.b2_final",
+                       "g_optimizer.ema_halflife", "d_optimizer.ema_halflife",
                        "skip_nonfinite", "resolved.data_shape")
 
 

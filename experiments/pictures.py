@@ -12,11 +12,6 @@ import math
 import os
 from typing import Optional
 
-# The Agg canvas renders to memory, needs no display and no pyplot (whose import
-# costs a second per process).
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 import numpy as np
 import PIL.Image
 
@@ -45,6 +40,11 @@ def image_grid(images: np.ndarray, scale: str) -> np.ndarray:
 
 
 def _figure(width: float, height: float):
+  # Imported here (most of a second; image runs never plot). The Agg canvas renders
+  # to memory and needs no display and no pyplot.
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+
   figure = Figure(figsize=(width, height), dpi=80)
   FigureCanvasAgg(figure)
   return figure, figure.add_subplot()

@@ -76,7 +76,7 @@ def _summary(values: list) -> dict:
 
 
 def make_record(name: str, workdir: str, *, run_command: str, published: dict, title: str = "",
-                note: str = "") -> dict:
+                note: str = "", goal: dict | None = None) -> dict:
   """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
 
   Raises:
@@ -117,6 +117,7 @@ def make_record(name: str, workdir: str, *, run_command: str, published: dict, t
       "protocol": last.get("protocol", {}),
       "metrics": metrics,
       "published": published,
+      "goal": goal or {},
       "note": note,
   }
 
@@ -129,8 +130,35 @@ def _cell(summary: dict, field: str) -> str:
   return f"{mean:.{digits}f} ± {std:.{digits}f} {label}"
 
 
+GOAL_TESTS = {">=": lambda got, bound: got >= bound, "<=": lambda got, bound: got <= bound}
+
+
+def goal_misses(record: dict) -> list[str]:
+  """The goal's metrics that some seed misses (a goal holds for every seed)."""
+  misses = []
+  for field, (op, bound) in (record.get("goal") or {}).items():
+    summary = record["metrics"].get(field, {})
+    worst = summary.get("min" if op == ">=" else "max")
+    if worst is None or not GOAL_TESTS[op](worst, bound):
+      misses.append(SHOWN.get(field, (field,))[0])
+  return misses
+
+
+def _goal_text(goal: dict) -> str:
+  parts = []
+  for field, (op, bound) in goal.items():
+    label, scale, _ = SHOWN.get(field, (field, 1, 3))
+    parts.append(f"{'≥' if op == '>=' else '≤'} {bound * scale:g} {label}")
+  return "goal, every seed: " + ", ".join(parts)
+
+
 def verdict(record: dict) -> str:
-  """Where the row stands against the published figure, in words."""
+  """Where the row stands against the published figure (or its goal), in words."""
+  if record.get("goal"):
+    misses = goal_misses(record)
+    if misses:
+      return f"**short of the goal** ({', '.join(misses)} missed by a seed)"
+    return "meets the goal on every seed"
   published = record.get("published") or {}
   values = published.get("values") or {}
   if not values:
@@ -161,6 +189,8 @@ def render(records: list[dict]) -> str:
         f"{SHOWN.get(f, (f,))[0]}" for f, v in (published.get("values") or {}).items())
     anchor = (f"{published.get('source', '')}: {anchor} (± {published.get('error', 'SE')}, "
               f"n={published.get('n', '?')})") if anchor else published.get("source", "—")
+    if r.get("goal"):
+      anchor = f"{_goal_text(r['goal'])}; {anchor}" if anchor != "—" else _goal_text(r["goal"])
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
   lines.append("")
   machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
@@ -189,6 +219,16 @@ def readme_with(table: str, readme: str) -> str:
   return f"{head}{BEGIN}\n{table}\n{END}{tail}"
 
 
+def _json_flag(name: str, text: str) -> dict:
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise UserError(f"--{name} is not JSON ({e})") from None
+  if not isinstance(value, dict):
+    raise UserError(f"--{name} must be a JSON object, not {text}")
+  return value
+
+
 def main(argv: list[str]) -> int:
   fv = flags.FlagValues()
   flags.DEFINE_bool("check", False, "Exit 1 when README.md differs from the rendering.",
@@ -199,6 +239,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("run_command", "", "The command that trained --workdir.", flag_values=fv)
   flags.DEFINE_string("published", "{}", "The paper's figure as JSON: source, n, error, "
                       "values {metric: [mean, error]}.", flag_values=fv)
+  flags.DEFINE_string("goal", "{}", "Thresholds every seed must meet, as JSON "
+                      '{metric: [">=" or "<=", bound]}.', flag_values=fv)
   flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
   flags.DEFINE_string("note", "", "A note kept in the record.", flag_values=fv)
   try:
@@ -206,12 +248,12 @@ def main(argv: list[str]) -> int:
     if fv.record:
       if not fv.workdir:
         raise UserError("--record needs --workdir=DIR of an evaluated population")
-      try:
-        published = json.loads(fv.published)
-      except json.JSONDecodeError as e:
-        raise UserError(f"--published is not JSON ({e})") from None
+      published, goal = _json_flag("published", fv.published), _json_flag("goal", fv.goal)
+      for field, test in goal.items():
+        if not (isinstance(test, list) and len(test) == 2 and test[0] in GOAL_TESTS):
+          raise UserError(f"--goal's {field!r} must be [\">=\" or \"<=\", bound], not {test}")
       record = make_record(fv.record, fv.workdir, run_command=fv.run_command,
-                           published=published, title=fv.title, note=fv.note)
+                           published=published, title=fv.title, note=fv.note, goal=goal)
       os.makedirs(RESULTS_DIR, exist_ok=True)
       path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
       workdirs.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

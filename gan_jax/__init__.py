@@ -38,6 +38,8 @@ from gan_jax.steps import (
 )
 from gan_jax.transforms import (
     clip_params,
+    cosine_schedule,
+    ema_halflife_schedule,
     ema_of,
     ema_params,
     max_norm_params,

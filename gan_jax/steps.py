@@ -27,7 +27,7 @@ Jit the step at the call site with the state donated:
 """
 
 import functools
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,13 @@ from gan_jax.nets import split_output
 from gan_jax.state import GAN, GANState
 
 Penalty = Callable[..., jax.Array]
+# A penalty's coefficient: a number, or a schedule of the train step (`state.step`),
+# e.g. R3GAN's cosine decay of gamma (`transforms.cosine_schedule`).
+Weight = Union[float, jax.Array, Callable[[jax.Array], jax.Array]]
+
+
+def _weight_at(weight: Weight, step: jax.Array):
+  return weight(step) if callable(weight) else weight
 
 
 def _discriminate(gan: GAN, params, collections, x, rng):
@@ -71,7 +78,7 @@ def _discriminator_loss(gan, penalty, penalty_weight, d_params, d_collections, r
 
 
 def make_discriminator_step(
-    gan: GAN, *, penalty: Optional[Penalty] = None, penalty_weight: float = 0.0
+    gan: GAN, *, penalty: Optional[Penalty] = None, penalty_weight: Weight = 0.0
 ):
   """One discriminator update: `(state, real [B, ...], key, fake=None) -> (state, metrics)`.
 
@@ -81,7 +88,7 @@ def make_discriminator_step(
   Args:
     gan: the `GAN` specification.
     penalty: a function of `gan_jax.penalties` (or any with its signature), or None.
-    penalty_weight: its coefficient (10 for WGAN-GP).
+    penalty_weight: its coefficient (10 for WGAN-GP), or a schedule of `state.step`.
   """
 
   def step(state: GANState, real, key, fake=None):
@@ -90,8 +97,9 @@ def make_discriminator_step(
       z = gan.latents(z_key, real.shape[0])
       fake, _ = _generate(gan, state.g_params, state.g_collections, z, g_rng)
     fake = jax.lax.stop_gradient(fake)
+    weight = _weight_at(penalty_weight, state.step)
     grads, (collections, metrics) = jax.grad(
-        functools.partial(_discriminator_loss, gan, penalty, penalty_weight), has_aux=True
+        functools.partial(_discriminator_loss, gan, penalty, weight), has_aux=True
     )(state.d_params, state.d_collections, real, fake, loss_key)
     updates, opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
     metrics["d_grad_norm"] = optax.tree.norm(grads)
@@ -180,7 +188,7 @@ def make_alternating_step(
     *,
     d_steps: int = 1,
     penalty: Optional[Penalty] = None,
-    penalty_weight: float = 0.0,
+    penalty_weight: Weight = 0.0,
     reuse_fake: bool = True,
 ):
   """k discriminator updates, then one generator update (Algorithm 1).
@@ -228,7 +236,7 @@ def make_alternating_step(
 
 
 def make_simultaneous_step(
-    gan: GAN, *, penalty: Optional[Penalty] = None, penalty_weight: float = 0.0
+    gan: GAN, *, penalty: Optional[Penalty] = None, penalty_weight: Weight = 0.0
 ):
   """Both players' gradients from one evaluation of the game, applied together.
 
@@ -277,7 +285,8 @@ def make_simultaneous_step(
         return penalty(critic, batch, fixed_fake, penalty_key)
 
       value, penalty_grads = jax.value_and_grad(weighted_penalty)(state.d_params)
-      d_grads = jax.tree.map(lambda g, p: g + penalty_weight * p, d_grads, penalty_grads)
+      weight = _weight_at(penalty_weight, state.step)
+      d_grads = jax.tree.map(lambda g, p: g + weight * p, d_grads, penalty_grads)
       metrics["penalty"] = value
 
     d_updates, d_opt_state = gan.d_optimizer.update(d_grads, state.d_opt_state, state.d_params)
@@ -299,7 +308,7 @@ def make_unrolled_step(
     unroll_steps: int = 5,
     d_steps: int = 1,
     penalty: Optional[Penalty] = None,
-    penalty_weight: float = 0.0,
+    penalty_weight: Weight = 0.0,
 ):
   """Unrolled GAN: the generator's loss through k differentiable D updates.
 
@@ -330,9 +339,9 @@ def make_unrolled_step(
   if unroll_steps < 1:
     raise ValueError(f"unroll_steps must be >= 1, got {unroll_steps}.")
   d_step = make_discriminator_step(gan, penalty=penalty, penalty_weight=penalty_weight)
-  d_loss = functools.partial(_discriminator_loss, gan, penalty, penalty_weight)
-
   def surrogate(g_params, state, real, key):
+    d_loss = functools.partial(_discriminator_loss, gan, penalty,
+                               _weight_at(penalty_weight, state.step))
     forward_key, unroll_key, loss_key = jax.random.split(key, 3)
     z_key, g_rng = jax.random.split(forward_key)
     fake, g_collections = _generate(
@@ -376,7 +385,7 @@ def make_train_step(
     d_steps: int = 1,
     unroll_steps: int = 5,
     penalty: Optional[Penalty] = None,
-    penalty_weight: float = 0.0,
+    penalty_weight: Weight = 0.0,
     reuse_fake: bool = True,
 ):
   """The train step for an update scheme named by `update`.

@@ -99,13 +99,42 @@ def max_norm_params(max_norm: float, *, eps: float = 1e-7) -> optax.GradientTran
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
+def cosine_schedule(start, end, steps: int) -> optax.Schedule:
+  """`start` -> `end` along half a cosine over `steps` counts, then `end`.
+
+    value(t) = end + (start - end) * (1 + cos(pi * min(t, steps) / steps)) / 2.
+
+  Unlike `optax.cosine_decay_schedule` the end may lie above the start (R3GAN
+  raises Adam's beta2 from 0.9 to 0.99 while it lowers the learning rate and gamma).
+
+  References:
+    Huang et al., 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline
+    (`cosine_decay_with_warmup` of its training loop, without warm-up).
+  """
+  if steps < 1:
+    raise ValueError(f"cosine_schedule needs steps >= 1, got {steps}.")
+
+  def schedule(count):
+    fraction = jnp.minimum(jnp.asarray(count, jnp.float32), steps) / steps
+    return end + (start - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * fraction))
+
+  return schedule
+
+
 class EmaParamsState(NamedTuple):
   """The exponential moving average of the parameters after each update."""
 
   ema: optax.Params
 
 
-def ema_params(decay: float) -> optax.GradientTransformation:
+class ScheduledEmaParamsState(NamedTuple):
+  """The EMA of the parameters and the update count its scheduled decay reads."""
+
+  count: jax.Array
+  ema: optax.Params
+
+
+def ema_params(decay) -> optax.GradientTransformation:
   """Tracks an exponential moving average of the parameters (generator EMA).
 
   Leaves the updates unchanged and keeps, in its state,
@@ -117,7 +146,9 @@ def ema_params(decay: float) -> optax.GradientTransformation:
   `ema_of(opt_state)` reads it back; sampling and evaluation use it.
 
   Args:
-    decay: in [0, 1); 0.999 is common for image GANs.
+    decay: in [0, 1); 0.999 is common for image GANs. Or a schedule of the update
+      count t (0 at the first update), e.g. `ema_halflife_schedule` (R3GAN's EMA,
+      whose half-life grows over the run); its state then counts updates.
 
   Returns:
     A `GradientTransformation` that needs `params` in `update`; chain it last.
@@ -126,29 +157,56 @@ def ema_params(decay: float) -> optax.GradientTransformation:
     Yazici et al., 2019, The Unusual Effectiveness of Averaging in GAN Training;
     Karras et al., 2018, Progressive Growing of GANs.
   """
+  scheduled = callable(decay)
   if isinstance(decay, (int, float)) and not 0.0 <= decay < 1.0:  # traced: unchecked.
     raise ValueError(f"ema_params needs 0 <= decay < 1, got {decay}.")
 
   def init_fn(params):
     # A copy, not an alias: a donated state must not hold one buffer twice.
-    return EmaParamsState(ema=jax.tree.map(lambda p: jnp.array(p, copy=True), params))
+    ema = jax.tree.map(lambda p: jnp.array(p, copy=True), params)
+    if scheduled:
+      return ScheduledEmaParamsState(count=jnp.zeros((), jnp.int32), ema=ema)
+    return EmaParamsState(ema=ema)
 
   def update_fn(updates, state, params=None):
     if params is None:
       raise ValueError("ema_params needs params: pass them to update().")
     new_params = optax.apply_updates(params, updates)
-    ema = optax.incremental_update(new_params, state.ema, step_size=1.0 - decay)
+    rate = decay(state.count) if scheduled else decay
+    ema = optax.incremental_update(new_params, state.ema, step_size=1.0 - rate)
+    if scheduled:
+      return updates, ScheduledEmaParamsState(count=optax.safe_increment(state.count), ema=ema)
     return updates, EmaParamsState(ema=ema)
 
   return optax.GradientTransformation(init_fn, update_fn)
 
 
+def ema_halflife_schedule(halflife: float, steps: int = 0) -> optax.Schedule:
+  """An EMA decay whose half-life, in updates, grows from 0 to `halflife`.
+
+    decay(t) = 0.5 ** (1 / h(t)),   h(t) = cosine_schedule(0, halflife, steps)(t)
+
+  (h = halflife throughout when `steps` is 0). At h = 0 the average is the current
+  parameters. R3GAN's loop does this with h in images, `ema_nimg`, growing along
+  the same cosine as its learning rate.
+  """
+  if halflife <= 0:
+    raise ValueError(f"ema_halflife_schedule needs halflife > 0, got {halflife}.")
+  growth = cosine_schedule(0.0, halflife, steps) if steps else (lambda count: halflife)
+
+  def schedule(count):
+    return jnp.power(0.5, 1.0 / jnp.maximum(growth(count), 1e-8))
+
+  return schedule
+
+
 def ema_of(opt_state) -> Optional[optax.Params]:
   """The EMA parameters tracked by `ema_params` inside `opt_state`, or None."""
+  kinds = (EmaParamsState, ScheduledEmaParamsState)
   found = [
       s
-      for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, EmaParamsState))
-      if isinstance(s, EmaParamsState)
+      for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, kinds))
+      if isinstance(s, kinds)
   ]
   if len(found) > 1:
     raise ValueError("opt_state holds more than one ema_params state.")

@@ -12,6 +12,7 @@ import re
 import sys
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
@@ -88,11 +89,15 @@ CASES = [
     ("hinge_sn", "arch=cnn,dataset=npz:{s28}"),
     ("stacked_mnist", "dataset=stacked_mnist:{sidx}"),
     ("stacked_mnist", "dataset=stacked_mnist:{sidx},pac=2"),
+    ("r3gan", "dataset=ring"),
+    ("r3gan", "dataset=grid"),
+    ("r3gan", "dataset=gaussian_1d"),
+    ("r3gan", "dataset=stacked_mnist:{sidx}"),
 ]
 
 
 STEP_CASES = {("gaussian_1d", None), ("ring", "pac=2"), ("unrolled", None),
-              ("wgan_gp", "dataset=swiss_roll")}
+              ("wgan_gp", "dataset=swiss_roll"), ("r3gan", "dataset=ring")}
 
 
 def test_every_config_has_cases():
@@ -108,7 +113,7 @@ def test_config_builds(name, arg, npz_images):
   experiment = builders.build(config)  # Traces the jitted train step.
   state = experiment.abstract_state
   assert state.step.shape == ()
-  if name == "stacked_mnist":  # 1,000 modes: three digits as the colour channels.
+  if name == "stacked_mnist" or "stacked_mnist" in (arg or ""):  # 1,000 modes: three digits as the colour channels.
     assert experiment.data.spec.shape == (28, 28, 3)
     assert experiment.data.source.num_examples == builders.STACKED_MNIST_SIZE["train"]
   if (name, arg) in STEP_CASES:
@@ -217,3 +222,24 @@ def test_computation_dtype_is_not_part_of_the_architecture():
   assert builders.architecture_differences(
       saved, {"model": {"g": {"base_features": 32, "dtype": "float32"}}}) == [
           "model.g: {'base_features': 64} -> {'base_features': 32}"]
+
+
+def test_r3gan_schedules_run_along_half_a_cosine_over_the_run():
+  """lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99 and gamma / 2 down by 10x, as R3GAN's loop."""
+  config = _load("r3gan").get_config("dataset=ring,steps=1000")
+  assert config.game == "relativistic_pairing" and config.penalty == "r1_r2"
+  for field in ("g_optimizer", "d_optimizer"):
+    c = config[field]
+    assert (c.b1, c.lr, c.lr_final, c.b2, c.b2_final) == (0.0, 2e-4, 5e-5, 0.9, 0.99)
+  optimizer = builders.build_optimizer(config, "d_optimizer")
+  params = {"w": jnp.zeros(3)}
+  state = optimizer.init(params)
+  for _ in range(501):  # Update 501 uses the values at count 500, half way: the mean.
+    _, state = optimizer.update({"w": jnp.ones(3)}, state, params)
+  hyperparams = state.hyperparams
+  np.testing.assert_allclose(hyperparams["learning_rate"], (2e-4 + 5e-5) / 2, rtol=1e-5)
+  np.testing.assert_allclose(hyperparams["b2"], (0.9 + 0.99) / 2, rtol=1e-6)
+  assert float(hyperparams["b1"]) == 0.0
+  weight = builders.penalty_weight(config)
+  np.testing.assert_allclose([weight(0), weight(500), weight(1000), weight(5000)],
+                             [0.05, 0.0275, 0.005, 0.005], rtol=1e-6)

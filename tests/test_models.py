@@ -333,7 +333,7 @@ def test_dcgan_generator_upsampling_kinds_are_the_same_network(kind):
     g = models.dcgan_generator((28, 28, 1), base_features=4, upsample=upsample)
     params, collections = g.init(jax.random.key(1), z)
     loss = lambda p: jnp.sum(g.apply(p, collections, z, rng=jax.random.key(2), train=True)[0] ** 2)
-    results[upsample] = params, jax.value_and_grad(loss)(params)
+    results[upsample] = params, jax.jit(jax.value_and_grad(loss))(params)
   (p_t, (l_t, g_t)), (p_s, (l_s, g_s)) = results["transpose"], results[kind]
   # Same parameter tree and initial values, so checkpoints move between the two.
   assert jax.tree.structure(p_t) == jax.tree.structure(p_s)
@@ -354,7 +354,8 @@ def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm, kin
                                    spectral_norm=spectral_norm, downsample=downsample)
     params, collections = d.init(jax.random.key(1), x)
     logits = lambda p: d.apply(p, collections, x, rng=jax.random.key(2), train=False)[0][0]
-    results[downsample] = params, logits(params), jax.grad(lambda p: jnp.sum(logits(p)))(params)
+    results[downsample] = (params, jax.jit(logits)(params),
+                           jax.jit(jax.grad(lambda p: jnp.sum(logits(p))))(params))
   (p_c, l_c, g_c), (p_s, l_s, g_s) = results["conv"], results[kind]
   assert jax.tree.structure(p_c) == jax.tree.structure(p_s)
   for a, b in zip(jax.tree.leaves(p_c), jax.tree.leaves(p_s)):

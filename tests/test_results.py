@@ -51,6 +51,20 @@ def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
 
 
+def test_a_goal_holds_only_when_every_seed_meets_it():
+  record = _record(8.0)
+  record["metrics"]["high_quality_fraction"] = {"seeds": [0.98, 0.975, 0.96], "mean": 0.9717,
+                                                "std": 0.01, "min": 0.96, "max": 0.98}
+  record["goal"] = {"modes_covered": [">=", 8], "high_quality_fraction": [">=", 0.97]}
+  # The mean (97.2%) passes; the worst seed (96%) does not.
+  assert results.verdict(record) == "**short of the goal** (% high quality missed by a seed)"
+  record["goal"]["high_quality_fraction"] = [">=", 0.95]
+  assert results.verdict(record) == "meets the goal on every seed"
+  record["goal"] = {"modes_covered": ["<=", 7.5]}  # An upper bound reads the largest seed.
+  assert "short of the goal" in results.verdict(record)
+  assert "goal, every seed: ≤ 7.5 modes" in results.render([record])
+
+
 def test_a_record_of_an_evaluated_population(tmp_path, capsys):
   workdir = tmp_path / "pop"
   assert run.main(["run", "--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",

@@ -319,3 +319,22 @@ def test_an_nnx_critic_plugs_into_the_same_step():
   assert m1["penalty"] == 0.0
   assert not np.allclose(new.d_params["linear"]["kernel"], state.d_params["linear"]["kernel"])
   assert all(np.isfinite(v) for v in metrics.values())
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous", "unrolled"])
+def test_a_scheduled_penalty_weight_is_its_value_at_the_state_step(update):
+  """A schedule of `state.step` as the weight acts as the constant it takes there."""
+  gan = sgd_gan(gj.games.non_saturating())
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  state = state.replace(step=jnp.asarray(7, jnp.int32))
+  make = lambda weight: jax.jit(gj.make_train_step(
+      gan, update=update, unroll_steps=2, penalty=gj.penalties.r1_r2_penalty,
+      penalty_weight=weight))
+  args = (state, real_batch(8, seed=3), jax.random.key(4))
+  scheduled, m_scheduled = make(lambda step: 0.5 * step)(*args)
+  constant, m_constant = make(3.5)(*args)
+  zero, _ = make(0.0)(*args)
+  assert_trees_close(scheduled.d_params, constant.d_params, rtol=1e-5, atol=1e-6)
+  assert_trees_close(scheduled.g_params, constant.g_params, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(m_scheduled["penalty"], m_constant["penalty"], rtol=1e-6)
+  assert trees_differ(jax.tree.leaves(zero.d_params), jax.tree.leaves(constant.d_params))

@@ -115,3 +115,39 @@ def test_max_norm_params_caps_each_units_incoming_weights_and_leaves_biases():
   np.testing.assert_array_equal(new["bias"], params["bias"])
   with pytest.raises(ValueError, match="max_norm > 0"):
     transforms.max_norm_params(0.0)
+
+
+def test_cosine_schedule_runs_half_a_cosine_between_its_ends_either_way():
+  down = transforms.cosine_schedule(2e-4, 5e-5, 100)
+  up = transforms.cosine_schedule(0.9, 0.99, 100)
+  counts = jnp.array([0, 25, 50, 100, 1000])
+  # value(t) = end + (start - end) (1 + cos(pi t / T)) / 2; constant after T.
+  expected = lambda a, b: b + (a - b) * 0.5 * (1 + np.cos(np.pi * np.minimum(counts, 100) / 100))
+  np.testing.assert_allclose(down(counts), expected(2e-4, 5e-5), rtol=1e-5)
+  np.testing.assert_allclose(up(counts), expected(0.9, 0.99), rtol=1e-6)
+  assert float(down(50)) == pytest.approx((2e-4 + 5e-5) / 2, rel=1e-5)
+  with pytest.raises(ValueError, match="steps >= 1"):
+    transforms.cosine_schedule(1.0, 0.0, 0)
+
+
+def test_a_scheduled_ema_decay_follows_its_schedule_update_by_update():
+  """ema_t = d(t-1) ema_{t-1} + (1 - d(t-1)) params_t with d read at the update count."""
+  decay = lambda count: 0.5 + 0.1 * count
+  opt = optax.chain(optax.sgd(0.1), transforms.ema_params(decay))
+  params = {"w": jnp.array([1.0, -2.0])}
+  state = opt.init(params)
+  expected = params["w"]
+  for t in range(4):
+    updates, state = opt.update({"w": jnp.array([1.0, 3.0])}, state, params)
+    params = optax.apply_updates(params, updates)
+    expected = decay(t) * expected + (1 - decay(t)) * params["w"]
+    np.testing.assert_allclose(transforms.ema_of(state)["w"], expected, rtol=1e-6)
+
+
+def test_ema_halflife_schedule_halves_the_weight_of_the_past_every_halflife():
+  constant = transforms.ema_halflife_schedule(50.0)
+  np.testing.assert_allclose(float(constant(7)) ** 50, 0.5, rtol=1e-5)
+  growing = transforms.ema_halflife_schedule(40.0, steps=100)
+  assert float(growing(0)) == 0.0  # Half-life 0: the average is the parameters.
+  np.testing.assert_allclose(float(growing(50)) ** 20, 0.5, rtol=1e-5)  # Half way: h = 20.
+  np.testing.assert_allclose(float(growing(500)) ** 40, 0.5, rtol=1e-5)

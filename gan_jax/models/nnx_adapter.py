@@ -1,14 +1,17 @@
-"""Flax NNX models as `Network`s."""
+"""Flax NNX models as `Network`s.
+
+`flax.nnx` is imported when `from_nnx` is first called: it takes most of a second
+to import, and a run of Linen models never needs it.
+"""
 
 from typing import Callable
 
 import jax
-from flax import nnx
 
 from gan_jax import nets
 
 
-def from_nnx(model: nnx.Module | Callable[[nnx.Rngs], nnx.Module]) -> nets.Network:
+def from_nnx(model: "nnx.Module | Callable[[nnx.Rngs], nnx.Module]") -> nets.Network:
   """Wraps an NNX module, called as `model(x)`, into a `Network`.
 
   `params` are the module's `nnx.Param`s as a plain nested dict; `collections` are
@@ -32,6 +35,8 @@ def from_nnx(model: nnx.Module | Callable[[nnx.Rngs], nnx.Module]) -> nets.Netwo
   Returns:
     A `Network`.
   """
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+
   build = None if isinstance(model, nnx.Module) else model
   template = model if build is None else build(nnx.Rngs(0))
   graphdef, params, rng_state, rest = nnx.split(template, nnx.Param, nnx.RngState, ...)

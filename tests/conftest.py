@@ -1,0 +1,26 @@
+"""The test session's settings, made before any test module imports JAX.
+
+One persistent XLA compilation cache serves the whole session, the runner
+subprocesses the tests start included (they inherit the environment): many tests
+train the same tiny configs in fresh processes, and without the cache each one
+compiles the same programs again. A cached executable is the one the compiler
+produced, so no result depends on it. The cache lives in a temporary folder that
+the session removes; a `JAX_COMPILATION_CACHE_DIR` already set is kept.
+"""
+
+import os
+import shutil
+import tempfile
+
+_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _CACHE = tempfile.mkdtemp(prefix="gan_jax_tests_xla_cache_")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+  del session, exitstatus
+  if _CACHE:
+    shutil.rmtree(_CACHE, ignore_errors=True)
