@@ -26,6 +26,7 @@ import subprocess
 import sys
 
 from benchmarks import timing
+from gan_jax import xla_cpu
 
 ONEDNN = "--xla_cpu_experimental_onednn_custom_call=true"
 BATCH, IN_FEATURES, FEATURES, KERNEL = 64, 128, 64, 4
@@ -139,4 +140,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   main()

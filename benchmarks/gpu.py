@@ -31,6 +31,7 @@ import numpy as np
 from benchmarks import run as end_to_end
 from benchmarks import timing
 from benchmarks import torch_dcgan
+from gan_jax import xla_cpu
 
 
 # Workloads whose networks compute in the `--dtype` (the ring's MLPs stay float32).
@@ -135,4 +136,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   main()

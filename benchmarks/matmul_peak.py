@@ -14,6 +14,7 @@ Usage:
 import argparse
 
 from benchmarks import timing
+from gan_jax import xla_cpu
 
 
 def matmul_fns(n: int) -> dict:
@@ -65,4 +66,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   main()

@@ -18,6 +18,7 @@ import optax
 
 import gan_jax as gj
 from gan_jax import data, models, parallel
+from gan_jax import xla_cpu
 
 D_STEPS, BATCH, CHUNK = 5, 256, 50
 
@@ -96,4 +97,5 @@ def main():
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   main()

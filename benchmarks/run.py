@@ -49,6 +49,7 @@ from typing import Callable, NamedTuple, Optional
 from benchmarks import matmul_peak
 from benchmarks import timing
 from benchmarks import torch_dcgan
+from gan_jax import xla_cpu
 
 IMAGE_SHAPE = (28, 28, 1)
 RING_STEPS_PER_CALL = 100
@@ -314,4 +315,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   main()

@@ -37,6 +37,7 @@ from experiments import workdir as workdirs
 from experiments.builders import UserError
 from gan_jax import transforms
 import gan_jax
+from gan_jax import xla_cpu
 
 EVAL_FILE = "eval.jsonl"
 
@@ -116,6 +117,7 @@ def _finite(metrics: dict) -> dict:
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   _status = main(sys.argv)
   if _status == run.EXIT_USAGE:
     workdirs.exit_now(_status)

@@ -62,6 +62,7 @@ from experiments.builders import UserError
 from experiments.command import parse_command, parse_flags  # pylint: disable=unused-import
 from gan_jax import checkpoint
 import gan_jax
+from gan_jax import xla_cpu
 
 CONFIG_FILE = workdirs.CONFIG_FILE
 CHECKPOINT_DIR = workdirs.CHECKPOINT_DIR
@@ -739,6 +740,7 @@ def _train_all(runs, command) -> int:
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   _status = main(sys.argv)
   if _status in (EXIT_USAGE, EXIT_DISK):
     workdirs.exit_now(_status)

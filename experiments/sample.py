@@ -34,6 +34,7 @@ from experiments.builders import UserError
 from gan_jax import checkpoint
 from gan_jax import data as gdata
 import gan_jax
+from gan_jax import xla_cpu
 
 CHUNK = 1024  # Samples per generator call (images).
 POINTS_CHUNK = 65536  # Low-dimensional samples per call: dispatch, not memory, bounds these.
@@ -201,6 +202,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   _status = main(sys.argv)
   if _status == run.EXIT_USAGE:
     workdirs.exit_now(_status)

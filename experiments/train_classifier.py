@@ -20,6 +20,7 @@ from absl import flags
 
 from gan_jax import data
 from gan_jax import metrics
+from gan_jax import xla_cpu
 
 _MNIST_DIR = flags.DEFINE_string(
     "mnist_dir", "../shared/data/mnist", "Folder with the MNIST IDX files (train-*, t10k-*)."
@@ -67,4 +68,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   app.run(main)

@@ -5,16 +5,12 @@ the train-step factories. Models, data and metrics live in their subpackages
 (`gan_jax.models`, `gan_jax.data`, `gan_jax.metrics`).
 """
 
-from gan_jax import xla_cpu
-
-xla_cpu.apply_defaults()  # before any JAX computation; see gan_jax/xla_cpu.py
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import games
 from gan_jax import losses
 from gan_jax import parallel
 from gan_jax import penalties
 from gan_jax import transforms
+from gan_jax import xla_cpu  # `xla_cpu.apply_defaults()`: the CPU flags, an explicit call
 from gan_jax.games import DiscriminatorOutput, Game
 from gan_jax.nets import Network, from_flax
 from gan_jax.state import (

@@ -1,5 +1,9 @@
 """The test session's settings, made before any test module imports JAX.
 
+The XLA CPU flags the runner applies (`gan_jax.xla_cpu.apply_defaults()`), so that
+the tests compute as `python -m experiments.run` does, in this process and in the
+subprocesses the tests start (they inherit the environment).
+
 One persistent XLA compilation cache serves the whole session, the runner
 subprocesses the tests start included (they inherit the environment): many tests
 train the same tiny configs in fresh processes, and without the cache each one
@@ -18,6 +22,11 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+# JAX reads the variables above when it is imported: only now import it.
+from gan_jax import xla_cpu  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+xla_cpu.apply_defaults()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -14,6 +14,7 @@ import optax
 
 import gan_jax as gj
 from gan_jax import data, models, parallel
+from gan_jax import xla_cpu
 
 STEPS = 3
 GLOBAL_BATCH = 32
@@ -99,4 +100,5 @@ def process(out, coordinator, num_processes, process_id, die_after=None):
 
 
 if __name__ == "__main__":
+  xla_cpu.apply_defaults()  # Before JAX starts (gan_jax/xla_cpu.py).
   {"data_parallel": data_parallel, "process": process}[sys.argv[1]](*sys.argv[2:])
