@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
                              f"--num_samples={fv.num_samples}", "lower --num_samples")
     workdirs.check_writable(fv.workdir, "--workdir")  # eval.jsonl goes there
     gan, state, scale = sample.load(fv.workdir)
-    config = run.saved_config(fv.workdir)
+    config = workdirs.saved_config(fv.workdir)
     target = evaluation.make_target(config, builders.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
   except UserError as e:

@@ -49,7 +49,6 @@ import ml_collections
 import numpy as np
 import optax
 
-from configs import common
 from experiments import builders
 from experiments import command as command_line
 from experiments import evaluation
@@ -135,7 +134,7 @@ def prepare(job, workdir: str) -> Prepared:
   changed = {}
   if saved is not None:
     # Fields added since the run was written count as their defaults.
-    current = saved_config(workdir).to_dict()
+    current = workdirs.saved_config(workdir).to_dict()
     with_defaults = {**current, "resolved": saved.get("resolved")}
     differences = builders.architecture_differences(with_defaults, resolved)
     old, new = saved.get("population"), resolved.get("population")
@@ -154,38 +153,6 @@ def prepare(job, workdir: str) -> Prepared:
       fix="use a new --workdir, or the config that run was started with")
   resources.check_run(experiment)
   return Prepared(experiment, workdir, state, resolved, step, changed)
-
-
-# Factory keyword arguments and dataset parameters: replaced whole, never merged
-# with the defaults (those belong to other networks and datasets).
-_OPAQUE_FIELDS = ("model.g", "model.d", "data.params")
-
-
-def saved_config(workdir: str) -> Optional[ml_collections.ConfigDict]:
-  """The config a run last ran with: its config.json and recorded changes, or None.
-
-  Fields added to `configs/common.py` since the run was written take their
-  defaults (which keep the old behaviour), so older workdirs stay readable. The
-  "resolved" and "population" records stay out of the config.
-  """
-  saved = read_workdir_config(workdir)
-  if saved is None:
-    return None
-  saved = workdirs.apply_changes(saved, workdirs.read_changes(workdir))
-  saved = {k: v for k, v in saved.items() if k not in ("resolved", "population")}
-
-  def merge(defaults: dict, values: dict, prefix: str) -> dict:
-    merged = dict(defaults)
-    for key, value in values.items():
-      field = prefix + key
-      if isinstance(value, dict) and isinstance(defaults.get(key), dict) and (
-          field not in _OPAQUE_FIELDS):
-        merged[key] = merge(defaults[key], value, field + ".")
-      else:
-        merged[key] = value
-    return merged
-
-  return ml_collections.ConfigDict(merge(common.get_config().to_dict(), saved, ""))
 
 
 # --- Training -----------------------------------------------------------------

@@ -84,7 +84,7 @@ def load(workdir: str):
   if not resolved:
     raise UserError(f"{workdir}/{run.CONFIG_FILE} lacks its 'resolved' data fields; it was not "
                     "written by experiments.run")
-  config = run.saved_config(workdir)
+  config = workdirs.saved_config(workdir)
   spec = builders.DataSpec(resolved["data_kind"], tuple(resolved["data_shape"]))
   gan = builders.build_gan(config, spec)
   init_key = builders.keys(config.seed)[0]

@@ -22,6 +22,8 @@ import tempfile
 import threading
 from typing import Optional
 
+import ml_collections
+
 from experiments.errors import UserError
 from gan_jax import checkpoint
 
@@ -192,6 +194,47 @@ def apply_changes(config: dict, records: list[dict]) -> dict:
         else:
           node[leaf] = value[1]
   return config
+
+
+# Config fields added since the first config.json was written, with the values that
+# keep a run written before them behaving as it did. Reading an older workdir fills
+# them in; a new field of the configs' defaults belongs here too.
+ADDED_FIELDS = {
+    "num_seeds": 1,
+    "penalty_schedule": "constant",
+    "penalty_weight_final": 0.0,
+    **{f"{player}.{field}": value
+       for player in ("g_optimizer", "d_optimizer")
+       for field, value in (("max_norm", 0.0), ("momentum_final", 0.0),
+                            ("momentum_ramp_steps", 0), ("schedule", "constant"),
+                            ("lr_final", 0.0), ("b2_final", 0.0), ("schedule_steps", 0),
+                            ("ema_halflife", 0.0))},
+}
+
+
+def with_added_fields(config: dict) -> dict:
+  """`config` (nested) with each field of ADDED_FIELDS it lacks at its old value."""
+  config = json.loads(json.dumps(config))
+  for field, value in ADDED_FIELDS.items():
+    *parents, leaf = field.split(".")
+    node = config
+    for part in parents:
+      node = node.setdefault(part, {}) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+      node.setdefault(leaf, value)
+  return config
+
+
+def saved_config(workdir: str) -> Optional[ml_collections.ConfigDict]:
+  """The config a run last ran with: config.json, its recorded changes, and the fields
+  added since it was written (ADDED_FIELDS); None without a config.json. The
+  "resolved" and "population" records stay out of it."""
+  saved = read_config(workdir)
+  if saved is None:
+    return None
+  saved = apply_changes(saved, read_changes(workdir))
+  saved = {k: v for k, v in saved.items() if k not in ("resolved", "population")}
+  return ml_collections.ConfigDict(with_added_fields(saved))
 
 
 def record_changes(workdir: str, step: int, changed: dict) -> str:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
@@ -342,7 +343,7 @@ def test_changed_settings_on_resume_are_recorded_and_config_json_kept(trained, t
   assert run.main(["run", *TINY, f"--workdir={workdir}", "--config.num_steps=30",
                    "--config.d_optimizer.lr=5e-5"]) == 0
   assert len(_records(workdir / "config_changes.jsonl")) == 1
-  assert run.saved_config(str(workdir)).d_optimizer.lr == 5e-5
+  assert workdirs.saved_config(str(workdir)).d_optimizer.lr == 5e-5
 
 
 def test_a_record_cut_short_keeps_every_complete_record(trained, tmp_path):

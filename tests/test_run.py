@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the reposit
 
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -338,14 +339,40 @@ def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
   assert not (tmp_path / "w").exists()
 
 
+def _without_added_fields(workdir):
+  """Rewrites config.json as a version before every field of ADDED_FIELDS wrote it."""
+  config = json.loads((workdir / "config.json").read_text())
+  for field in workdirs.ADDED_FIELDS:
+    *parents, leaf = field.split(".")
+    node = config
+    for part in parents:
+      node = node[part]
+    del node[leaf]
+  (workdir / "config.json").write_text(json.dumps(config))
+
+
+def test_added_fields_hold_the_defaults_that_keep_old_behaviour():
+  """Every field an older config.json lacks is filled with today's default."""
+  from configs import common  # pylint: disable=g-import-not-at-top
+
+  defaults = workdirs.flatten(common.get_config().to_dict())
+  for field, value in workdirs.ADDED_FIELDS.items():
+    assert defaults[field] == value, field
+
+
+def test_experiments_do_not_import_configs():
+  program = ("import sys; import experiments.run, experiments.sample, experiments.evaluate, "
+             "experiments.results; print(sorted(m for m in sys.modules if m.split('.')[0] == "
+             "'configs'))")
+  out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                       check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+  assert out.strip() == "[]"
+
+
 def test_sample_reads_a_workdir_written_before_newer_config_fields(trained, tmp_path):
   old = tmp_path / "old"
   shutil.copytree(trained, old)
-  config = json.loads((old / "config.json").read_text())
-  for player in ("g_optimizer", "d_optimizer"):
-    del config[player]["max_norm"]  # A field a later version added.
-  del config["num_seeds"]
-  (old / "config.json").write_text(json.dumps(config))
+  _without_added_fields(old)
   out = tmp_path / "s.npy"
   assert sample.main(["sample", f"--workdir={old}", "--num=4", f"--out={out}"]) == 0
   assert np.load(out).shape == (4, 2)
@@ -354,9 +381,6 @@ def test_sample_reads_a_workdir_written_before_newer_config_fields(trained, tmp_
 def test_resume_accepts_a_workdir_written_before_newer_config_fields(trained, tmp_path):
   old = tmp_path / "old"
   shutil.copytree(trained, old)
-  config = json.loads((old / "config.json").read_text())
-  for player in ("g_optimizer", "d_optimizer"):
-    del config[player]["max_norm"], config[player]["momentum_final"]
-  (old / "config.json").write_text(json.dumps(config))
+  _without_added_fields(old)
   assert run.main(_tiny(old, "--config.num_steps=30")) == 0
   assert json.loads((old / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 30
