@@ -7,6 +7,7 @@ builds everything, tracing the train step once, without writing anything, so the
 runner can refuse a bad config before it touches the workdir.
 """
 
+import importlib
 import inspect
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -31,8 +32,59 @@ from experiments.errors import UserError  # pylint: disable=unused-import  (re-e
 
 
 
+def is_import_path(name) -> bool:
+  """Whether a config name is an import path, `module:attribute`, not a built-in's name."""
+  return isinstance(name, str) and ":" in name
+
+
+def load_import_path(path: str, field: str):
+  """The object at `module:attribute` (a user's own game, model, dataset...).
+
+  Raises:
+    UserError: one line naming the module or attribute that is missing.
+  """
+  module_name, _, attribute = path.partition(":")
+  example = f"--config.{field}=my_lab.module:name"
+  if not module_name or not attribute:
+    raise UserError(f"{field}={path!r}: an import path is module:attribute ({example})")
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as e:
+    raise UserError(f"{field}={path!r}: cannot import {module_name!r} ({e}); put its folder "
+                    "on PYTHONPATH or install it") from None
+  except Exception as e:  # pylint: disable=broad-except  (a user's module failing)
+    raise UserError(f"{field}={path!r}: importing {module_name!r} raised "
+                    f"{type(e).__name__}: {e}") from None
+  value = module
+  for part in attribute.split("."):
+    if not hasattr(value, part):
+      raise UserError(f"{field}={path!r}: module {module_name!r} has no {attribute!r}")
+    value = getattr(value, part)
+  return value
+
+
+def call_plugin(factory, path: str, field: str, expected: type, *args, **kwargs):
+  """`factory(*args, **kwargs)` of a user's import path, checked to be an `expected`."""
+  name = {games.Game: "a gan_jax.Game", gan_jax.Network: "a gan_jax.Network",
+          optax.GradientTransformation: "an optax.GradientTransformation"}[expected]
+  if not callable(factory):
+    raise UserError(f"{field}={path!r} is {type(factory).__name__}, not a function returning "
+                    f"{name}")
+  try:
+    value = factory(*args, **kwargs)
+  except TypeError as e:
+    raise UserError(f"{field}={path!r} cannot be called with {kwargs or args or 'no arguments'}: "
+                    f"{e}") from None
+  if not isinstance(value, expected):
+    raise UserError(f"{field}={path!r} returned {type(value).__name__}; it must return {name}")
+  return value
+
+
 def lookup(registry: dict, name: str, field: str):
-  """`registry[name]`, or a UserError listing the valid names for `field`."""
+  """`registry[name]`, the object at an import path `module:attribute`, or a UserError
+  listing the valid names for `field`."""
+  if is_import_path(name):
+    return load_import_path(name, field)
   try:
     return registry[name]
   except (KeyError, TypeError):
@@ -85,6 +137,11 @@ class Data(NamedTuple):
   source: Any
   mixture: Optional[gdata.Mixture]
   reference: np.ndarray
+
+
+def is_toy(name) -> bool:
+  """Points generated in-process: a built-in toy, or a user's factory by import path."""
+  return name in TOY_DATASETS or is_import_path(name)
 
 
 def _toy_sampler(config):
@@ -157,8 +214,11 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
   process = (dict(process_index=0, process_count=1) if whole_batch else
              dict(process_index=jax.process_index(), process_count=jax.process_count()))
   try:
-    if config.data.name in TOY_DATASETS:
+    if is_toy(config.data.name):
       sampler = _toy_sampler(config)
+      if not (isinstance(sampler, gdata.Mixture) or callable(sampler)):
+        raise UserError(f"data.name={config.data.name!r} returned a {type(sampler).__name__}, "
+                        "not a gan_jax.data.Mixture or a sampler (rng, num) -> [num, D] points")
       dim = np.shape(gdata.sample_mixture(sampler, np.random.default_rng(0), 1)[0]
                      if isinstance(sampler, gdata.Mixture) else sampler(np.random.default_rng(0), 1)[0])
       resources.check_data(config, dim, points=True)
@@ -220,7 +280,12 @@ def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
       "d": ("discriminator", DISCRIMINATORS, models.DISCRIMINATORS),
   }[role]
   name = config.model[name_field]
-  player = lookup(table, name, f"model.{name_field}")
+  if is_import_path(name):
+    factory = load_import_path(name, f"model.{name_field}")
+    player = _plugin_player(factory, spec)
+  else:
+    player = lookup(table, name, f"model.{name_field}")
+    factory = library[name]
   if player.kind != spec.kind:
     what = "images" if spec.kind == "image" else f"{spec.shape[0]}-D points"
     valid = sorted(n for n, p in table.items() if p.kind == spec.kind)
@@ -240,7 +305,6 @@ def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
     kwargs["output_dim"] = int(np.prod(spec.shape))
   elif player.data_arg == "image_shape":
     kwargs["image_shape"] = tuple(spec.shape)
-  factory = library[name]
   try:
     inspect.signature(factory).bind(**kwargs)
   except TypeError:
@@ -249,14 +313,34 @@ def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
         f"model.{role} fields {sorted(config.model[role])} do not fit model.{name_field}="
         f"{name!r}, which takes {', '.join(accepted) or 'no arguments'}; fix --config.model.{role}"
     ) from None
+  if is_import_path(name):
+    return call_plugin(factory, name, f"model.{name_field}", gan_jax.Network, **kwargs)
   try:
     return factory(**kwargs)
   except ValueError as e:
     raise UserError(f"model.{name_field}={name!r} with {kwargs}: {e}") from None
 
 
+def _plugin_player(factory, spec: DataSpec) -> _Player:
+  """What the runner needs of a user's network factory, read from its signature: an
+  `image_shape` argument takes images, `output_dim` points; an image generator's
+  output range is its `output_scale` attribute ("tanh" unless it says otherwise)."""
+  try:
+    parameters = inspect.signature(factory).parameters
+  except (TypeError, ValueError):
+    parameters = {}
+  data_arg = next((a for a in ("image_shape", "output_dim") if a in parameters), None)
+  kind = {"image_shape": "image", "output_dim": "points"}.get(data_arg, spec.kind)
+  return _Player(kind, data_arg, getattr(factory, "output_scale", "tanh"))
+
+
 def output_scale(config) -> Optional[str]:
   """The generator's output range for images ("tanh" or "sigmoid"); None for points."""
+  if is_import_path(config.model.generator):
+    if is_toy(config.data.name):
+      return None
+    return getattr(load_import_path(config.model.generator, "model.generator"), "output_scale",
+                   "tanh")
   return lookup(GENERATORS, config.model.generator, "model.generator").scale
 
 
@@ -366,7 +450,10 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
     ramp = optax.linear_schedule(value("momentum"), value("momentum_final"),
                                  c.momentum_ramp_steps)
     values = lambda name: ramp if name == "momentum" else value(name)
-  parts = [make(values, lr)]
+  if is_import_path(c.name):
+    parts = [call_plugin(make, c.name, f"{field}.name", optax.GradientTransformation, lr)]
+  else:
+    parts = [make(values, lr)]
   if c.max_norm:
     parts.append(transforms.max_norm_params(value("max_norm")))
   if c.clip:
@@ -514,7 +601,9 @@ def build_gan(config, spec: DataSpec, hparams=None, data: Optional[Data] = None)
     hparams: traced optimizer values (see `build_optimizer`).
     data: the run's `Data`, for data-dependent initial values (see `_network`).
   """
-  game = lookup(games.GAMES, config.game, "game")()
+  game = lookup(games.GAMES, config.game, "game")
+  game = (call_plugin(game, config.game, "game", games.Game) if is_import_path(config.game)
+          else game())
   sampler = lookup(LATENTS, config.model.latent, "model.latent")(config.model.latent_scale)
   discriminator = _network(config, spec, "d")
   if config.model.pack > 1:
@@ -564,7 +653,10 @@ def check(config) -> None:
   if config.update_rule not in UPDATES:
     raise UserError(f"unknown update {config.update_rule!r}: choose one of {', '.join(UPDATES)} "
                     "(--config.update_rule=NAME)")
-  lookup(PENALTIES, config.penalty, "penalty")
+  penalty = lookup(PENALTIES, config.penalty, "penalty")
+  if is_import_path(config.penalty) and not callable(penalty):
+    raise UserError(f"penalty={config.penalty!r} is a {type(penalty).__name__}, not a function "
+                    "(critic_fn, real, fake, key) -> scalar")
   for field in ("g_optimizer", "d_optimizer"):
     build_optimizer(config, field)
 
