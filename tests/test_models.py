@@ -1,5 +1,7 @@
 """Tests of gan_jax.models: shapes, initialisation, collections, and the layers' math."""
 
+import inspect
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -79,9 +81,20 @@ def test_discriminator_shapes(net, data_shape, num_features, train):
   assert features == ((4, num_features), jnp.float32)
 
 
-def test_registries_name_the_same_models():
-  names = {"mlp", "gaussian_1d", "goodfellow_mnist", "dcgan", "resnet"}
-  assert set(models.GENERATORS) == set(models.DISCRIMINATORS) == names
+@pytest.mark.parametrize("role", ["generator", "discriminator"])
+def test_the_runner_knows_every_registered_model_and_the_argument_that_takes_its_data(role):
+  from experiments import builders  # pylint: disable=g-import-not-at-top
+
+  library = {"generator": models.GENERATORS, "discriminator": models.DISCRIMINATORS}[role]
+  table = {"generator": builders.GENERATORS, "discriminator": builders.DISCRIMINATORS}[role]
+  assert library and set(table) == set(library)
+  for name, factory in library.items():
+    player = table[name]
+    assert player.kind in ("points", "image"), name
+    parameters = inspect.signature(factory).parameters
+    assert player.data_arg is None or player.data_arg in parameters, name
+    if role == "generator" and player.kind == "image":
+      assert player.scale in ("tanh", "sigmoid"), name
 
 
 @pytest.mark.parametrize("make", [
