@@ -160,19 +160,10 @@ def make_target(config: ml_collections.ConfigDict, data: builders.Data, *,
                     "extractor": extractor})
 
 
-def to_unit_range(samples, image_scale: Optional[str]) -> np.ndarray:
-  """Generator outputs in [0, 1] pixels (images) or unchanged (points), float32."""
-  samples = np.asarray(samples, np.float32)
-  if image_scale is None:
-    return samples
-  low, high = gdata.to_float(np.array([0, 255], np.uint8), image_scale)
-  return np.clip((samples - low) / (high - low), 0.0, 1.0)
-
-
 def draw(sample_fn: SampleFn, key: jax.Array, num: int, image_scale: Optional[str]):
   """`num` samples in chunks of one fixed size (one compilation), as float32 NumPy."""
   chunk = min(num, CHUNK)
-  parts = [to_unit_range(sample_fn(jax.random.fold_in(key, i), chunk), image_scale)
+  parts = [gdata.to_unit_range(sample_fn(jax.random.fold_in(key, i), chunk), image_scale)
            for i in range(-(-num // chunk))]
   return np.concatenate(parts)[:num]
 

@@ -40,16 +40,6 @@ CHUNK = 1024  # Samples per generator call (images).
 POINTS_CHUNK = 65536  # Low-dimensional samples per call: dispatch, not memory, bounds these.
 
 
-def to_data_scale(samples: np.ndarray, scale) -> np.ndarray:
-  """Maps generator outputs to the data's scale: [0, 1] pixels for images, raw otherwise."""
-  samples = np.asarray(samples, np.float32)
-  if scale is None:
-    return samples
-  # The affine map of `to_float`, read off its ends: pixel 0 -> low, 255 -> high.
-  low, high = gdata.to_float(np.array([0, 255], np.uint8), scale)
-  return np.clip((samples - low) / (high - low), 0.0, 1.0).astype(np.float32)
-
-
 def member_names(workdir: str) -> list[str]:
   """The member names of a population's workdir ([] for a single run)."""
   saved = run.read_workdir_config(workdir) or {}
@@ -115,7 +105,7 @@ def samples(gan, state, num: int, seed: int, ema: bool, scale=None, out=None,
                        disable=not sys.stderr.isatty())
   parts = []
   for i in chunks:
-    part = to_data_scale(np.asarray(draw(state, jax.random.fold_in(key, i))), scale)
+    part = gdata.to_unit_range(np.asarray(draw(state, jax.random.fold_in(key, i))), scale)
     part = part[:num - i * chunk]
     if out is None:
       parts.append(part)

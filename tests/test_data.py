@@ -389,3 +389,14 @@ def test_stacked_mnist_labels_decode_to_channel_digits():
 def test_stacked_mnist_rejects_bad_labels():
   with pytest.raises(data.DataError, match="0..9"):
     data.stacked_mnist(np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 10]), num=2, seed=0)
+
+
+@pytest.mark.parametrize("scale", sorted(data.SCALES))
+def test_to_unit_range_inverts_to_float_onto_pixels_over_255(scale):
+  levels = np.arange(256, dtype=np.uint8)
+  np.testing.assert_allclose(data.to_unit_range(data.to_float(levels, scale), scale),
+                             levels / 255.0, atol=1e-6)
+  outside = data.to_unit_range(np.array([-5.0, 5.0]), scale)  # Beyond the range: clipped.
+  np.testing.assert_array_equal(outside, [0.0, 1.0])
+  points = np.array([[-3.0, 7.0]], np.float32)
+  np.testing.assert_array_equal(data.to_unit_range(points, None), points)

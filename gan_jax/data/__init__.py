@@ -8,7 +8,8 @@ Every problem a user can fix raises `DataError` with a one-line message.
 
 from gan_jax.data.errors import DataError
 from gan_jax.data.files import load_idx, load_npz, read_idx
-from gan_jax.data.pipeline import SCALES, ArrayDataset, SyntheticDataset, to_float, to_uint8
+from gan_jax.data.pipeline import (SCALES, ArrayDataset, SyntheticDataset, to_float, to_uint8,
+                                   to_unit_range)
 from gan_jax.data.stacked import stacked_mnist
 from gan_jax.data.synthetic import (
     Mixture,
@@ -42,4 +43,5 @@ __all__ = [
     "swiss_roll",
     "to_float",
     "to_uint8",
+    "to_unit_range",
 ]

@@ -23,7 +23,7 @@ Example:
     state, metrics = train_step(state, to_float(batch), jax.random.fold_in(key, step))
 """
 
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
@@ -75,6 +75,16 @@ def to_uint8(images, scale: str = "tanh") -> np.ndarray:
   divisor, offset = _scale(scale)
   levels = (np.asarray(images, np.float32) - offset) * divisor
   return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+
+
+def to_unit_range(samples, scale: Optional[str]) -> np.ndarray:
+  """Generator outputs in the data `scale` as [0, 1] float32 pixels, clipped; points
+  (`scale` None) unchanged. The affine map of `to_float`: pixel 0 -> 0, 255 -> 1."""
+  samples = np.asarray(samples, np.float32)
+  if scale is None:
+    return samples
+  divisor, offset = _scale(scale)
+  return np.clip((samples - offset) * np.float32(divisor / 255.0), 0.0, 1.0).astype(np.float32)
 
 
 class _StepIndexed:
