@@ -12,13 +12,11 @@ pairs or bare words for booleans, e.g. `configs/wgan_gp.py:dataset=cifar10,runlo
 
 import ml_collections
 
-# Datasets generated in-process, with the constructor arguments of their protocol.
-TOY_DATASETS = {
-    "gaussian_1d": dict(mean=4.0, std=0.5),
-    "ring": dict(num_modes=8, radius=1.0, std=0.01),
-    "grid": dict(values=(-4.0, -2.0, 0.0, 2.0, 4.0), std=0.05),
-    "swiss_roll": dict(noise=0.25, scale=1.0 / 7.5),
-}
+from gan_jax import data as gdata
+
+# Datasets generated in-process, with the constructor arguments of their protocol:
+# the keyword defaults of their functions in gan_jax.data.
+TOY_DATASETS = {name: gdata.toy_defaults(name) for name in gdata.TOY_DATASETS}
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -96,12 +96,6 @@ def lookup(registry: dict, name: str, field: str):
 
 # --- Data -------------------------------------------------------------------
 
-TOY_DATASETS = {
-    "gaussian_1d": gdata.gaussian_1d,
-    "ring": gdata.ring,
-    "grid": gdata.grid,
-    "swiss_roll": gdata.swiss_roll,
-}
 # Datasets read from MNIST-format IDX files when `data.dir` is set.
 IDX_DATASETS = ("idx", "mnist", "fashion_mnist")
 # Stacked MNIST: this many three-digit colour images per split, built from the MNIST
@@ -141,11 +135,11 @@ class Data(NamedTuple):
 
 def is_toy(name) -> bool:
   """Points generated in-process: a built-in toy, or a user's factory by import path."""
-  return name in TOY_DATASETS or is_import_path(name)
+  return name in gdata.TOY_DATASETS or is_import_path(name)
 
 
 def _toy_sampler(config):
-  factory = lookup(TOY_DATASETS, config.data.name, "data.name")
+  factory = lookup(gdata.TOY_DATASETS, config.data.name, "data.name")
   params = dict(config.data.params)
   for key, value in params.items():
     if isinstance(value, list):

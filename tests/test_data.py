@@ -400,3 +400,13 @@ def test_to_unit_range_inverts_to_float_onto_pixels_over_255(scale):
   np.testing.assert_array_equal(outside, [0.0, 1.0])
   points = np.array([[-3.0, 7.0]], np.float32)
   np.testing.assert_array_equal(data.to_unit_range(points, None), points)
+
+
+def test_each_toy_datasets_defaults_are_its_functions_and_build_it():
+  assert set(data.TOY_DATASETS) >= {"gaussian_1d", "ring", "grid", "swiss_roll"}
+  for name, factory in data.TOY_DATASETS.items():
+    defaults = data.toy_defaults(name)
+    assert defaults, name  # every toy has a protocol
+    built = factory(**defaults)
+    assert isinstance(built, data.Mixture) or callable(built), name
+  assert data.toy_defaults("ring") == {"num_modes": 8, "radius": 1.0, "std": 0.01}

@@ -12,6 +12,7 @@ from gan_jax.data.pipeline import (SCALES, ArrayDataset, SyntheticDataset, to_fl
                                    to_unit_range)
 from gan_jax.data.stacked import stacked_mnist
 from gan_jax.data.synthetic import (
+    TOY_DATASETS,
     Mixture,
     Sampler,
     gaussian_1d,
@@ -19,12 +20,14 @@ from gan_jax.data.synthetic import (
     ring,
     sample_mixture,
     swiss_roll,
+    toy_defaults,
 )
 from gan_jax.data.tfds import DATASETS, center_crop_resize, load_tfds
 
 __all__ = [
     "DATASETS",
     "SCALES",
+    "TOY_DATASETS",
     "ArrayDataset",
     "DataError",
     "Mixture",
@@ -44,4 +47,5 @@ __all__ = [
     "to_float",
     "to_uint8",
     "to_unit_range",
+    "toy_defaults",
 ]

@@ -28,6 +28,7 @@ References:
 """
 
 import functools
+import inspect
 import itertools
 from typing import Callable, NamedTuple, Sequence
 
@@ -85,7 +86,7 @@ def ring(num_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture:
   return _mixture(radius * np.stack([np.cos(angles), np.sin(angles)], axis=1), std)
 
 
-def grid(values: Sequence[float] = (-4, -2, 0, 2, 4), std: float = 0.05) -> Mixture:
+def grid(values: Sequence[float] = (-4.0, -2.0, 0.0, 2.0, 4.0), std: float = 0.05) -> Mixture:
   """Gaussians at every point of `values` x `values`: 25 modes `[25, 2]` by default.
 
   The VEEGAN/PacGAN 2D-grid protocol: means on {-4, -2, 0, 2, 4}^2, std 0.05.
@@ -138,3 +139,15 @@ def swiss_roll(noise: float = 0.25, scale: float = 1.0 / 7.5) -> Sampler:
   if noise < 0:
     raise DataError(f"swiss_roll noise must be >= 0, got {noise}")
   return functools.partial(_sample_swiss_roll, noise=float(noise), scale=float(scale))
+
+
+# The toy datasets by name. Each function's keyword defaults are the protocol it is
+# used with (the seeds' N(4, 0.5); PacGAN's ring and grid; the WGAN-GP swiss roll), so
+# configs read them from here: a new toy is its function plus one line.
+TOY_DATASETS = {"gaussian_1d": gaussian_1d, "ring": ring, "grid": grid, "swiss_roll": swiss_roll}
+
+
+def toy_defaults(name: str) -> dict:
+  """The keyword defaults of `TOY_DATASETS[name]`, by parameter name."""
+  return {p.name: p.default for p in inspect.signature(TOY_DATASETS[name]).parameters.values()
+          if p.default is not inspect.Parameter.empty}
