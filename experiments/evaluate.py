@@ -17,7 +17,6 @@ with `NAME/std`, `NAME/min`, `NAME/max`, and `"members": {NAME: <metrics>}`. Exi
 stderr for a missing workdir, no checkpoint or unreadable data.
 """
 
-import json
 import math
 import os
 import sys

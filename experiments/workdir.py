@@ -15,6 +15,7 @@ the lock of a process that died on this host is taken over with a note.
 import datetime
 import fcntl
 import json
+import logging
 import os
 import socket
 import sys
@@ -408,6 +409,19 @@ class MainThreadOnly:
     return getattr(self.stream, name)
 
 
+class _OrphanedReadErrors(logging.Filter):
+  """Drops asyncio's "Task exception was never retrieved" records: when a checkpoint
+  cannot be read, orbax's read tasks fail together and those whose exception nobody
+  awaited are logged whenever the garbage collector frees them. The failure itself
+  reaches the caller as the exception `restore_latest` reports in one line."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "exception was never retrieved" not in record.getMessage()
+
+
+_ORPHANED_READ_ERRORS = _OrphanedReadErrors()
+
+
 def restore_latest(workdir: str, abstract_state, *, fix: str):
   """`(state, step)` of the latest checkpoint of `workdir`, `(None, None)` if none.
 
@@ -420,6 +434,7 @@ def restore_latest(workdir: str, abstract_state, *, fix: str):
   if step is None:
     return None, None
   manager = checkpoint.make_manager(directory, read_only=True)
+  logging.getLogger("asyncio").addFilter(_ORPHANED_READ_ERRORS)  # Once: a filter is a set.
   stderr = sys.stderr
   sys.stderr = MainThreadOnly(stderr)  # Kept after a failure: the process ends with it.
   try:

@@ -1,0 +1,423 @@
+"""The training loop: train steps, stop signals, logs, evaluations, checkpoints, faults.
+
+`train(prepared, stop)` runs a prepared run (experiments/run.py `prepare`) from its
+restored step to `num_steps`: every `log_every` steps a metrics record (and the
+progress line), every `eval_every` an evaluation and a picture, every
+`checkpoint_every` an orbax checkpoint, and always after the last step. It stops
+early, with a checkpoint, on SIGTERM/SIGINT (`Stop`); at the first non-finite loss
+or parameters, keeping the last good checkpoint; and when the disk where the run
+writes is full, naming the device. Its `Outcome` carries the exit status.
+"""
+
+import errno
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments import builders
+from experiments import evaluation
+from experiments import pictures
+from experiments import populations
+from experiments import workdir as workdirs
+from experiments import writers
+from experiments.errors import UserError
+from gan_jax import checkpoint
+import gan_jax
+
+# 130: a second Ctrl-C (the shell's status for SIGINT) stops at once.
+EXIT_OK, EXIT_NONFINITE, EXIT_USAGE, EXIT_DISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class Prepared(NamedTuple):
+  experiment: Any  # a builders.Experiment, or a populations.Population
+  workdir: str
+  state: Optional[Any]  # the restored GANState, or None for a fresh start
+  resolved: dict  # what config.json holds for a fresh start
+  step: Optional[int] = None  # the restored checkpoint's step
+  changed: dict = {}  # settings changed since the run's last start: {field: [old, new]}
+
+
+
+class Stop:
+  """Turns SIGTERM/SIGINT into a request to checkpoint and stop after this step."""
+
+  def __init__(self):
+    self.signal_name = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signal_name is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # A second Ctrl-C stops at once.
+    self.signal_name = signal.Signals(signum).name
+
+
+class Outcome(NamedTuple):
+  status: str  # "finished", "interrupted", "nonfinite"
+  step: int
+  last: dict  # the last logged record (a population's: means and spreads)
+  members: dict = {}  # a population's: each member's last logged record, by name
+
+
+def _nonfinite(values: dict) -> Optional[str]:
+  for name, value in values.items():
+    if not np.isfinite(value):
+      return f"{name}={value}"
+  return None
+
+
+def _params_finite(state) -> jax.Array:
+  leaves = jax.tree.leaves((state.g_params, state.d_params))
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+class _Evaluator:
+  """Samples from a fixed latent batch (pictures) and a fixed key (metrics).
+
+  `like`: an evaluator of another population member, whose compiled samplers and
+  reference data this one shares (the members share the GAN; one reference makes
+  their metrics compare like with like).
+  """
+
+  def __init__(self, experiment: builders.Experiment, like: Optional["_Evaluator"] = None):
+    self.experiment = experiment
+    gan, config = experiment.gan, experiment.config
+    self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
+                               config.eval.num_pictures)
+    self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
+    if like is not None:
+      self._from_latents, self._draw = like._from_latents, like._draw
+      self.target = like.target
+      return
+    self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
+    self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
+                         static_argnums=2)
+    try:
+      self.target = evaluation.make_target(config, experiment.data)
+    except UserError as e:  # Training goes on; only the metrics are missing.
+      print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
+      self.target = evaluation.Target("none")
+
+  def metrics(self, state) -> dict:
+    """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
+    metrics, _ = evaluation.evaluate(
+        lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
+        num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
+    return metrics
+
+  def picture(self, state, step: int) -> np.ndarray:
+    data = self.experiment.data
+    kind = data.spec.kind
+    samples = self._from_latents(state, self.latents)
+    if kind == "points":  # A fuller cloud than the picture batch.
+      samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
+                                self.experiment.config.eval.num_samples, None)
+    return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
+                            scale=self.experiment.scale, mixture=data.mixture,
+                            title=f"step {step}")
+
+
+class _Logs:
+  """Where a run's records and pictures go: its workdir, and each member's folder."""
+
+  def __init__(self, experiment, workdir: str, step: int):
+    config = experiment.config
+    self.population = isinstance(experiment, populations.Population)
+    self.names = [m.name for m in experiment.members] if self.population else [None]
+    self.dirs = [workdir if name is None else os.path.join(workdir, workdirs.MEMBERS_DIR, name)
+                 for name in self.names]
+    self.writing = experiment.writer
+    if self.population:  # One reference for all (for 1-D data: the first member's draw).
+      first, *others = experiment.member_experiments
+      self.evaluators = [_Evaluator(first)]
+      self.evaluators += [_Evaluator(e, like=self.evaluators[0]) for e in others]
+    else:
+      self.evaluators = [_Evaluator(experiment)]
+    self.writers = []
+    if self.writing:
+      for directory in self.dirs:
+        os.makedirs(os.path.join(directory, workdirs.SAMPLES_DIR), exist_ok=True)
+        writers.truncate_metrics(directory, step)  # Records past the checkpoint come again.
+        self.writers.append(writers.MetricsWriter(directory, tensorboard=config.tensorboard))
+      if self.population:
+        writers.truncate_metrics(workdir, step)
+        self.summary = writers.MetricsWriter(workdir, tensorboard=config.tensorboard)
+
+  def values(self, metrics) -> list[dict]:
+    """Each member's metrics as Python floats (one dict for a single run)."""
+    if not self.population:
+      return [{k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}]
+    arrays = gan_jax.parallel.gather(metrics)
+    return [{k: float(v[i]) for k, v in arrays.items()} for i in range(len(self.names))]
+
+  def evaluate(self, state, step: int) -> list[dict]:
+    """Each member's evaluation metrics; writes each member's picture."""
+    if self.population:
+      host = gan_jax.parallel.gather(state)  # Every process takes part; process 0 evaluates.
+      states = [jax.tree.map(lambda x, i=i: x[i], host) for i in range(len(self.names))]
+    elif self.evaluators[0].experiment.mesh is not None:
+      # A host copy of the replicated state: no collective, so the other processes go on.
+      states = [gan_jax.parallel.fetch(state)] if self.writing else [None]
+    else:
+      states = [state]
+    if not self.writing:
+      return [{} for _ in self.names]
+    results = []
+    for evaluator, member_state, directory, writer in zip(
+        self.evaluators, states, self.dirs, self.writers):
+      results.append(evaluator.metrics(member_state))
+      image = evaluator.picture(member_state, step)
+      pictures.save_png(os.path.join(directory, workdirs.SAMPLES_DIR, f"step_{step:06d}.png"), image)
+      writer.write_image(step, "samples", image)
+    return results
+
+  def write(self, step: int, records: list[dict]) -> dict:
+    """Writes each member's record (and their spread); returns the run's record."""
+    if not records[0] or not self.writing:
+      return {}
+    for writer, record in zip(self.writers, records):
+      writer.write(step, record)
+    if not self.population:
+      return records[0]
+    combined = populations.spread(records)
+    self.summary.write(step, combined)
+    return combined
+
+  def close(self):
+    """Closes every writer, even when one fails (a full disk); re-raises the first error."""
+    errors = []
+    for writer in self.writers + ([self.summary] if self.writing and self.population else []):
+      try:
+        writer.close()
+      except Exception as e:  # pylint: disable=broad-except
+        errors.append(e)
+    if errors:
+      raise errors[0]
+
+
+def _state_step(state) -> int:
+  return int(np.asarray(gan_jax.parallel.fetch(state.step)).reshape(-1)[0])
+
+
+def _skipped_in_a_row(state) -> int:
+  """The most non-finite updates in a row that `optax.apply_if_finite` skipped, any player."""
+  counts = [np.max(np.asarray(gan_jax.parallel.fetch(s.notfinite_count)))
+            for s in jax.tree.leaves((state.g_opt_state, state.d_opt_state),
+                                     is_leaf=lambda x: isinstance(x, optax.ApplyIfFiniteState))
+            if isinstance(s, optax.ApplyIfFiniteState)]
+  return int(max(counts, default=0))
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def disk_fault(error: BaseException) -> Optional[str]:
+  """The reason ("No space left on device", ...) if `error` comes from the disk, else None.
+
+  Orbax wraps the OSError of a failed write in its own exceptions: the whole
+  chain of causes is searched.
+  """
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
+      return os.strerror(error.errno)
+    text = str(error)
+    for code in _DISK_ERRORS:
+      if os.strerror(code) in text:
+        return os.strerror(code)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+class _DiskFaultRecords(logging.Filter):
+  """Drops orbax's and asyncio's log records of a failed write to a full disk.
+
+  The runner reports the fault itself in one line; orbax logs it from each of its
+  save threads with the whole tensorstore spec (hundreds of lines).
+  """
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+      text += str(record.exc_info[1])
+    return not any(os.strerror(code) in text for code in _DISK_ERRORS) and (
+        "RESOURCE_EXHAUSTED" not in text)
+
+
+def _quiet_disk_fault_logs() -> None:
+  for name in ("absl", "asyncio"):
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _DiskFaultRecords) for f in logger.filters):
+      logger.addFilter(_DiskFaultRecords())
+
+
+def _device_of(path: str) -> str:
+  """The filesystem `path` lives on, as /proc/mounts names it ("tmpfs on /mnt")."""
+  path = os.path.realpath(path)
+  best = ("", "?")
+  try:
+    with open("/proc/mounts") as f:
+      for line in f:
+        device, mount = line.split()[:2]
+        if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best[0]):
+          best = (mount, device)
+  except OSError:
+    pass
+  return f"{best[1]} on {best[0] or '/'}"
+
+
+def _write_start_record(prepared: Prepared, step: int, prefix: str) -> None:
+  """config.json for a fresh run; a record of the changed settings for a resume."""
+  workdir = prepared.workdir
+  os.makedirs(workdir, exist_ok=True)
+  if workdirs.read_config(workdir) is None:
+    workdirs.write_atomic(os.path.join(workdir, workdirs.CONFIG_FILE),
+                          json.dumps(prepared.resolved, indent=2, sort_keys=True))
+  elif prepared.changed:
+    print(prefix + workdirs.record_changes(workdir, step, prepared.changed), flush=True)
+
+
+def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
+  """Runs (or resumes) one training run, or one population, to `num_steps`.
+
+  A full disk ends the run with one line and the "disk" outcome; the checkpoints
+  already written stay intact and the same command resumes once space is freed.
+  """
+  experiment, workdir = prepared.experiment, prepared.workdir
+  state = prepared.state if prepared.state is not None else experiment.start_state()
+  step = _state_step(state)
+  manager = logs = progress = None
+  _quiet_disk_fault_logs()
+  stderr = sys.stderr
+  sys.stderr = workdirs.MainThreadOnly(stderr)
+  try:
+    if experiment.writer:
+      _write_start_record(prepared, step, prefix)
+      if step:
+        print(f"{prefix}resuming {workdir} from step {step}", flush=True)
+    manager = checkpoint.make_manager(
+        os.path.join(workdir, workdirs.CHECKPOINT_DIR), max_to_keep=experiment.config.keep_checkpoints,
+        async_save=experiment.config.checkpoint_async)
+    logs = _Logs(experiment, workdir, step)
+    # Process 0 reports progress for all; the others print only errors.
+    progress = writers.Progress(step, experiment.config.num_steps,
+                                enabled=experiment.config.progress, prefix=prefix,
+                                silent=not experiment.writer)
+    outcome = _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir)
+    manager.wait_until_finished()
+    return outcome
+  except Exception as e:  # pylint: disable=broad-except
+    reason = disk_fault(e)
+    if reason is None:
+      raise
+    if progress is not None:
+      progress.close()
+    kept = checkpoint.latest_step(os.path.join(workdir, workdirs.CHECKPOINT_DIR))
+    print(f"{prefix}error: {reason} ({_device_of(workdir)}) while writing {workdir}; the "
+          f"checkpoints up to {'step ' + str(kept) if kept is not None else 'none'} are intact: "
+          "free space and run the same command to resume", file=sys.stderr, flush=True)
+    return Outcome("disk", kept if kept is not None else step, {})
+  finally:
+    if progress is not None:
+      progress.close()
+    try:
+      for close in ((manager.close,) if manager is not None else ()) + (
+          (logs.close,) if logs is not None else ()):
+        try:
+          close()
+        except Exception as e:  # pylint: disable=broad-except
+          if disk_fault(e) is None:
+            raise
+    finally:
+      sys.stderr = stderr
+
+
+def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir) -> Outcome:
+  """The steps from `step` to `num_steps`: train, log, evaluate, checkpoint, stop."""
+  config = experiment.config
+  params_finite = jax.jit(_params_finite)
+  n = config.steps_per_call
+  last_record: dict = {}
+  last_members: dict = {}
+  while step < config.num_steps:
+    # Logs, evaluations and checkpoints fall on multiples of steps_per_call: a run
+    # resumed from another alignment first catches up with a shorter call.
+    count = n - step % n
+    batches = experiment.device_batches(step, count)
+    state, metrics = experiment.train(state, batches, experiment.train_key)
+    step += count
+    progress.update(step)
+    final = step == config.num_steps
+    logging_step = step % config.log_every == 0 or final
+    # One look at the signal per step: one that arrives later is handled a step later,
+    # never between deciding to save and deciding to stop.
+    stopping = stop.signal_name is not None
+    saving_step = step % config.checkpoint_every == 0 or final or stopping
+    records = [{} for _ in logs.names]
+    if logging_step or saving_step:
+      # The only device-to-host transfer of the step's metrics.
+      values = logs.values(metrics)
+      bad = None
+      if not config.skip_nonfinite:
+        bad = next((f"{_nonfinite(v)}{'' if name is None else ' in member ' + name}"
+                    for name, v in zip(logs.names, values) if _nonfinite(v)), None)
+      elif _skipped_in_a_row(state) >= config.max_consecutive_nonfinite:
+        bad = (f"updates ({_skipped_in_a_row(state)} in a row skipped, "
+               f"max_consecutive_nonfinite={config.max_consecutive_nonfinite})")
+      if bad is None and not bool(gan_jax.parallel.fetch(params_finite(state))):
+        bad = "parameters=nan"
+      if bad is not None:
+        kept = manager.latest_step()
+        progress.close()
+        fix = "lower the learning rates" + (
+            "" if config.skip_nonfinite else " or set --config.skip_nonfinite=True")
+        print(
+            f"{prefix}error: non-finite {bad} at step {step}; stopped without saving it, the "
+            f"last good checkpoint ({'step ' + str(kept) if kept is not None else 'none'}) "
+            f"stays in {workdir}; {fix}",
+            file=sys.stderr, flush=True)
+        return Outcome("nonfinite", step, last_record, last_members)
+      if logging_step:
+        for record, value in zip(records, values):
+          record.update(value)
+        progress.log(step, populations.spread(values) if logs.population else values[0])
+    if step % config.eval_every == 0 or final:
+      for record, value in zip(records, logs.evaluate(state, step)):
+        record.update(value)
+    record = logs.write(step, records)
+    if record:
+      last_record = {"step": step, **record}
+      if logs.population:
+        last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
+    if saving_step:
+      checkpoint.save(manager, state, step=step)
+    if stopping and not final:
+      manager.wait_until_finished()
+      progress.close()
+      print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
+            "run the same command to resume", flush=True)
+      return Outcome("interrupted", step, last_record, last_members)
+  if not last_record:  # Resumed at the end: report the last record on disk.
+    records = writers.read_metrics(workdir)
+    last_record = records[-1] if records else {"step": step}
+  return Outcome("finished", step, last_record, last_members)
+
+
