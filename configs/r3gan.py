@@ -39,8 +39,9 @@ Expected (the goals, for each seed): ring 8/8 modes and >= 97% high quality (rea
 98.9%); grid 25/25 and >= 95%; 1-D W1 <= 0.02 (10,000 samples; sampling noise alone
 ~0.007); Stacked MNIST 1,000 modes and KL <= 0.03 (R3GAN reports 1,000 and 0.029).
 Measured (3 seeds, 2-core CPU; README Results): ring 8/8 on every seed, 97.2 +- 0.5%
-high quality (one seed 96.5%), 30k steps in ~20 min alone; grid 25/25, 93.5 +- 0.8%;
-1-D W1 0.009 +- 0.002, every seed under 0.012, 40k steps in ~8 min.
+high quality (one seed 96.5%), 30k steps in 53 min with the grid run beside it;
+grid 25/25, 93.5 +- 0.8%; 1-D W1 0.009 +- 0.002, every seed under 0.012, 40k steps
+in 8 min.
 
 References:
   Huang et al., 2024, "The GAN is dead; long live the GAN! A Modern GAN Baseline",
