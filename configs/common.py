@@ -13,6 +13,7 @@ pairs or bare words for booleans, e.g. `configs/wgan_gp.py:dataset=cifar10,runlo
 import ml_collections
 
 from gan_jax import data as gdata
+from gan_jax import models
 
 # Datasets generated in-process, with the constructor arguments of their protocol:
 # the keyword defaults of their functions in gan_jax.data.
@@ -197,12 +198,18 @@ def set_dataset(config: ml_collections.ConfigDict, dataset: str) -> None:
 def image_models(config: ml_collections.ConfigDict, arch: str, **d_fields) -> None:
   """Sets both networks to the convolutional `arch` ("dcgan" or "resnet").
 
+  Every keyword argument of the registered factories becomes a config field (so each
+  can be overridden: --config.model.d.base_features=32), at the factory's default
+  unless `_IMAGE_CHOICES` or `d_fields` say otherwise.
+
   Args:
     config: the config to change.
     arch: the name of both networks in the model registries.
     **d_fields: the discriminator's keyword arguments (normalization, spectral_norm...).
   """
-  g, d = _IMAGE_MODELS[arch]
+  g_choices, d_choices = _IMAGE_CHOICES[arch]
+  g = {**models.GENERATORS[arch].defaults, **g_choices}
+  d = {**models.DISCRIMINATORS[arch].defaults, **d_choices}
   unknown = set(d_fields) - set(d)
   if unknown:
     raise ValueError(f"{arch} discriminators take {sorted(d)}, not {sorted(unknown)}")
@@ -211,22 +218,17 @@ def image_models(config: ml_collections.ConfigDict, arch: str, **d_fields) -> No
   config.model.d = ml_collections.ConfigDict({**d, **d_fields})
 
 
-# Every keyword argument of the convolutional networks, so each can be overridden
-# from the command line (--config.model.d.base_features=32).
-_IMAGE_MODELS = {
-    "dcgan": (
-        # "adjoint" computes the transposed (generator) and strided (discriminator)
-        # convolutions with derivatives, of every order, that are fast convolutions:
-        # the same parameters, outputs and checkpoints as the Flax layers ("transpose",
-        # "conv"), and the fastest form to train on CPU. dtype is the layers'
-        # computation dtype ("bfloat16" for mixed precision on a GPU or TPU; parameters
-        # stay float32): a string, not None, as a config field has one type.
-        dict(base_features=64, upsample="adjoint", dtype="float32"),
-        dict(base_features=64, normalization="batch", spectral_norm=False,
-             minibatch_kernels=0, minibatch_kernel_dim=5, downsample="adjoint",
-             dtype="float32"),
-    ),
-    "resnet": (dict(features=256), dict(features=128, spectral_norm=True)),
+# The configs' choices where they differ from the factories' defaults. "adjoint"
+# computes the transposed (generator) and strided (discriminator) convolutions with
+# derivatives, of every order, that are fast convolutions: the same parameters,
+# outputs and checkpoints as the Flax layers ("transpose", "conv"), and the fastest
+# form to train on CPU. dtype is the layers' computation dtype ("bfloat16" for mixed
+# precision on a GPU or TPU; parameters stay float32): a string, not None, as a
+# config field has one type.
+_IMAGE_CHOICES = {
+    "dcgan": (dict(upsample="adjoint", dtype="float32"),
+              dict(downsample="adjoint", dtype="float32")),
+    "resnet": ({}, {}),
 }
 
 

@@ -237,26 +237,6 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
 # --- Networks ---------------------------------------------------------------
 
 
-class _Player(NamedTuple):
-  kind: str  # the kind of data it makes or judges: "points" or "image"
-  data_arg: Optional[str]  # the factory argument that receives the data's shape
-  scale: Optional[str] = None  # a generator's output range, for images (gdata.SCALES)
-
-
-GENERATORS = {
-    "mlp": _Player("points", "output_dim"),
-    "gaussian_1d": _Player("points", None),
-    "goodfellow_mnist": _Player("image", None, "sigmoid"),
-    "dcgan": _Player("image", "image_shape", "tanh"),
-    "resnet": _Player("image", "image_shape", "tanh"),
-}
-DISCRIMINATORS = {
-    "mlp": _Player("points", None),
-    "gaussian_1d": _Player("points", None),
-    "goodfellow_mnist": _Player("image", None),
-    "dcgan": _Player("image", "image_shape"),
-    "resnet": _Player("image", None),
-}
 LATENTS = {
     "normal": lambda scale: lambda key, num, dim: scale * gan_jax.normal_latents(key, num, dim),
     "uniform": lambda scale: lambda key, num, dim: scale * gan_jax.uniform_latents(key, num, dim),
@@ -269,22 +249,18 @@ def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
   `data` supplies data-dependent initial values (`output_bias="marginals"`); without
   it they are left at their defaults (enough where a checkpoint is restored).
   """
-  name_field, table, library = {
-      "g": ("generator", GENERATORS, models.GENERATORS),
-      "d": ("discriminator", DISCRIMINATORS, models.DISCRIMINATORS),
-  }[role]
+  name_field = {"g": "generator", "d": "discriminator"}[role]
+  registry = {"g": models.GENERATORS, "d": models.DISCRIMINATORS}[role]
   name = config.model[name_field]
   if is_import_path(name):
-    factory = load_import_path(name, f"model.{name_field}")
-    player = _plugin_player(factory, spec)
+    model = _plugin_model(name, f"model.{name_field}", spec.kind)
   else:
-    player = lookup(table, name, f"model.{name_field}")
-    factory = library[name]
-  if player.kind != spec.kind:
+    model = lookup(registry, name, f"model.{name_field}")
+  if model.kind != spec.kind:
     what = "images" if spec.kind == "image" else f"{spec.shape[0]}-D points"
-    valid = sorted(n for n, p in table.items() if p.kind == spec.kind)
+    valid = sorted(n for n, m in registry.items() if m.kind == spec.kind)
     raise UserError(
-        f"model.{name_field}={name!r} is for {player.kind} data but data.name="
+        f"model.{name_field}={name!r} is for {model.kind} data but data.name="
         f"{config.data.name!r} holds {what}; use one of {', '.join(valid)}"
     )
   kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.model[role].items()}
@@ -295,37 +271,32 @@ def _network(config, spec: DataSpec, role: str, data: Optional[Data] = None):
     marginals = kwargs["output_bias"] == "marginals" and data is not None
     kwargs["output_bias"] = (models.sigmoid_bias_from_marginals(data.source.images)
                              if marginals else None)
-  if player.data_arg == "output_dim":
+  if model.shape_arg == "output_dim":
     kwargs["output_dim"] = int(np.prod(spec.shape))
-  elif player.data_arg == "image_shape":
+  elif model.shape_arg == "image_shape":
     kwargs["image_shape"] = tuple(spec.shape)
   try:
-    inspect.signature(factory).bind(**kwargs)
+    inspect.signature(model.factory).bind(**kwargs)
   except TypeError:
-    accepted = [p for p in inspect.signature(factory).parameters if p != player.data_arg]
+    accepted = [p for p in model.parameters if p != model.shape_arg]
     raise UserError(
         f"model.{role} fields {sorted(config.model[role])} do not fit model.{name_field}="
         f"{name!r}, which takes {', '.join(accepted) or 'no arguments'}; fix --config.model.{role}"
     ) from None
   if is_import_path(name):
-    return call_plugin(factory, name, f"model.{name_field}", gan_jax.Network, **kwargs)
+    return call_plugin(model.factory, name, f"model.{name_field}", gan_jax.Network, **kwargs)
   try:
-    return factory(**kwargs)
+    return model.factory(**kwargs)
   except ValueError as e:
     raise UserError(f"model.{name_field}={name!r} with {kwargs}: {e}") from None
 
 
-def _plugin_player(factory, spec: DataSpec) -> _Player:
-  """What the runner needs of a user's network factory, read from its signature: an
-  `image_shape` argument takes images, `output_dim` points; an image generator's
-  output range is its `output_scale` attribute ("tanh" unless it says otherwise)."""
+def _plugin_model(path: str, field: str, kind: str) -> models.Model:
+  """A user's network factory by import path, described from its signature."""
   try:
-    parameters = inspect.signature(factory).parameters
-  except (TypeError, ValueError):
-    parameters = {}
-  data_arg = next((a for a in ("image_shape", "output_dim") if a in parameters), None)
-  kind = {"image_shape": "image", "output_dim": "points"}.get(data_arg, spec.kind)
-  return _Player(kind, data_arg, getattr(factory, "output_scale", "tanh"))
+    return models.Model.describe(load_import_path(path, field), kind)
+  except ValueError as e:
+    raise UserError(f"{field}={path!r}: {e}") from None
 
 
 def output_scale(config) -> Optional[str]:
@@ -333,9 +304,8 @@ def output_scale(config) -> Optional[str]:
   if is_import_path(config.model.generator):
     if is_toy(config.data.name):
       return None
-    return getattr(load_import_path(config.model.generator, "model.generator"), "output_scale",
-                   "tanh")
-  return lookup(GENERATORS, config.model.generator, "model.generator").scale
+    return _plugin_model(config.model.generator, "model.generator", "image").output_scale
+  return lookup(models.GENERATORS, config.model.generator, "model.generator").output_scale
 
 
 # --- Optimizers ---------------------------------------------------------------

@@ -81,20 +81,32 @@ def test_discriminator_shapes(net, data_shape, num_features, train):
   assert features == ((4, num_features), jnp.float32)
 
 
-@pytest.mark.parametrize("role", ["generator", "discriminator"])
-def test_the_runner_knows_every_registered_model_and_the_argument_that_takes_its_data(role):
-  from experiments import builders  # pylint: disable=g-import-not-at-top
+@pytest.mark.parametrize("registry", [models.GENERATORS, models.DISCRIMINATORS])
+def test_every_registered_model_says_what_its_factory_takes(registry):
+  assert registry
+  for name, model in registry.items():
+    assert isinstance(model, models.Model), name
+    assert model.kind in ("points", "image"), name
+    parameters = inspect.signature(model.factory).parameters
+    assert model.shape_arg is None or model.shape_arg in parameters, name
+    assert set(model.defaults) <= set(parameters) - {model.shape_arg}, name
+    if registry is models.GENERATORS and model.kind == "image":
+      assert model.output_scale in ("tanh", "sigmoid"), name
 
-  library = {"generator": models.GENERATORS, "discriminator": models.DISCRIMINATORS}[role]
-  table = {"generator": builders.GENERATORS, "discriminator": builders.DISCRIMINATORS}[role]
-  assert library and set(table) == set(library)
-  for name, factory in library.items():
-    player = table[name]
-    assert player.kind in ("points", "image"), name
-    parameters = inspect.signature(factory).parameters
-    assert player.data_arg is None or player.data_arg in parameters, name
-    if role == "generator" and player.kind == "image":
-      assert player.scale in ("tanh", "sigmoid"), name
+
+def test_a_model_described_from_its_signature():
+  def my_generator(image_shape, width=8):
+    return models.dcgan_generator(image_shape, width)
+
+  model = models.Model.describe(my_generator, "points")
+  assert (model.kind, model.shape_arg, model.output_scale) == ("image", "image_shape", "tanh")
+  assert model.defaults == {"width": 8}
+  my_generator.output_scale = "sigmoid"
+  assert models.Model.describe(my_generator, "points").output_scale == "sigmoid"
+  assert models.Model.describe(lambda hidden=3: None, "points").kind == "points"
+  my_generator.output_scale = "relu"
+  with pytest.raises(ValueError, match="output_scale"):
+    models.Model.describe(my_generator, "image")
 
 
 @pytest.mark.parametrize("make", [

@@ -3,7 +3,8 @@
 Generators map latents `[B, latent_dim]` to samples `[B, *data_shape]`;
 discriminators map samples to `(logits [B], features [B, F])`. Batch-norm statistics
 and spectral-norm power-iteration vectors live in the `batch_stats` collection;
-dropout draws from the `dropout` RNG stream, only with `train=True`.
+dropout draws from the `dropout` RNG stream, only with `train=True`. `GENERATORS`
+and `DISCRIMINATORS` register the built-ins by name, each a `Model` (registry.py).
 """
 
 from gan_jax.models.dcgan import DCGANDiscriminator
@@ -30,23 +31,26 @@ from gan_jax.models.mlp import mlp_generator
 from gan_jax.models.nnx_adapter import from_nnx
 from gan_jax.models.pacgan import pack
 from gan_jax.models.pacgan import packed
+from gan_jax.models.registry import Model
 from gan_jax.models.resnet import ResNetDiscriminator
 from gan_jax.models.resnet import ResNetGenerator
 from gan_jax.models.resnet import resnet_discriminator
 from gan_jax.models.resnet import resnet_generator
 
+# The registries: one line per built-in network (its factory, the data it is for,
+# the argument that takes the data's shape, an image generator's output range).
 GENERATORS = {
-    "mlp": mlp_generator,
-    "gaussian_1d": gaussian_1d_generator,
-    "goodfellow_mnist": goodfellow_mnist_generator,
-    "dcgan": dcgan_generator,
-    "resnet": resnet_generator,
+    "mlp": Model(mlp_generator, "points", "output_dim"),
+    "gaussian_1d": Model(gaussian_1d_generator, "points"),
+    "goodfellow_mnist": Model(goodfellow_mnist_generator, "image", None, "sigmoid"),
+    "dcgan": Model(dcgan_generator, "image", "image_shape", "tanh"),
+    "resnet": Model(resnet_generator, "image", "image_shape", "tanh"),
 }
 
 DISCRIMINATORS = {
-    "mlp": mlp_discriminator,
-    "gaussian_1d": gaussian_1d_discriminator,
-    "goodfellow_mnist": goodfellow_mnist_discriminator,
-    "dcgan": dcgan_discriminator,
-    "resnet": resnet_discriminator,
+    "mlp": Model(mlp_discriminator, "points"),
+    "gaussian_1d": Model(gaussian_1d_discriminator, "points"),
+    "goodfellow_mnist": Model(goodfellow_mnist_discriminator, "image"),
+    "dcgan": Model(dcgan_discriminator, "image", "image_shape"),
+    "resnet": Model(resnet_discriminator, "image"),
 }
