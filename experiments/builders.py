@@ -318,14 +318,6 @@ def _scheduled(factory, learning_rate, **hyperparams):
   return factory(learning_rate, **hyperparams)
 
 
-OPTIMIZERS = {
-    "adam": lambda v, lr: _scheduled(optax.adam, lr, b1=v("b1"), b2=v("b2"), eps=v("eps")),
-    "rmsprop": lambda v, lr: _scheduled(optax.rmsprop, lr, decay=v("decay"), eps=v("eps"),
-                                        momentum=v("momentum")),
-    "sgd": lambda v, lr: _scheduled(optax.sgd, lr, momentum=v("momentum")),
-    "optimistic_adam": lambda v, lr: transforms.optimistic_adam(lr, b1=v("b1"), b2=v("b2"),
-                                                                eps=v("eps")),
-}
 # Optimizer fields whose zero switches a part off (momentum, a floor on the decayed
 # learning rate, clipping, EMA): zero or not is structure, the value itself is data.
 SWITCHES = ("momentum", "lr_min", "clip", "ema", "max_norm", "momentum_final")
@@ -349,7 +341,7 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
       experiments/populations.py). Which parts exist still follows the config.
   """
   c = config[field]
-  make = lookup(OPTIMIZERS, c.name, f"{field}.name")
+  make = lookup(transforms.OPTIMIZERS, c.name, f"{field}.name")
   _check(c.lr > 0, f"{field}.lr", c.lr, "> 0")
   _check(0 <= c.b1 < 1, f"{field}.b1", c.b1, "in [0, 1)")
   _check(0 <= c.b2 < 1, f"{field}.b2", c.b2, "in [0, 1)")
@@ -417,7 +409,9 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
   if is_import_path(c.name):
     parts = [call_plugin(make, c.name, f"{field}.name", optax.GradientTransformation, lr)]
   else:
-    parts = [make(values, lr)]
+    taken = inspect.signature(make).parameters
+    parts = [_scheduled(make, lr, **{name: values(name) for name in transforms.HYPERPARAMETERS
+                                     if name in taken})]
   if c.max_norm:
     parts.append(transforms.max_norm_params(value("max_norm")))
   if c.clip:

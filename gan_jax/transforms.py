@@ -250,7 +250,8 @@ def two_timescale(
   )
 
 
-def optimistic_adam(learning_rate, **kwargs) -> optax.GradientTransformation:
+def optimistic_adam(learning_rate, *, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+                    **kwargs) -> optax.GradientTransformation:
   """Optimistic Adam, an update rule made for min-max games (`optax.optimistic_adam_v2`).
 
   Extrapolates with the previous gradient, which damps the rotation of
@@ -260,7 +261,7 @@ def optimistic_adam(learning_rate, **kwargs) -> optax.GradientTransformation:
   References:
     Daskalakis et al., 2018, Training GANs with Optimism.
   """
-  return optax.optimistic_adam_v2(learning_rate, **kwargs)
+  return optax.optimistic_adam_v2(learning_rate, b1=b1, b2=b2, eps=eps, **kwargs)
 
 
 def optimistic_gradient_descent(learning_rate, **kwargs) -> optax.GradientTransformation:
@@ -275,3 +276,14 @@ def optimistic_gradient_descent(learning_rate, **kwargs) -> optax.GradientTransf
   """
   return optax.optimistic_gradient_descent(learning_rate, **kwargs)
 
+
+
+# The update rules a config names (`g_optimizer.name`), one line each: a factory
+# called with the learning rate and those of `HYPERPARAMETERS` its signature names.
+OPTIMIZERS = {
+    "adam": optax.adam,
+    "rmsprop": optax.rmsprop,
+    "sgd": optax.sgd,
+    "optimistic_adam": optimistic_adam,
+}
+HYPERPARAMETERS = ("b1", "b2", "eps", "decay", "momentum")

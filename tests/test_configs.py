@@ -7,6 +7,7 @@ take one real train step.
 
 import gzip
 import importlib
+import inspect
 from pathlib import Path
 import re
 import sys
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the reposit
 
 from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import transforms  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CONFIG_NAMES = sorted(p.stem for p in (ROOT / "configs").glob("*.py")
                       if p.stem not in ("__init__", "common"))
@@ -213,6 +215,24 @@ def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(np
     _, opt_state = optimizer.update({"w": np.ones(3, np.float32)}, opt_state, params)
     momenta.append(float(opt_state.hyperparams["momentum"]))
   np.testing.assert_allclose(momenta, [0.5, 0.55, 0.6, 0.65, 0.7, 0.7], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(transforms.OPTIMIZERS))
+def test_every_registered_update_rule_gets_the_config_hyperparameters_it_names(name):
+  config = _load("dcgan").get_config()
+  c = config.d_optimizer
+  c.name, c.lr, c.b1, c.b2, c.eps, c.decay, c.momentum = name, 0.1, 0.3, 0.7, 0.2, 0.6, 0.4
+  factory = transforms.OPTIMIZERS[name]
+  taken = inspect.signature(factory).parameters
+  expected = factory(0.1, **{k: c[k] for k in transforms.HYPERPARAMETERS if k in taken})
+  params, grads = {"w": jnp.arange(3.0)}, {"w": jnp.array([1.0, -2.0, 0.5])}
+  built = builders.build_optimizer(config, "d_optimizer")
+  got_state, want_state = built.init(params), expected.init(params)
+  for _ in range(3):
+    got, got_state = built.update(grads, got_state, params)
+    want, want_state = expected.update(grads, want_state, params)
+    np.testing.assert_array_equal(got["w"], want["w"])
+  assert taken.keys() & set(transforms.HYPERPARAMETERS), name
 
 
 def test_computation_dtype_is_not_part_of_the_architecture():
