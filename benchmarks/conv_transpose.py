@@ -3,8 +3,8 @@
 Times, for 128 -> 64 channels and batch 64 at 7x7 -> 14x14 and 14x14 -> 28x28:
 
 * `nn.ConvTranspose(64, (4, 4), strides=(2, 2), padding="SAME", use_bias=False)`;
-* `gan_jax.models.subpixel.SubpixelConvTranspose(64)`, the same map as four
-  stride-1 2x2 convolutions;
+* `gan_jax.models.adjoint.AdjointConvTranspose(64, use_bias=False)`, the same map as
+  the adjoint of a strided convolution (four stride-1 2x2 convolutions on CPU);
 * PyTorch's `ConvTranspose2d(128, 64, 4, stride=2, padding=1, bias=False)` (NCHW),
   when PyTorch is installed (`pip install -r benchmarks/requirements.txt`);
 
@@ -39,16 +39,16 @@ def _jax_fns(side):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
-  from gan_jax.models.subpixel import SubpixelConvTranspose  # pylint: disable=g-import-not-at-top
+  from gan_jax.models.adjoint import AdjointConvTranspose  # pylint: disable=g-import-not-at-top
 
   x = jax.random.normal(jax.random.key(0), (BATCH, side, side, IN_FEATURES))
   cotangent = jax.random.normal(jax.random.key(1), (BATCH, 2 * side, 2 * side, FEATURES))
   modules = {
       "jax nn.ConvTranspose": nn.ConvTranspose(FEATURES, (KERNEL, KERNEL), strides=(2, 2),
                                                padding="SAME", use_bias=False),
-      "jax SubpixelConvTranspose": SubpixelConvTranspose(FEATURES),
+      "jax AdjointConvTranspose": AdjointConvTranspose(FEATURES, use_bias=False),
   }
-  params = modules["jax SubpixelConvTranspose"].init(jax.random.key(2), x)
+  params = modules["jax AdjointConvTranspose"].init(jax.random.key(2), x)
   fns = {}
   for name, module in modules.items():
     forward = jax.jit(module.apply)

@@ -22,10 +22,9 @@ Workloads (the models and settings of `configs/`, mirrored in PyTorch by
   (`make_multi_step`), PyTorch runs its Python loop.
 
 gan_jax's DCGAN generator is timed in each form of its transposed convolution
-(`--upsampling`): `upsample="transpose"` (`nn.ConvTranspose`), "subpixel"
-(`SubpixelConvTranspose`, gan_jax/models/subpixel.py) and "adjoint"
-(`AdjointConvTranspose`, gan_jax/models/adjoint.py, the configs' choice), the
-same layer computed three ways; with "adjoint" the discriminator's strided
+(`--upsampling`): `upsample="transpose"` (`nn.ConvTranspose`, plain Flax) and
+"adjoint" (`AdjointConvTranspose`, gan_jax/models/adjoint.py, the configs'
+choice), the same layer computed two ways; with "adjoint" the discriminator's strided
 convolutions are `AdjointConv`s too (the configs' networks), with the others
 `nn.Conv`s. The step is jitted with its state donated, as
 `experiments/run.py` does. PyTorch runs with 1 and with 2 intra-op
@@ -53,8 +52,8 @@ from gan_jax import xla_cpu
 
 IMAGE_SHAPE = (28, 28, 1)
 RING_STEPS_PER_CALL = 100
-UPSAMPLINGS = ("transpose", "subpixel", "adjoint")
-_LABELS = {"transpose": "nn.ConvTranspose", "subpixel": "sub-pixel", "adjoint": "adjoint"}
+UPSAMPLINGS = ("transpose", "adjoint")
+_LABELS = {"transpose": "nn.ConvTranspose", "adjoint": "adjoint"}
 
 
 def _dcgan_networks(upsample: str, normalization: str, downsample: str = "conv",

@@ -712,7 +712,10 @@ def normalize(value):
 
 # Network fields that leave the state as it is: a checkpoint resumes under any value
 # (the computation dtype; parameters stay float32).
-STATE_NEUTRAL_FIELDS = ("dtype",)
+# Fields that change how a network computes, not its parameters: the computation
+# dtype, and the two forms of DCGAN's strided convolutions (tested to share
+# parameters, outputs and gradients).
+STATE_NEUTRAL_FIELDS = ("dtype", "upsample", "downsample")
 
 
 def _without_neutral(value):

@@ -213,9 +213,26 @@ ADDED_FIELDS = {
 }
 
 
+# Values a config.json may hold that gan_jax no longer takes, with their successors:
+# DCGAN's sub-pixel and space-to-depth layers, retired for the adjoint forms (the
+# same parameters, outputs and gradients).
+RETIRED_VALUES = {
+    "model.g.upsample": {"subpixel": "adjoint"},
+    "model.d.downsample": {"space_to_depth": "adjoint"},
+}
+
+
 def with_added_fields(config: dict) -> dict:
-  """`config` (nested) with each field of ADDED_FIELDS it lacks at its old value."""
+  """`config` (nested) with each field of ADDED_FIELDS it lacks at its old value, and
+  each of RETIRED_VALUES replaced by its successor."""
   config = json.loads(json.dumps(config))
+  for field, successors in RETIRED_VALUES.items():
+    *parents, leaf = field.split(".")
+    node = config
+    for part in parents:
+      node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf] in successors:
+      node[leaf] = successors[node[leaf]]
   for field, value in ADDED_FIELDS.items():
     *parents, leaf = field.split(".")
     node = config

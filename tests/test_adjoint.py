@@ -113,3 +113,21 @@ def test_phase_adjoint_applies_only_to_strides_dividing_the_kernel():
 def test_adjoint_transpose_rejects_kernel_smaller_than_stride():
   with pytest.raises(ValueError, match="kernel_size >= strides"):
     AdjointConvTranspose(4, (2, 2), (3, 3)).init(KEY, jnp.ones((1, 4, 4, 2)))
+
+
+def test_adjoint_transpose_equals_pytorch_conv_transpose2d_with_flipped_kernel():
+  # PyTorch's ConvTranspose2d(k=4, stride=2, padding=1), NCHW weight [in, out, 4, 4],
+  # by its definition: input pixel i scatters x[i] * W[t] to output 2i - 1 + t.
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 5, 6, 3)).astype(np.float32)
+  weight = rng.normal(size=(3, 4, 4, 4)).astype(np.float32)
+  padded = np.zeros((2, 2 * 5 + 2, 2 * 6 + 2, 4), np.float32)  # one pixel of padding
+  for i in range(5):
+    for j in range(6):
+      padded[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += np.einsum(
+          "bc,cohw->bhwo", x[:, i, j], weight)
+  want = padded[:, 1:-1, 1:-1]
+  kernel = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)
+  layer = AdjointConvTranspose(4, use_bias=False)
+  got = layer.apply({"params": {"kernel": jnp.asarray(kernel)}}, x)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -350,8 +350,7 @@ def test_nnx_state_and_randomness():
                          collections["state"]["norm"]["mean"])
 
 
-@pytest.mark.parametrize("kind", ["subpixel", "adjoint"])
-def test_dcgan_generator_upsampling_kinds_are_the_same_network(kind):
+def test_dcgan_generator_upsampling_kinds_are_the_same_network(kind="adjoint"):
   z = jax.random.normal(jax.random.key(0), (2, 8))
   results = {}
   for upsample in ("transpose", kind):
@@ -369,9 +368,8 @@ def test_dcgan_generator_upsampling_kinds_are_the_same_network(kind):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(jnp.max(jnp.abs(a))))
 
 
-@pytest.mark.parametrize("kind", ["space_to_depth", "adjoint"])
 @pytest.mark.parametrize("spectral_norm", [False, True])
-def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm, kind):
+def test_dcgan_critic_downsampling_kinds_are_the_same_network(spectral_norm, kind="adjoint"):
   x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
   results = {}
   for downsample in ("conv", kind):
@@ -399,7 +397,7 @@ def _all_float32(tree):
 
 def test_dcgan_bfloat16_keeps_float32_parameters_and_outputs_close_to_float32():
   # Batch norm, spectral norm and minibatch discrimination: every float32 special case.
-  make_g = lambda dtype: models.dcgan_generator((28, 28, 1), 16, "subpixel", dtype=dtype)
+  make_g = lambda dtype: models.dcgan_generator((28, 28, 1), 16, "adjoint", dtype=dtype)
   make_d = lambda dtype: models.dcgan_discriminator(
       (28, 28, 1), 16, spectral_norm=True, minibatch_kernels=4, dtype=dtype)
   z, x = _normal((8, 16)), _normal((8, 28, 28, 1), seed=2)
@@ -430,7 +428,7 @@ def test_dcgan_bfloat16_keeps_float32_parameters_and_outputs_close_to_float32():
 
 
 def test_dcgan_bfloat16_train_step_has_finite_float32_losses():
-  gan = gan_jax.GAN(models.dcgan_generator((28, 28, 1), 8, "subpixel", dtype="bfloat16"),
+  gan = gan_jax.GAN(models.dcgan_generator((28, 28, 1), 8, "adjoint", dtype="bfloat16"),
                     models.dcgan_discriminator((28, 28, 1), 8, dtype="bfloat16"),
                     optax.adam(2e-4, b1=0.5), optax.adam(2e-4, b1=0.5),
                     gan_jax.games.non_saturating(), latent_dim=16)

@@ -25,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
 
+from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -358,6 +359,23 @@ def test_added_fields_hold_the_defaults_that_keep_old_behaviour():
   defaults = workdirs.flatten(common.get_config().to_dict())
   for field, value in workdirs.ADDED_FIELDS.items():
     assert defaults[field] == value, field
+
+
+def test_retired_layer_forms_of_old_workdirs_read_as_their_successors():
+  from configs import dcgan  # pylint: disable=g-import-not-at-top
+  from gan_jax import models  # pylint: disable=g-import-not-at-top
+
+  config = dcgan.get_config().to_dict()
+  old = json.loads(json.dumps(config))
+  old["model"]["g"]["upsample"], old["model"]["d"]["downsample"] = "subpixel", "space_to_depth"
+  read = workdirs.with_added_fields(old)
+  assert (read["model"]["g"]["upsample"], read["model"]["d"]["downsample"]) == ("adjoint",) * 2
+  assert builders.architecture_differences(old, config) == []
+  shape = (28, 28, 1)
+  g = models.GENERATORS["dcgan"](image_shape=shape, **read["model"]["g"])
+  d = models.DISCRIMINATORS["dcgan"](image_shape=shape, **read["model"]["d"])
+  assert jax.eval_shape(g.init, jax.random.key(0), np.zeros((2, 100), np.float32))
+  assert jax.eval_shape(d.init, jax.random.key(0), np.zeros((2, *shape), np.float32))
 
 
 def test_experiments_do_not_import_configs():

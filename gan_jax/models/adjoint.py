@@ -28,6 +28,16 @@ same multiply-adds, faster there than XLA's convolution of a dilated input.
 `padding="SAME"` computed this way: the same parameters, outputs and gradients
 (their bias gradients are matrix products too, `layers.add_bias`).
 On a GPU the three products are cuDNN calls either way.
+
+PyTorch's `ConvTranspose2d(kernel_size=4, stride=2, padding=1)` (the DCGAN layer)
+computes the map of `AdjointConvTranspose(features)` with the kernel flipped: a
+weight `W` of shape `[in, out, 4, 4]` is `kernel = W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)`.
+
+References:
+  Dumoulin and Visin, 2016, "A guide to convolution arithmetic for deep learning",
+    https://arxiv.org/abs/1603.07285
+  Odena et al., 2016, "Deconvolution and checkerboard artifacts",
+    https://distill.pub/2016/deconv-checkerboard/
 """
 
 import functools

@@ -31,22 +31,17 @@ import jax.numpy as jnp
 from gan_jax import nets
 from gan_jax.models import layers
 from gan_jax.models.adjoint import AdjointConv, AdjointConvTranspose
-from gan_jax.models.subpixel import SpaceToDepthConv, SubpixelConvTranspose
 
 # Image size -> (side of the projected map, number of stride-2 layers).
 _LAYOUTS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 _NORMALIZATIONS = ("batch", "layer", "none")
-# Exactly equivalent forms of the stride-2 4x4 transposed convolution (same
-# parameters, outputs and gradients): XLA's own; its four sub-pixel phases as
-# stride-1 convolutions; the adjoint of a strided convolution with derivatives that
-# are strided convolutions (adjoint.py). The last two avoid XLA's slow CPU kernel
-# gradient of the first; "adjoint" is the fastest on CPU.
-_UPSAMPLINGS = {"transpose": nn.ConvTranspose, "subpixel": SubpixelConvTranspose,
-                "adjoint": AdjointConvTranspose}
-# Likewise for the discriminator's stride-2 convolution: XLA's own; one matmul on the
-# space-to-depth input; a strided convolution with strided-convolution derivatives.
-# The last two make a gradient penalty's second derivatives fast on XLA's CPU backend.
-_DOWNSAMPLINGS = {"conv": nn.Conv, "space_to_depth": SpaceToDepthConv, "adjoint": AdjointConv}
+# Exactly equivalent forms of the stride-2 4x4 transposed convolution and strided
+# convolution (same parameters, outputs and gradients): Flax's own layers, and the
+# adjoint forms (adjoint.py), whose derivatives of every order are fast convolutions
+# on XLA's CPU backend (a DCGAN generator's kernel gradient; a gradient penalty's
+# second derivatives).
+_UPSAMPLINGS = {"transpose": nn.ConvTranspose, "adjoint": AdjointConvTranspose}
+_DOWNSAMPLINGS = {"conv": nn.Conv, "adjoint": AdjointConv}
 # Computation dtypes of the factories' `dtype` argument (None: float32 everywhere).
 _DTYPES = ("bfloat16", "float16", "float32")
 
@@ -181,10 +176,9 @@ def dcgan_generator(image_shape: Sequence[int], base_features: int = 64,
     image_shape: `(S, S, C)`.
     base_features: features of the last hidden layer; each layer closer to the
       latent doubles them.
-    upsample: "transpose" (`nn.ConvTranspose`), "subpixel"
-      (`SubpixelConvTranspose`) or "adjoint" (`AdjointConvTranspose`): the same
-      layer, parameters and checkpoints, computed three ways; on CPU the last two
-      train much faster, "adjoint" the fastest (the configs' choice).
+    upsample: "transpose" (`nn.ConvTranspose`) or "adjoint"
+      (`AdjointConvTranspose`): the same layer, parameters and checkpoints,
+      computed two ways; on CPU "adjoint" trains much faster (the configs' choice).
     dtype: the layers' computation dtype, "bfloat16", "float16" or "float32"; None
       (the default) and "float32" compute in float32. Parameters, batch statistics
       and the output images are float32 whatever it is.
@@ -226,10 +220,9 @@ def dcgan_discriminator(image_shape: Sequence[int], base_features: int = 64,
     minibatch_kernels: if positive, minibatch discrimination with this many kernels
       before the logit (Salimans et al. used 100 kernels of dimension 5).
     minibatch_kernel_dim: dimension of each minibatch kernel.
-    downsample: "conv" (`nn.Conv`), "space_to_depth" (`SpaceToDepthConv`) or
-      "adjoint" (`AdjointConv`): the same layer and parameters computed three ways;
-      the last two make a gradient penalty's second derivatives much faster on CPU,
-      "adjoint" the fastest (use it for WGAN-GP critics, as configs/wgan_gp.py does).
+    downsample: "conv" (`nn.Conv`) or "adjoint" (`AdjointConv`): the same layer and
+      parameters computed two ways; "adjoint" makes a gradient penalty's second
+      derivatives much faster on CPU (the configs' choice).
     dtype: the computation dtype of the convolutions and normalizations,
       "bfloat16", "float16" or "float32"; None (the default) and "float32" compute
       in float32. Parameters, collections, the minibatch layer, the logits and the
