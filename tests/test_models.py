@@ -515,3 +515,19 @@ def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_
   assert not np.allclose(train_all[:3], train_head)
   assert not np.allclose(new["batch_stats"]["BatchNorm_0"]["mean"],
                          collections["batch_stats"]["BatchNorm_0"]["mean"])
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: models.mlp_generator(2, (8,), batch_norm=True), (2, 4)),
+    (lambda: models.dcgan_generator((28, 28, 1), 4), (2, 8)),
+    (lambda: models.dcgan_discriminator((28, 28, 1), 4), (2, 28, 28, 1)),
+    (lambda: models.resnet_generator((16, 16, 1), features=8), (2, 8)),
+])
+def test_every_model_normalises_batches_with_the_one_batch_norm_layer(make, shape, monkeypatch):
+  """layers.BatchNorm, whose sums are matrix products, in every network (not nn.BatchNorm)."""
+  def refuse(self, *args, **kwargs):
+    raise AssertionError(f"{type(self).__name__} is not gan_jax's layers.BatchNorm")
+
+  monkeypatch.setattr(nn.BatchNorm, "__call__", refuse)
+  _, collections = jax.eval_shape(make().init, KEY, jnp.zeros(shape))
+  assert jax.tree.leaves(collections["batch_stats"])

@@ -24,7 +24,7 @@ from gan_jax.models import layers
 
 _residual_init = nn.initializers.variance_scaling(2.0, "fan_avg", "uniform")
 _shortcut_init = nn.initializers.xavier_uniform()
-_BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9)
+_BatchNorm = functools.partial(layers.BatchNorm, momentum=0.9)
 
 
 def _upsample(x):  # nearest neighbour, [B, H, W, C] -> [B, 2H, 2W, C]
