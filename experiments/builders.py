@@ -645,9 +645,8 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
           f"d_steps * data.batch_size = {rows} rows do not split over {jax.device_count()} "
           f"devices; pick --config.data.batch_size as a multiple of {jax.device_count()}")
     mesh = parallel.data_mesh()
-    train = parallel.make_data_parallel_step(multi_step, mesh, batch_axis=1)
-  else:
-    train = jax.jit(multi_step, donate_argnums=0)
+    multi_step = parallel.make_data_parallel_step(multi_step, mesh, batch_axis=1)
+  train = jax.jit(multi_step, donate_argnums=0)
   init_key, train_key, eval_key = keys(config.seed)
   experiment = Experiment(config, data, gan, output_scale(config), train, None,
                           init_key, train_key, eval_key, mesh)

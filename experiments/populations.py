@@ -258,27 +258,15 @@ def build(members: tuple) -> Population:
   init_key, train_key, _ = jax.vmap(builders.keys)(seeds)
   spec = experiment.data.spec
 
-  def member_step(state, batches, key, h):
-    gan = builders.build_gan(first, spec, h)
-    return builders.make_multi_step(first, gan, h)(state, batches, key)
-
-  population_step = jax.vmap(member_step)
-
-  def train(states, batches, keys):
-    return population_step(states, batches, keys, hparams)
-
+  population_step = parallel.make_population_step(
+      lambda h: builders.make_multi_step(first, builders.build_gan(first, spec, h), h))
   mesh = None if layout is None else parallel.data_mesh(devices)
-  if layout is None:
-    train_fn = jax.jit(train, donate_argnums=0)
-  elif layout == "members":
-    split = NamedSharding(mesh, P(parallel.DATA))
-    train_fn = jax.jit(train, in_shardings=(split, split, split), out_shardings=(split, split),
-                       donate_argnums=0)
-  else:
-    replicated = NamedSharding(mesh, P())
-    rows_split = NamedSharding(mesh, P(None, None, parallel.DATA))
-    train_fn = jax.jit(train, in_shardings=(replicated, rows_split, replicated),
-                       out_shardings=(replicated, replicated), donate_argnums=0)
+  if mesh is not None:  # [N, steps, rows, ...] batches: their rows are axis 2.
+    population_step = parallel.make_sharded_population_step(population_step, mesh,
+                                                            split=layout, batch_axis=2)
+  train_fn = jax.jit(lambda states, batches, keys: population_step(states, batches, keys,
+                                                                   hparams),
+                     donate_argnums=0)
   population = Population(first, tuple(members), experiment, hparams, member_experiments,
                           train_fn, None, init_key, train_key, mesh, layout)
   abstract_state = jax.eval_shape(population.init_state)

@@ -140,29 +140,39 @@ def shard_batch(local_batch, mesh: Mesh, batch_axis: int = 0):
   )
 
 
-def make_data_parallel_step(
-    train_step: Callable, mesh: Mesh, *, donate: bool = True, batch_axis: int = 0
-):
-  """Jits `train_step` for a replicated state and a batch split over the mesh.
+def _constrained(fn: Callable, mesh: Mesh, in_specs: tuple, out_specs: tuple) -> Callable:
+  """`fn` with each argument and output held to its PartitionSpec on `mesh` (a spec
+  applies to every leaf of its argument): under `jit` the partitioner lays the
+  program out from these, whatever devices the inputs arrive on."""
+  def hold(tree, spec):
+    return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, spec))
+
+  def constrained(*args):
+    if len(args) != len(in_specs):
+      raise TypeError(f"expected {len(in_specs)} arguments, got {len(args)}")
+    outs = fn(*(hold(a, spec) for a, spec in zip(args, in_specs)))
+    return tuple(hold(o, spec) for o, spec in zip(outs, out_specs))
+
+  return constrained
+
+
+def make_data_parallel_step(train_step: Callable, mesh: Mesh, *, batch_axis: int = 0) -> Callable:
+  """`train_step` with a replicated state and a batch split over the mesh.
+
+  Jit it at the call site, like every step factory's result:
+  `jax.jit(make_data_parallel_step(step, mesh), donate_argnums=0)`.
 
   Args:
     train_step: `(state, batch, key) -> (state, metrics)` from `make_train_step`
       (or `make_multi_step`, with `batch_axis=1`).
     mesh: a mesh with a "data" axis (`data_mesh()`).
-    donate: donate the state's buffers to the step.
     batch_axis: the axis of the batch that holds the examples.
 
   Returns:
-    The jitted step; pass it a `replicate`d state, a `shard_batch`ed batch and a
-    key; metrics come back replicated.
+    `(state, batch, key) -> (state, metrics)`; pass it a `replicate`d state, a
+    `shard_batch`ed batch and a `replicate`d key; metrics come back replicated.
   """
-  replicated = NamedSharding(mesh, P())
-  return jax.jit(
-      train_step,
-      in_shardings=(replicated, NamedSharding(mesh, _batch_spec(batch_axis)), replicated),
-      out_shardings=(replicated, replicated),
-      donate_argnums=(0,) if donate else (),
-  )
+  return _constrained(train_step, mesh, (P(), _batch_spec(batch_axis), P()), (P(), P()))
 
 
 def fetch(tree) -> Any:
@@ -237,12 +247,29 @@ def make_population_step(build_step: Callable) -> Callable:
   return jax.vmap(member_step)
 
 
-def make_sharded_population_step(population_step: Callable, mesh: Mesh, *, donate: bool = True):
-  """Jits a population step with its member axis split over `mesh`'s first axis."""
-  members = NamedSharding(mesh, P(mesh.axis_names[0]))
-  return jax.jit(
-      population_step,
-      in_shardings=members,
-      out_shardings=members,
-      donate_argnums=(0,) if donate else (),
-  )
+def make_sharded_population_step(population_step: Callable, mesh: Mesh, *,
+                                 split: str = "members", batch_axis: int = 1) -> Callable:
+  """A population step spread over `mesh`'s first axis; jit it at the call site.
+
+  Args:
+    population_step: from `make_population_step`, `(states, batches, keys, hparams)
+      -> (states, metrics)`.
+    mesh: a one-axis mesh (`data_mesh()`).
+    split: "members": every member lives on one device, the member axis of every
+      argument and output split over the mesh (the number of members a multiple of
+      the devices); "batch": every member on every device, each member's batch
+      split over the mesh along `batch_axis` (states, keys, hyperparameters and
+      metrics replicated).
+    batch_axis: the axis of the batches holding each member's examples (1 for
+      `[N, B, ...]`, 2 for `make_multi_step`'s `[N, steps, B, ...]`).
+
+  Returns:
+    The population step, its arguments and outputs held to that layout.
+  """
+  axis = mesh.axis_names[0]
+  if split == "members":
+    return _constrained(population_step, mesh, (P(axis),) * 4, (P(axis),) * 2)
+  if split == "batch":
+    rows = P(*([None] * batch_axis), axis)
+    return _constrained(population_step, mesh, (P(), rows, P(), P()), (P(), P()))
+  raise ValueError(f"split={split!r}: use 'members' or 'batch'")

@@ -50,7 +50,7 @@ def data_parallel(out):
   single = jax.jit(train_step(gan))
   mesh = parallel.data_mesh()
   assert mesh.devices.size == 8, mesh
-  sharded = parallel.make_data_parallel_step(train_step(gan), mesh)
+  sharded = jax.jit(parallel.make_data_parallel_step(train_step(gan), mesh), donate_argnums=0)
   s1, s8 = state, parallel.replicate(state, mesh)
   for i in range(STEPS):
     key = jax.random.fold_in(jax.random.key(1), i)
@@ -65,7 +65,7 @@ def data_parallel(out):
   keys = jax.random.split(jax.random.key(2), 8)
   pop = parallel.make_population_step(build)
   p1, _ = jax.jit(pop)(members, batches, keys, hparams)
-  p8, _ = parallel.make_sharded_population_step(pop, mesh, donate=False)(members, batches, keys, hparams)
+  p8, _ = jax.jit(parallel.make_sharded_population_step(pop, mesh))(members, batches, keys, hparams)
   np.savez(out, **{"single/" + k: v for k, v in flat(s1).items()},
            **{"sharded/" + k: v for k, v in flat(s8).items()},
            **{"single/pop" + k: v for k, v in flat(p1).items()},
@@ -87,7 +87,7 @@ def process(out, coordinator, num_processes, process_id, die_after=None):
   )
   mesh = parallel.data_mesh()
   state = parallel.replicate(gj.init_state(gan, jax.random.key(0), source.batch_at(0)), mesh)
-  step = parallel.make_data_parallel_step(train_step(gan), mesh)
+  step = jax.jit(parallel.make_data_parallel_step(train_step(gan), mesh), donate_argnums=0)
   with parallel.exit_on_peer_failure():
     for i in range(STEPS if die_after is None else 1000):
       if die_after is not None and process_id == 1 and i == int(die_after):
