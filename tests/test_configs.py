@@ -10,6 +10,7 @@ import importlib
 import inspect
 from pathlib import Path
 import re
+import shlex
 import sys
 
 import jax
@@ -129,15 +130,38 @@ def test_config_builds(name, arg, npz_images):
     assert all(np.isfinite(float(v)) for v in jax.device_get(metrics).values())
 
 
+def _sections(doc: str) -> dict[str, list[str]]:
+  """A docstring's sections: a line "Name:" at the margin, then its indented lines."""
+  sections, name = {}, None
+  for line in doc.splitlines():
+    if re.fullmatch(r"[A-Z][\w ]*:", line):
+      name = line[:-1]
+      sections[name] = []
+    elif name and line.startswith("  ") and line.strip():
+      sections[name].append(line.strip())
+    elif line and not line.startswith(" "):
+      name = None
+  return sections
+
+
 @pytest.mark.parametrize("name", CONFIG_NAMES)
-def test_docstring_names_paper_command_and_expectation(name):
+def test_documented_commands_are_valid_runner_command_lines_and_cite_their_papers(name):
+  """Each `python -m experiments.run ...` line of the docstring parses as the runner's
+  own command line and its config passes the runner's checks; the References
+  section cites at least one dated work."""
+  from experiments import command  # pylint: disable=g-import-not-at-top
+
   module = _load(name)
-  doc = module.__doc__
-  assert "References:" in doc and "Expected" in doc, name
-  commands = re.findall(r"--config=configs/(\w+)\.py(?::(\S+))?", doc)
-  assert commands and all(c[0] == name for c in commands), commands
-  for _, arg in commands:  # Every documented argument is accepted.
-    module.get_config(arg or None)
+  text = re.sub(r"\\\n\s*", " ", module.__doc__)  # Join continued lines.
+  lines = [line.split("python -m experiments.run", 1)[1] for line in text.splitlines()
+           if "python -m experiments.run" in line]
+  assert lines, name
+  for line in lines:
+    parsed = command.parse_command(["experiments.run", *shlex.split(line)])
+    assert parsed.config_path.startswith(f"configs/{name}.py"), line
+    builders.check(parsed.config)
+  references = _sections(module.__doc__).get("References", [])
+  assert any(re.search(r"\b(19|20)\d\d\b", entry) for entry in references), name
 
 
 @pytest.mark.parametrize("name,arg", [
