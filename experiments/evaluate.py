@@ -26,7 +26,7 @@ from absl import flags
 import jax
 import numpy as np
 
-from experiments import builders
+from experiments import datasets
 from experiments import evaluation
 from experiments import populations
 from experiments import resources
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     workdirs.check_writable(fv.workdir, "--workdir")  # eval.jsonl goes there
     gan, state, scale = sample.load(fv.workdir)
     config = workdirs.saved_config(fv.workdir)
-    target = evaluation.make_target(config, builders.build_data(config, d_steps=1),
+    target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)

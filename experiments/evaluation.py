@@ -32,6 +32,7 @@ import ml_collections
 import numpy as np
 
 from experiments import builders
+from experiments import datasets
 from gan_jax import data as gdata
 from gan_jax import metrics as gmetrics
 
@@ -75,7 +76,7 @@ def _split(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
   """The uint8 images of another split of the config's dataset."""
   other = ml_collections.ConfigDict(config.to_dict())
   other.data.split = split
-  return builders._load_images(other)  # pylint: disable=protected-access
+  return datasets.load_images(other)
 
 
 def _load_classifier(path: str, *, warn: Callable[[str], None]):
@@ -90,14 +91,14 @@ def _stderr(line: str) -> None:
   print(f"evaluation: {line}", file=sys.stderr, flush=True)
 
 
-def make_target(config: ml_collections.ConfigDict, data: builders.Data, *,
+def make_target(config: ml_collections.ConfigDict, data: datasets.Data, *,
                 classifier_path: str = DEFAULT_CLASSIFIER,
                 warn: Callable[[str], None] = _stderr) -> Target:
   """The evaluation target of a config: its mixture, or its test and validation images.
 
   Args:
     config: the run's config.
-    data: its `builders.Data` (`builders.build_data(config, d_steps=1)`).
+    data: its `datasets.Data` (`datasets.build_data(config, d_steps=1)`).
     classifier_path: an orbax checkpoint of `gmetrics.MnistClassifier`.
     warn: receives one line per metric family that cannot be computed, and why.
 
@@ -209,7 +210,7 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
   """Computes the target's metrics on `num_samples` generator samples.
 
   Example (what the runner does at every `eval_every`):
-    target = make_target(config, builders.build_data(config, d_steps=1))
+    target = make_target(config, datasets.build_data(config, d_steps=1))
     sample_fn = jax.jit(lambda key, n: gan_jax.sample(gan, state, key, n), static_argnums=1)
     metrics, protocol = evaluate(sample_fn, target, num_samples=2500, key=jax.random.key(0))
 

@@ -35,6 +35,7 @@ import gan_jax
 from gan_jax import data as gdata
 from gan_jax import parallel
 from experiments import builders
+from experiments import optimizers
 from experiments import sweeps
 from experiments.builders import UserError
 
@@ -63,7 +64,7 @@ def signature(config: ml_collections.ConfigDict) -> str:
     for part in parents:
       node = node[part]
     value = node.pop(leaf)
-    if leaf in builders.SWITCHES or leaf == "penalty_weight":
+    if leaf in optimizers.SWITCHES or leaf == "penalty_weight":
       node[leaf + " is on"] = bool(value)
   return json.dumps(tree, sort_keys=True, default=str)
 

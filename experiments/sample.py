@@ -27,6 +27,7 @@ import numpy as np
 import tqdm
 
 from experiments import builders
+from experiments import datasets
 from experiments import resources
 from experiments import run
 from experiments import workdir as workdirs
@@ -75,7 +76,7 @@ def load(workdir: str):
     raise UserError(f"{workdir}/{run.CONFIG_FILE} lacks its 'resolved' data fields; it was not "
                     "written by experiments.run")
   config = workdirs.saved_config(workdir)
-  spec = builders.DataSpec(resolved["data_kind"], tuple(resolved["data_shape"]))
+  spec = datasets.DataSpec(resolved["data_kind"], tuple(resolved["data_shape"]))
   gan = builders.build_gan(config, spec)
   init_key = builders.keys(config.seed)[0]
   example = jnp.zeros((builders.example_rows(config), *spec.shape), jnp.float32)

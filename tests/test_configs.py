@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
 
 from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import optimizers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import transforms  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -118,7 +120,7 @@ def test_config_builds(name, arg, npz_images):
   assert state.step.shape == ()
   if name == "stacked_mnist" or "stacked_mnist" in (arg or ""):  # 1,000 modes: three digits as the colour channels.
     assert experiment.data.spec.shape == (28, 28, 3)
-    assert experiment.data.source.num_examples == builders.STACKED_MNIST_SIZE["train"]
+    assert experiment.data.source.num_examples == datasets.STACKED_MNIST_SIZE["train"]
   if (name, arg) in STEP_CASES:
     # One real step where it is cheap and covers a distinct step: minibatch
     # discrimination, packing, unrolling, a gradient penalty. (test_run.py trains
@@ -231,7 +233,7 @@ def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(np
   np.testing.assert_allclose(bias, np.log(mean / (1 - mean)), rtol=1e-5, atol=1e-5)
   # SGD momentum 0.5 -> 0.7, linearly over momentum_ramp_steps updates.
   config.d_optimizer.momentum_ramp_steps = 4
-  optimizer = builders.build_optimizer(config, "d_optimizer")
+  optimizer = optimizers.build_optimizer(config, "d_optimizer")
   params = {"w": np.ones(3, np.float32)}
   opt_state = optimizer.init(params)
   momenta = []
@@ -250,7 +252,7 @@ def test_every_registered_update_rule_gets_the_config_hyperparameters_it_names(n
   taken = inspect.signature(factory).parameters
   expected = factory(0.1, **{k: c[k] for k in transforms.HYPERPARAMETERS if k in taken})
   params, grads = {"w": jnp.arange(3.0)}, {"w": jnp.array([1.0, -2.0, 0.5])}
-  built = builders.build_optimizer(config, "d_optimizer")
+  built = optimizers.build_optimizer(config, "d_optimizer")
   got_state, want_state = built.init(params), expected.init(params)
   for _ in range(3):
     got, got_state = built.update(grads, got_state, params)
@@ -275,7 +277,7 @@ def test_r3gan_schedules_run_along_half_a_cosine_over_the_run():
   for field in ("g_optimizer", "d_optimizer"):
     c = config[field]
     assert (c.b1, c.lr, c.lr_final, c.b2, c.b2_final) == (0.0, 1e-3, 5e-5, 0.9, 0.99)
-  optimizer = builders.build_optimizer(config, "d_optimizer")
+  optimizer = optimizers.build_optimizer(config, "d_optimizer")
   params = {"w": jnp.zeros(3)}
   state = optimizer.init(params)
   for _ in range(501):  # Update 501 uses the values at count 500, half way: the mean.

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
 
 from configs import goodfellow_mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
-from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -109,7 +109,7 @@ def _tiny_mnist(tmp_path):
 
 def _mnist_target(directory, classifier_path, warnings):
   config = goodfellow_mnist.get_config(f"dataset=idx:{directory},runlocal")
-  return evaluation.make_target(config, builders.build_data(config, d_steps=1),
+  return evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                 classifier_path=str(classifier_path), warn=warnings.append)
 
 

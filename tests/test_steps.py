@@ -1,6 +1,5 @@
 """Train steps: who changes what, scan equals sequence, no retracing, exact gradients."""
 
-import functools
 
 import chex
 import flax.linen as nn
