@@ -9,9 +9,7 @@ or parameters, keeping the last good checkpoint; and when the disk where the run
 writes is full, naming the device. Its `Outcome` carries the exit status.
 """
 
-import errno
 import json
-import logging
 import os
 import signal
 import sys
@@ -22,13 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments import builders
-from experiments import evaluation
-from experiments import pictures
+from experiments import disk
 from experiments import populations
+from experiments import records
 from experiments import workdir as workdirs
 from experiments import writers
-from experiments.errors import UserError
 from gan_jax import checkpoint
 import gan_jax
 
@@ -88,130 +84,6 @@ def _params_finite(state) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
-class _Evaluator:
-  """Samples from a fixed latent batch (pictures) and a fixed key (metrics).
-
-  `like`: an evaluator of another population member, whose compiled samplers and
-  reference data this one shares (the members share the GAN; one reference makes
-  their metrics compare like with like).
-  """
-
-  def __init__(self, experiment: builders.Experiment, like: Optional["_Evaluator"] = None):
-    self.experiment = experiment
-    gan, config = experiment.gan, experiment.config
-    self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
-                               config.eval.num_pictures)
-    self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
-    if like is not None:
-      self._from_latents, self._draw = like._from_latents, like._draw
-      self.target = like.target
-      return
-    self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
-    self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
-                         static_argnums=2)
-    try:
-      self.target = evaluation.make_target(config, experiment.data)
-    except UserError as e:  # Training goes on; only the metrics are missing.
-      print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
-      self.target = evaluation.Target("none")
-
-  def metrics(self, state) -> dict:
-    """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
-    metrics, _ = evaluation.evaluate(
-        lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
-        num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
-    return metrics
-
-  def picture(self, state, step: int) -> np.ndarray:
-    data = self.experiment.data
-    kind = data.spec.kind
-    samples = self._from_latents(state, self.latents)
-    if kind == "points":  # A fuller cloud than the picture batch.
-      samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
-                                self.experiment.config.eval.num_samples, None)
-    return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
-                            scale=self.experiment.scale, mixture=data.mixture,
-                            title=f"step {step}")
-
-
-class _Logs:
-  """Where a run's records and pictures go: its workdir, and each member's folder."""
-
-  def __init__(self, experiment, workdir: str, step: int):
-    config = experiment.config
-    self.population = isinstance(experiment, populations.Population)
-    self.names = [m.name for m in experiment.members] if self.population else [None]
-    self.dirs = [workdir if name is None else os.path.join(workdir, workdirs.MEMBERS_DIR, name)
-                 for name in self.names]
-    self.writing = experiment.writer
-    if self.population:  # One reference for all (for 1-D data: the first member's draw).
-      first, *others = experiment.member_experiments
-      self.evaluators = [_Evaluator(first)]
-      self.evaluators += [_Evaluator(e, like=self.evaluators[0]) for e in others]
-    else:
-      self.evaluators = [_Evaluator(experiment)]
-    self.writers = []
-    if self.writing:
-      for directory in self.dirs:
-        os.makedirs(os.path.join(directory, workdirs.SAMPLES_DIR), exist_ok=True)
-        writers.truncate_metrics(directory, step)  # Records past the checkpoint come again.
-        self.writers.append(writers.MetricsWriter(directory, tensorboard=config.tensorboard))
-      if self.population:
-        writers.truncate_metrics(workdir, step)
-        self.summary = writers.MetricsWriter(workdir, tensorboard=config.tensorboard)
-
-  def values(self, metrics) -> list[dict]:
-    """Each member's metrics as Python floats (one dict for a single run)."""
-    if not self.population:
-      return [{k: float(v) for k, v in gan_jax.parallel.fetch(metrics).items()}]
-    arrays = gan_jax.parallel.gather(metrics)
-    return [{k: float(v[i]) for k, v in arrays.items()} for i in range(len(self.names))]
-
-  def evaluate(self, state, step: int) -> list[dict]:
-    """Each member's evaluation metrics; writes each member's picture."""
-    if self.population:
-      host = gan_jax.parallel.gather(state)  # Every process takes part; process 0 evaluates.
-      states = [jax.tree.map(lambda x, i=i: x[i], host) for i in range(len(self.names))]
-    elif self.evaluators[0].experiment.mesh is not None:
-      # A host copy of the replicated state: no collective, so the other processes go on.
-      states = [gan_jax.parallel.fetch(state)] if self.writing else [None]
-    else:
-      states = [state]
-    if not self.writing:
-      return [{} for _ in self.names]
-    results = []
-    for evaluator, member_state, directory, writer in zip(
-        self.evaluators, states, self.dirs, self.writers):
-      results.append(evaluator.metrics(member_state))
-      image = evaluator.picture(member_state, step)
-      pictures.save_png(os.path.join(directory, workdirs.SAMPLES_DIR, f"step_{step:06d}.png"), image)
-      writer.write_image(step, "samples", image)
-    return results
-
-  def write(self, step: int, records: list[dict]) -> dict:
-    """Writes each member's record (and their spread); returns the run's record."""
-    if not records[0] or not self.writing:
-      return {}
-    for writer, record in zip(self.writers, records):
-      writer.write(step, record)
-    if not self.population:
-      return records[0]
-    combined = populations.spread(records)
-    self.summary.write(step, combined)
-    return combined
-
-  def close(self):
-    """Closes every writer, even when one fails (a full disk); re-raises the first error."""
-    errors = []
-    for writer in self.writers + ([self.summary] if self.writing and self.population else []):
-      try:
-        writer.close()
-      except Exception as e:  # pylint: disable=broad-except
-        errors.append(e)
-    if errors:
-      raise errors[0]
-
-
 def _state_step(state) -> int:
   return int(np.asarray(gan_jax.parallel.fetch(state.step)).reshape(-1)[0])
 
@@ -223,65 +95,6 @@ def _skipped_in_a_row(state) -> int:
                                      is_leaf=lambda x: isinstance(x, optax.ApplyIfFiniteState))
             if isinstance(s, optax.ApplyIfFiniteState)]
   return int(max(counts, default=0))
-
-
-_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
-
-
-def disk_fault(error: BaseException) -> Optional[str]:
-  """The reason ("No space left on device", ...) if `error` comes from the disk, else None.
-
-  Orbax wraps the OSError of a failed write in its own exceptions: the whole
-  chain of causes is searched.
-  """
-  seen = set()
-  while error is not None and id(error) not in seen:
-    seen.add(id(error))
-    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
-      return os.strerror(error.errno)
-    text = str(error)
-    for code in _DISK_ERRORS:
-      if os.strerror(code) in text:
-        return os.strerror(code)
-    error = error.__cause__ or error.__context__
-  return None
-
-
-class _DiskFaultRecords(logging.Filter):
-  """Drops orbax's and asyncio's log records of a failed write to a full disk.
-
-  The runner reports the fault itself in one line; orbax logs it from each of its
-  save threads with the whole tensorstore spec (hundreds of lines).
-  """
-
-  def filter(self, record: logging.LogRecord) -> bool:
-    text = record.getMessage()
-    if record.exc_info and record.exc_info[1] is not None:
-      text += str(record.exc_info[1])
-    return not any(os.strerror(code) in text for code in _DISK_ERRORS) and (
-        "RESOURCE_EXHAUSTED" not in text)
-
-
-def _quiet_disk_fault_logs() -> None:
-  for name in ("absl", "asyncio"):
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, _DiskFaultRecords) for f in logger.filters):
-      logger.addFilter(_DiskFaultRecords())
-
-
-def _device_of(path: str) -> str:
-  """The filesystem `path` lives on, as /proc/mounts names it ("tmpfs on /mnt")."""
-  path = os.path.realpath(path)
-  best = ("", "?")
-  try:
-    with open("/proc/mounts") as f:
-      for line in f:
-        device, mount = line.split()[:2]
-        if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best[0]):
-          best = (mount, device)
-  except OSError:
-    pass
-  return f"{best[1]} on {best[0] or '/'}"
 
 
 def _write_start_record(prepared: Prepared, step: int, prefix: str) -> None:
@@ -305,7 +118,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
   state = prepared.state if prepared.state is not None else experiment.start_state()
   step = _state_step(state)
   manager = logs = progress = None
-  _quiet_disk_fault_logs()
+  disk.quiet_fault_logs()
   stderr = sys.stderr
   sys.stderr = workdirs.MainThreadOnly(stderr)
   try:
@@ -316,7 +129,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
     manager = checkpoint.make_manager(
         os.path.join(workdir, workdirs.CHECKPOINT_DIR), max_to_keep=experiment.config.keep_checkpoints,
         async_save=experiment.config.checkpoint_async)
-    logs = _Logs(experiment, workdir, step)
+    logs = records.RunRecords(experiment, workdir, step)
     # Process 0 reports progress for all; the others print only errors.
     progress = writers.Progress(step, experiment.config.num_steps,
                                 enabled=experiment.config.progress, prefix=prefix,
@@ -325,13 +138,13 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
     manager.wait_until_finished()
     return outcome
   except Exception as e:  # pylint: disable=broad-except
-    reason = disk_fault(e)
+    reason = disk.fault(e)
     if reason is None:
       raise
     if progress is not None:
       progress.close()
     kept = checkpoint.latest_step(os.path.join(workdir, workdirs.CHECKPOINT_DIR))
-    print(f"{prefix}error: {reason} ({_device_of(workdir)}) while writing {workdir}; the "
+    print(f"{prefix}error: {reason} ({disk.device_of(workdir)}) while writing {workdir}; the "
           f"checkpoints up to {'step ' + str(kept) if kept is not None else 'none'} are intact: "
           "free space and run the same command to resume", file=sys.stderr, flush=True)
     return Outcome("disk", kept if kept is not None else step, {})
@@ -344,7 +157,7 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
         try:
           close()
         except Exception as e:  # pylint: disable=broad-except
-          if disk_fault(e) is None:
+          if disk.fault(e) is None:
             raise
     finally:
       sys.stderr = stderr
