@@ -45,6 +45,7 @@ import ml_collections
 
 from experiments import builders
 from experiments import command as command_line
+from experiments import locking
 from experiments import populations
 from experiments import resources
 from experiments import workdir as workdirs
@@ -110,7 +111,7 @@ def prepare(job, workdir: str) -> Prepared:
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"--workdir={workdir} is a file; pass a directory")
   workdirs.check_writable(workdir, "--workdir")
-  workdirs.check_unlocked(workdir)
+  locking.check_unlocked(workdir)
   experiment = build_job(job)
   resolved = _resolved(experiment)
   saved = read_workdir_config(workdir)
@@ -212,7 +213,7 @@ def _lock_all(runs) -> list:
     for i, (name, prepared) in enumerate(runs):
       if not prepared.experiment.writer:
         continue
-      locks.append(workdirs.Lock(prepared.workdir).acquire())
+      locks.append(locking.Lock(prepared.workdir).acquire())
       latest = checkpoint.latest_step(os.path.join(prepared.workdir, CHECKPOINT_DIR))
       if latest != prepared.step:
         runs[i] = (name, prepare(populations.Job(
