@@ -17,7 +17,6 @@ from gan_jax import models
 
 # Datasets generated in-process, with the constructor arguments of their protocol:
 # the keyword defaults of their functions in gan_jax.data.
-TOY_DATASETS = {name: gdata.toy_defaults(name) for name in gdata.TOY_DATASETS}
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -57,7 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.split = "train"
   config.data.image_size = 0  # Crop and resize images to this side; 0 keeps their size.
   config.data.batch_size = 64  # Per discriminator update; a step reads d_steps of them.
-  config.data.params = ml_collections.ConfigDict(TOY_DATASETS["ring"])
+  config.data.params = ml_collections.ConfigDict(gdata.toy_defaults("ring"))
 
   config.model = ml_collections.ConfigDict()
   config.model.generator = "mlp"
@@ -186,12 +185,12 @@ def set_dataset(config: ml_collections.ConfigDict, dataset: str) -> None:
     if not location:
       raise ValueError(f"dataset={kind}: needs a location, e.g. dataset={kind}:/path/to/data")
     config.data.name, config.data.dir = kind, location
-  elif kind in TOY_DATASETS:
+  elif kind in gdata.TOY_DATASETS:
     config.data.name = kind
-    config.data.params = ml_collections.ConfigDict(TOY_DATASETS[kind])
+    config.data.params = ml_collections.ConfigDict(gdata.toy_defaults(kind))
   else:
     config.data.name = dataset
-  if kind not in TOY_DATASETS:
+  if kind not in gdata.TOY_DATASETS:
     config.data.params = ml_collections.ConfigDict()
 
 
@@ -242,7 +241,7 @@ def toy_models(config: ml_collections.ConfigDict, hidden, *, latent_dim: int = 2
 
 def is_toy(config: ml_collections.ConfigDict) -> bool:
   """Whether the config's data are generated in-process (low-dimensional)."""
-  return config.data.name in TOY_DATASETS
+  return config.data.name in gdata.TOY_DATASETS
 
 
 def runlocal(config: ml_collections.ConfigDict, num_steps: int = 20) -> None:

@@ -34,8 +34,12 @@ from experiments.errors import UserError, require
 from experiments.plugins import call_plugin, is_import_path, lookup
 
 
-PENALTIES = {"none": None, **penalties.PENALTIES}
 UPDATES = ("alternating", "simultaneous", "unrolled")
+
+
+def _penalties() -> dict:
+  """The registered penalties (read when needed, so a registration is seen) and "none"."""
+  return {"none": None, **penalties.PENALTIES}
 
 
 def _check_finite(config) -> None:
@@ -201,7 +205,7 @@ def make_multi_step(config, gan: gan_jax.GAN, hparams=None) -> Callable:
 
   `hparams` may hold a traced "penalty_weight" (a population member's).
   """
-  penalty = lookup(PENALTIES, config.penalty, "penalty")
+  penalty = lookup(_penalties(), config.penalty, "penalty")
   step = gan_jax.make_train_step(
       gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
       penalty=penalty, penalty_weight=penalty_weight(config, hparams),
@@ -216,7 +220,7 @@ def check(config) -> None:
   if config.update_rule not in UPDATES:
     raise UserError(f"unknown update {config.update_rule!r}: choose one of {', '.join(UPDATES)} "
                     "(--config.update_rule=NAME)")
-  penalty = lookup(PENALTIES, config.penalty, "penalty")
+  penalty = lookup(_penalties(), config.penalty, "penalty")
   if is_import_path(config.penalty) and not callable(penalty):
     raise UserError(f"penalty={config.penalty!r} is a {type(penalty).__name__}, not a function "
                     "(critic_fn, real, fake, key) -> scalar")

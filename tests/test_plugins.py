@@ -131,3 +131,52 @@ def test_a_bad_import_path_is_one_line_and_exit_2(lab, tmp_path, capsys, field, 
   err = capsys.readouterr().err.strip()
   assert err.splitlines() == [err] and message in err, err
   assert not workdir.exists()
+
+
+def test_a_built_in_game_is_its_function_and_one_registration_line(tmp_path, capsys, monkeypatch):
+  """The README's built-in: the function, run in gan_jax.games' namespace, and its one
+  registry line; nothing in experiments/ or configs/ changes."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from gan_jax import games  # pylint: disable=g-import-not-at-top
+
+  snippet = _readme_snippet("builtin-game")
+  function, registry = snippet.split("GAMES = {")
+  namespace = dict(vars(games), jax=jax)
+  exec(function, namespace)  # pylint: disable=exec-used
+  (name, attribute), = re.findall(r'^\s+"(\w+)": (\w+),$', registry, re.M)
+  monkeypatch.setitem(games.GAMES, name, namespace[attribute])
+  # At margin 1 it is the hinge game: the same run, step by step.
+  monkeypatch.setitem(games.GAMES, "hinge_by_registry", lambda: namespace[attribute](margin=1.0))
+  assert run.main(["run", *TINY, *LINEAR_UPDATES, f"--workdir={tmp_path / 'registered'}",
+                   "--config.game=hinge_by_registry"]) == 0
+  assert run.main(["run", *TINY, *LINEAR_UPDATES, f"--workdir={tmp_path / 'builtin'}",
+                   "--config.game=hinge"]) == 0
+  np.testing.assert_allclose(_losses(tmp_path / "registered"), _losses(tmp_path / "builtin"),
+                             rtol=1e-5)
+  assert run.main(["run", *TINY, f"--workdir={tmp_path / 'shifted'}", f"--config.game={name}"]) == 0
+  capsys.readouterr()
+  assert run.main(["run", *TINY, f"--workdir={tmp_path / 'w'}", "--config.game=nope"]) == 2
+  assert name in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("registry", ["penalty", "network", "toy", "optimizer"])
+def test_every_registry_is_read_by_the_runner(registry, tmp_path, monkeypatch):
+  """One registration line in the library makes a name the runner takes."""
+  from gan_jax import data, models, penalties, transforms  # pylint: disable=g-import-not-at-top
+
+  if registry == "penalty":
+    monkeypatch.setitem(penalties.PENALTIES, "r1_too", penalties.r1_penalty)
+    flags = ["--config.penalty=r1_too", "--config.penalty_weight=1.0"]
+  elif registry == "network":
+    monkeypatch.setitem(models.GENERATORS, "mlp_too", models.GENERATORS["mlp"])
+    monkeypatch.setitem(models.DISCRIMINATORS, "mlp_too", models.DISCRIMINATORS["mlp"])
+    flags = ["--config.model.generator=mlp_too", "--config.model.discriminator=mlp_too"]
+  elif registry == "toy":
+    monkeypatch.setitem(data.TOY_DATASETS, "ring_too", data.ring)
+    flags = ["--config.data.name=ring_too"]
+  else:
+    monkeypatch.setitem(transforms.OPTIMIZERS, "sgd_too", transforms.OPTIMIZERS["sgd"])
+    flags = ["--config.g_optimizer.name=sgd_too", "--config.d_optimizer.name=sgd_too"]
+  workdir = tmp_path / registry
+  assert run.main(["run", *TINY, f"--workdir={workdir}", *flags]) == 0
+  assert _losses(workdir).shape == (2, 2)
