@@ -70,6 +70,7 @@ class Outcome(NamedTuple):
   step: int
   last: dict  # the last logged record (a population's: means and spreads)
   members: dict = {}  # a population's: each member's last logged record, by name
+  best: dict = {}  # the record of the best evaluation on disk (writers.best_evaluation)
 
 
 def _nonfinite(values: dict) -> Optional[str]:
@@ -212,10 +213,13 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
         for record, value in zip(records, values):
           record.update(value)
         progress.log(step, populations.spread(values) if logs.population else values[0])
-    if step % config.eval_every == 0 or final:
+    evaluating = step % config.eval_every == 0 or final
+    if evaluating:
       for record, value in zip(records, logs.evaluate(state, step)):
         record.update(value)
     record = logs.write(step, records)
+    if evaluating and writers.evaluation_line(step, record):
+      progress.write(prefix + writers.evaluation_line(step, record))
     if record:
       last_record = {"step": step, **record}
       if logs.population:
@@ -228,9 +232,9 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
       print(f"{prefix}{stop.signal_name} at step {step}: checkpoint saved in {workdir}; "
             "run the same command to resume", flush=True)
       return Outcome("interrupted", step, last_record, last_members)
+  records = writers.read_metrics(workdir) if experiment.writer else []
   if not last_record:  # Resumed at the end: report the last record on disk.
-    records = writers.read_metrics(workdir)
     last_record = records[-1] if records else {"step": step}
-  return Outcome("finished", step, last_record, last_members)
+  return Outcome("finished", step, last_record, last_members, writers.best_evaluation(records))
 
 

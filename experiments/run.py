@@ -49,6 +49,7 @@ from experiments import locking
 from experiments import populations
 from experiments import resources
 from experiments import workdir as workdirs
+from experiments import writers
 from experiments.builders import UserError
 from experiments.command import parse_command, parse_flags  # pylint: disable=unused-import
 from gan_jax import checkpoint
@@ -173,6 +174,15 @@ def print_summary(rows: list[tuple[str, Outcome]]) -> None:
     print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     if i == 0:
       print("  ".join("-" * width for width in widths))
+
+
+def best_line(name: str, outcome: Outcome) -> str:
+  """"best evaluation of NAME: step S (its headline; ranked by FIELD, lower is better)"."""
+  best = outcome.best
+  field = next(f for f in writers.RANKED_BY if f in best)
+  headline = writers.evaluation_line(best["step"], best).split(": ", 1)[1]
+  return (f"best evaluation of {name or 'the run'}: step {best['step']} ({headline}; ranked "
+          f"by {field}, lower is better)")
 
 
 # --- main -----------------------------------------------------------------------
@@ -307,8 +317,12 @@ def _train_all(runs, command) -> int:
               f"{time.perf_counter() - start:.1f}s", flush=True)
       if outcome.status == "interrupted":
         break
-  if (command.sweep or any(o.members for _, o in results)) and jax.process_index() == 0:
-    print_summary(results)
+  if jax.process_index() == 0:
+    if command.sweep or any(o.members for _, o in results):
+      print_summary(results)
+    for name, outcome in results:
+      if outcome.best:
+        print(best_line(name if command.sweep else "", outcome), flush=True)
   return status
 
 

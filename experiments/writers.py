@@ -154,6 +154,53 @@ class Progress:
 _SHOWN = ("d_loss", "g_loss", "penalty", "wasserstein_1d", "modes", "high_quality")
 
 
+def _percent(value: float) -> str:
+  return f"{100 * value:.1f}%"
+
+
+def _number(value: float) -> str:
+  return f"{value:.4g}"
+
+
+# An evaluation's headline metrics, in the order a line shows them: (field, label, format).
+HEADLINES = (
+    ("modes_covered", "modes", _number),
+    ("high_quality_fraction", "high quality", _percent),
+    ("kl_to_uniform", "KL", _number),
+    ("wasserstein_1d", "W1", _number),
+    ("parzen_log_likelihood", "Parzen", _number),
+    ("frechet_distance", "FD", _number),
+    ("precision", "precision", _percent),
+    ("recall", "recall", _percent),
+    ("class_kl_to_uniform", "class KL", _number),
+)
+# Which evaluation is the best: the first of these a run records, lower is better.
+RANKED_BY = ("wasserstein_1d", "frechet_distance", "kl_to_uniform")
+
+
+def _shown(record: Mapping[str, float], field: str, fmt) -> str:
+  spread = record.get(f"{field}/std")
+  return fmt(record[field]) + ("" if spread is None else f" ± {fmt(spread)}")
+
+
+def evaluation_line(step: int, record: Mapping[str, float]) -> str:
+  """"evaluation at step S: modes 8, high quality 97.2% ± 0.5%, KL 0.0042 ± 0.0016" (a
+  population's mean ± std over its members); "" when the record has no headline."""
+  parts = [f"{label} {_shown(record, field, fmt)}" for field, label, fmt in HEADLINES
+           if field in record]
+  return f"evaluation at step {step}: " + ", ".join(parts) if parts else ""
+
+
+def best_evaluation(records: list[dict]) -> dict:
+  """The record of the best evaluation (lowest `RANKED_BY` metric), or {} without one."""
+  for field in RANKED_BY:
+    scored = [r for r in records
+              if isinstance(r.get(field), (int, float)) and math.isfinite(r[field])]
+    if scored:
+      return min(scored, key=lambda r: r[field])
+  return {}
+
+
 def _duration(seconds: float) -> str:
   if not np.isfinite(seconds):
     return "?"

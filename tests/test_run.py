@@ -29,6 +29,7 @@ from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-im
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import checkpoint  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -238,6 +239,33 @@ def test_sweep_runs_each_member_in_its_own_workdir(tmp_path, capsys):
     config = json.loads((tmp_path / "sweep" / name / "config.json").read_text())
     assert config["seed"] == 3 and config["game"] in name
     assert name in out.split("member")[-1]  # The summary table lists every member.
+
+
+def test_every_evaluation_prints_its_headline_and_the_summary_names_the_best(tmp_path, capsys):
+  workdir = tmp_path / "gauss"
+  status = run.main(["run", "--config=configs/gaussian_1d.py:runlocal", f"--workdir={workdir}",
+                     "--config.num_steps=6", "--config.log_every=2", "--config.eval_every=2",
+                     "--config.checkpoint_every=6", "--config.eval.num_samples=500",
+                     "--config.tensorboard=False", "--config.progress=false"])
+  out = capsys.readouterr().out
+  assert status == 0
+  lines = [line for line in out.splitlines() if line.startswith("evaluation at step")]
+  assert [line.split(":")[0] for line in lines] == [f"evaluation at step {s}" for s in (2, 4, 6)]
+  records = {r["step"]: r for r in writers.read_metrics(str(workdir)) if "wasserstein_1d" in r}
+  for line, step in zip(lines, (2, 4, 6)):
+    assert line == f"evaluation at step {step}: W1 {records[step]['wasserstein_1d']:.4g}"
+  best = min(records.values(), key=lambda r: r["wasserstein_1d"])
+  assert f"best evaluation of the run: step {best['step']} (W1 " in out
+
+
+def test_an_evaluation_line_shows_a_populations_spread():
+  record = {"modes_covered": 8.0, "modes_covered/std": 0.0, "high_quality_fraction": 0.972,
+            "high_quality_fraction/std": 0.005, "kl_to_uniform": 0.0042, "d_loss": 0.69}
+  assert writers.evaluation_line(30_000, record) == (
+      "evaluation at step 30000: modes 8 ± 0, high quality 97.2% ± 0.5%, KL 0.0042")
+  assert writers.evaluation_line(10, {"d_loss": 0.69}) == ""
+  assert writers.best_evaluation([{"step": 1, "wasserstein_1d": 0.2},
+                                  {"step": 2, "wasserstein_1d": 0.1}, {"step": 3}])["step"] == 2
 
 
 # --- User errors: exit status 2, one line on stderr, nothing on disk touched ---
