@@ -148,7 +148,7 @@ def make_target(config: ml_collections.ConfigDict, data: datasets.Data, *,
                              f"split {tuple(spec.shape)}; use a dataset whose splits agree")
   train = _split(config, config.data.split)
   num_validation = min(VALIDATION_SIZE[len(train) >= 60_000], len(train))
-  validation = train[-num_validation:].reshape(num_validation, -1).astype(np.float32) / 255.0
+  validation = gdata.to_float(train[-num_validation:].reshape(num_validation, -1), "sigmoid")
   test_features = None
   if classifier is not None:
     test_features, _ = gmetrics.classifier_features(classifier, test)
@@ -172,8 +172,8 @@ def draw(sample_fn: SampleFn, key: jax.Array, num: int, image_scale: Optional[st
 def _mnist_metrics(samples: np.ndarray, target: Target) -> dict:
   flat = samples.reshape(len(samples), -1)
   out = {}
-  parzen = gmetrics.parzen_evaluate(flat, target.validation, target.test.reshape(
-      len(target.test), -1).astype(np.float32) / 255.0)
+  parzen = gmetrics.parzen_evaluate(flat, target.validation, gdata.to_float(
+      target.test.reshape(len(target.test), -1), "sigmoid"))
   out.update(parzen_log_likelihood=parzen["log_likelihood"],
              parzen_std_error=parzen["std_error"], parzen_sigma=parzen["sigma"])
   if target.classifier is None:
