@@ -218,8 +218,9 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
       for record, value in zip(records, logs.evaluate(state, step)):
         record.update(value)
     record = logs.write(step, records)
-    if evaluating and writers.evaluation_line(step, record):
-      progress.write(prefix + writers.evaluation_line(step, record))
+    line = writers.evaluation_line(step, record) if evaluating else ""
+    if line:
+      progress.write(prefix + line)
     if record:
       last_record = {"step": step, **record}
       if logs.population:

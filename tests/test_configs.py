@@ -257,7 +257,7 @@ def test_every_registered_update_rule_gets_the_config_hyperparameters_it_names(n
   for _ in range(3):
     got, got_state = built.update(grads, got_state, params)
     want, want_state = expected.update(grads, want_state, params)
-    np.testing.assert_array_equal(got["w"], want["w"])
+    np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
   assert taken.keys() & set(transforms.HYPERPARAMETERS), name
 
 

@@ -22,6 +22,13 @@ SHAPE_ARGS = {"output_dim": "points", "image_shape": "image"}
 SCALES = ("tanh", "sigmoid")
 
 
+def _parameters(factory) -> dict[str, inspect.Parameter]:
+  try:
+    return dict(inspect.signature(factory).parameters)
+  except (TypeError, ValueError):  # Not callable, or a C callable: no signature to read.
+    return {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Model:
   """A network factory and what building it from a config needs.
@@ -57,10 +64,7 @@ class Model:
 
   @property
   def parameters(self) -> dict[str, inspect.Parameter]:
-    try:
-      return dict(inspect.signature(self.factory).parameters)
-    except (TypeError, ValueError):  # A builtin or C callable: no signature to read.
-      return {}
+    return _parameters(self.factory)
 
   @property
   def defaults(self) -> dict[str, Any]:
@@ -73,7 +77,7 @@ class Model:
     """A user's factory, read from its signature: an `image_shape` argument makes it
     an image model, `output_dim` a points model (else `kind`, the data's); its
     `output_scale` attribute is an image generator's range ("tanh" unless it says)."""
-    shape_arg = next((a for a in SHAPE_ARGS if a in cls(factory, kind).parameters), None)
+    shape_arg = next((a for a in SHAPE_ARGS if a in _parameters(factory)), None)
     kind = SHAPE_ARGS.get(shape_arg, kind)
     scale = getattr(factory, "output_scale", "tanh") if kind == "image" else None
     return cls(factory, kind, shape_arg, scale)
