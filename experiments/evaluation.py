@@ -35,6 +35,7 @@ from experiments import builders
 from experiments import datasets
 from gan_jax import data as gdata
 from gan_jax import metrics as gmetrics
+from gan_jax.metrics import inception
 
 DEFAULT_CLASSIFIER = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "mnist_classifier")
@@ -244,3 +245,26 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
   else:
     out = _stacked_metrics(samples, target)
   return {k: float(v) for k, v in out.items()}, protocol
+
+
+def inception_reference(config: ml_collections.ConfigDict) -> tuple[np.ndarray, str]:
+  """The uint8 images Inception metrics compare with: the test split, else the training one."""
+  for split in ("test", config.data.split):
+    try:
+      return _split(config, split), f"{config.data.name} {split} split"
+    except builders.UserError:
+      continue
+  raise builders.UserError(f"no split of {config.data.name} can be read for Inception metrics")
+
+
+def inception_metrics(sample_fn: SampleFn, reference, params, *, num_samples: int,
+                      key: jax.Array, image_scale: str) -> dict:
+  """Inception FID, KID and precision/recall of `num_samples` samples against `reference`.
+
+  `reference` is the `experiments.fid.Features` of the real images; the samples are
+  those `evaluate` scores with the same key, quantised to 0..255 as stored images are.
+  """
+  from experiments import fid  # pylint: disable=import-outside-toplevel
+  samples = gdata.to_uint8(draw(sample_fn, key, num_samples, image_scale), "sigmoid")
+  fake = fid.statistics(inception.features_of(params, samples), "samples")
+  return {f"inception_{name}": value for name, value in fid.compare(reference, fake).items()}

@@ -169,13 +169,14 @@ HEADLINES = (
     ("kl_to_uniform", "KL", _number),
     ("wasserstein_1d", "W1", _number),
     ("parzen_log_likelihood", "Parzen", _number),
+    ("inception_fid", "FID", _number),
     ("frechet_distance", "FD", _number),
     ("precision", "precision", _percent),
     ("recall", "recall", _percent),
     ("class_kl_to_uniform", "class KL", _number),
 )
 # Which evaluation is the best: the first of these a run records, lower is better.
-RANKED_BY = ("wasserstein_1d", "frechet_distance", "kl_to_uniform")
+RANKED_BY = ("wasserstein_1d", "inception_fid", "frechet_distance", "kl_to_uniform")
 
 
 def _shown(record: Mapping[str, float], field: str, fmt) -> str:

@@ -12,6 +12,8 @@ Sample-based metrics are pure (mostly jitted) functions of arrays:
   probabilities (FID, KID, IS, improved precision/recall in their usual sense when
   the extractor is Inception); `extract` runs any `images -> (features, logits)`
   function over a set of images.
+* `inception`: the Inception-v3 of the standard FID in Flax, its reference
+  preprocessing and its weights (`experiments/fid.py` computes FID and KID).
 * `MnistClassifier` and friends: the in-domain MNIST extractor
   (`experiments/train_classifier.py` trains it).
 """
@@ -27,6 +29,7 @@ from gan_jax.metrics.classifier import (
     to_unit_range,
     train_classifier,
 )
+from gan_jax.metrics import inception
 from gan_jax.metrics.distances import kth_nearest_sq_distance, squared_distances, within_any_ball
 from gan_jax.metrics.features import (
     FeatureStats,
@@ -58,6 +61,7 @@ __all__ = [
     "extract",
     "frechet_distance",
     "frechet_distance_from_features",
+    "inception",
     "init_classifier",
     "kernel_distance",
     "ks_distance",
