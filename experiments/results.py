@@ -44,6 +44,7 @@ SHOWN = {
     "wasserstein_1d": ("W1", 1, 3),
     "parzen_log_likelihood": ("Parzen", 1, 1),
     "frechet_distance": ("FD", 1, 1),
+    "inception_fid": ("Inception FID", 1, 2),
 }
 
 

@@ -141,7 +141,9 @@ def test_float64_frechet_distance_matches_scipy_at_inception_scale():
   root = scipy.linalg.sqrtm(sa.covariance @ sb.covariance).real
   ref = (np.sum((sa.mean - sb.mean) ** 2) + np.trace(sa.covariance) + np.trace(sb.covariance)
          - 2 * np.trace(root))
-  np.testing.assert_allclose(fid.frechet_distance(sa, sb), ref, rtol=1e-6)
+  np.testing.assert_allclose(fid.frechet_distance(sa, sb), ref, rtol=1e-6)  # from the features
+  covariances_only = [s._replace(features=None) for s in (sa, sb)]
+  np.testing.assert_allclose(fid.frechet_distance(*covariances_only), ref, rtol=1e-6)
 
 
 def test_kid_is_unbiased_over_subsets():
@@ -162,11 +164,23 @@ def test_kid_is_unbiased_over_subsets():
   assert abs(bias) > 10 * standard_error
 
 
+def _write_idx(path, array):
+  header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+  path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
 @needs_mnist
-def test_evaluate_adds_inception_metrics_to_an_image_run(tmp_path, weights, monkeypatch):
+def test_evaluate_adds_inception_metrics_to_an_image_run(tmp_path, weights, monkeypatch, digits):
   monkeypatch.setenv(inception.WEIGHTS_ENV, weights)
+  data = tmp_path / "digits"  # A small MNIST: 300 training and 100 test digits.
+  data.mkdir()
+  train, train_labels = gdata.load_idx(MNIST, "train")
+  for prefix, images, labels in (("train", train[:300], train_labels[:300]),
+                                 ("t10k", digits[:100], np.arange(100) % 10)):
+    _write_idx(data / f"{prefix}-images-idx3-ubyte", images[..., 0])
+    _write_idx(data / f"{prefix}-labels-idx1-ubyte", labels)
   workdir = tmp_path / "run"
-  assert run.main(["run", f"--config=configs/goodfellow_mnist.py:dataset=idx:{MNIST},runlocal",
+  assert run.main(["run", f"--config=configs/goodfellow_mnist.py:dataset=idx:{data},runlocal",
                    "--config.progress=False", "--config.tensorboard=False",
                    f"--workdir={workdir}"]) == 0
   small = ["--num_samples=16", "--inception_samples=12", "--inception_reference=12"]

@@ -360,10 +360,12 @@ def weights_available(path: str | None = None) -> bool:
 def features_of(params, images, batch_size: int = 100) -> np.ndarray:
   """pool3 features `[N, 2048]` of uint8 images `[N, H, W, C]`, `batch_size` at a time.
 
-  Every call has the same shape (the last batch zero-padded): one compilation.
-  Images stay on the host; one batch is on the device at a time.
+  Every call has the same shape (the last batch zero-padded; a set smaller than
+  `batch_size` is one batch of its size): one compilation. Images stay on the
+  host; one batch is on the device at a time.
   """
   num = len(images)
+  batch_size = max(1, min(batch_size, num))
   out = np.empty((num, FEATURES), np.float32)
   for start in range(0, num, batch_size):
     batch = np.asarray(images[start:start + batch_size])
