@@ -183,7 +183,9 @@ def render(records: list[dict]) -> str:
   for r in sorted(records, key=lambda r: r["name"]):
     shown = [f for f in SHOWN if f in r["metrics"]]
     result = ", ".join(_cell(r["metrics"][f], f) for f in shown) + f" (n={len(r['members'])})"
-    wall = f" ({r['wall_time_s'] / 60:.0f} min)" if r.get("wall_time_s") else ""
+    seconds = r.get("wall_time_s")
+    wall = ("" if not seconds else f" ({seconds:.0f} s)" if seconds < 60
+            else f" ({seconds / 60:.0f} min)")
     published = r.get("published") or {}
     anchor = "; ".join(
         f"{v[0] * SHOWN.get(f, (f, 1))[1]:g} ± {v[1] * SHOWN.get(f, (f, 1))[1]:g} "
