@@ -188,9 +188,9 @@ def load_features(spec: str, params, fv) -> Features:
 def save(stats: Features, path: str) -> None:
   """Writes `stats` (with its features) to `path` whole: written aside, then renamed."""
   partial = path + ".partial.npz"
+  features = {} if stats.features is None else {"features": stats.features}
   np.savez(partial, mean=stats.mean, covariance=stats.covariance, count=stats.count,
-           features=stats.features, description=stats.description,
-           protocol=inception.PROTOCOL)
+           description=stats.description, protocol=inception.PROTOCOL, **features)
   os.replace(partial, path)
 
 
