@@ -141,6 +141,9 @@ def _inception_setup(fv, config, scale):
   """`(params, (reference Features, description))` when Inception metrics apply, else `(None, None)`."""
   if fv.inception == "false" or scale is None:
     return None, None
+  for name in ("inception_samples", "inception_reference"):
+    if fv[name].value is not None and fv[name].value < 2:
+      raise UserError(f"--{name} must be >= 2, got {fv[name].value}")
   if fv.inception == "auto":
     if not inception.weights_available():
       return None, None
@@ -151,6 +154,9 @@ def _inception_setup(fv, config, scale):
   try:
     params = inception.load_params()
   except inception.WeightsUnavailable as e:
+    if fv.inception == "auto":
+      print(f"Inception metrics skipped: {e}", file=sys.stderr)
+      return None, None
     raise UserError(str(e)) from None
   images, description = evaluation.inception_reference(config)
   if fv.inception_reference:

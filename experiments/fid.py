@@ -5,7 +5,7 @@ r"""Inception FID and KID between two image sets, offline, in JAX.
 
 A and B are image sets:
 
-  npz:FILE[:SLICE]      uint8 images under key "x" of an .npz ([N, H, W] or [N, H, W, C])
+  npz:FILE[:[A:B]]      uint8 images under key "x" of an .npz ([N, H, W] or [N, H, W, C])
   idx:DIR[:SPLIT]       MNIST-format IDX files (SPLIT train or test, default test;
                         slices as in TFDS: test[:5000], test[5000:])
   tfds:NAME[:SPLIT]     a prepared tensorflow-datasets image dataset (default split
@@ -126,6 +126,8 @@ def load_images(spec: str, fv) -> np.ndarray:
   try:
     if kind == "npz":
       path, _, split = rest.partition(":")
+      if split and not split.startswith("["):
+        raise UserError(f"{spec}: an .npz has no splits; slice it as npz:FILE:[:5000]")
       images, _ = gdata.load_npz(path)
       return _as_images(images[_slice(split, spec)], spec)
     if kind == "idx":
@@ -174,7 +176,7 @@ def load_features(spec: str, params, fv) -> Features:
         features = saved["features"] if "features" in saved.files else None
         return Features(saved["mean"], saved["covariance"], int(saved["count"]), features,
                         str(saved["description"]))
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, AttributeError) as e:
       raise UserError(f"{spec}: not statistics saved by --save_stats ({e})") from None
   images = load_images(spec, fv)
   start = time.perf_counter()
@@ -187,11 +189,10 @@ def load_features(spec: str, params, fv) -> Features:
 
 def save(stats: Features, path: str) -> None:
   """Writes `stats` (with its features) to `path` whole: written aside, then renamed."""
-  partial = path + ".partial.npz"
   features = {} if stats.features is None else {"features": stats.features}
-  np.savez(partial, mean=stats.mean, covariance=stats.covariance, count=stats.count,
-           description=stats.description, protocol=inception.PROTOCOL, **features)
-  os.replace(partial, path)
+  inception.write_whole(path, dict(mean=stats.mean, covariance=stats.covariance,
+                                   count=stats.count, description=stats.description,
+                                   protocol=inception.PROTOCOL, **features))
 
 
 def compare(a: Features, b: Features) -> dict:
@@ -228,7 +229,10 @@ def cached_statistics(images: np.ndarray, params, description: str,
   digest.update(repr(images.shape).encode() + inception.PROTOCOL.encode())
   path = os.path.join(cache_dir, digest.hexdigest()[:20] + ".npz")
   if os.path.isfile(path):
-    return load_features(f"stats:{path}", params, None)
+    try:
+      return load_features(f"stats:{path}", params, None)
+    except UserError:
+      pass  # A damaged cache file: compute again, and replace it.
   stats = statistics(inception.features_of(params, images), description)
   try:
     os.makedirs(cache_dir, exist_ok=True)

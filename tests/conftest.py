@@ -9,7 +9,8 @@ subprocesses the tests start included (they inherit the environment): many tests
 train the same tiny configs in fresh processes, and without the cache each one
 compiles the same programs again. A cached executable is the one the compiler
 produced, so no result depends on it. The cache lives in a temporary folder that
-the session removes; a `JAX_COMPILATION_CACHE_DIR` already set is kept.
+the session removes; a `JAX_COMPILATION_CACHE_DIR` already set is kept. Under
+pytest-xdist the controller process makes these folders and its workers inherit them.
 """
 
 import os
@@ -23,6 +24,13 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+# Inception weights and reference statistics (experiments.evaluate's `auto` mode, the FID
+# tests) go to a folder of the session's, never to the user's ~/.cache.
+_INCEPTION = None
+if "GAN_JAX_INCEPTION" not in os.environ:
+  _INCEPTION = tempfile.mkdtemp(prefix="gan_jax_tests_inception_")
+  os.environ["GAN_JAX_INCEPTION"] = os.path.join(_INCEPTION, "inception_fid_2015_12_05.npz")
+
 # JAX reads the variables above when it is imported: only now import it.
 from gan_jax import xla_cpu  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -31,5 +39,6 @@ xla_cpu.apply_defaults()
 
 def pytest_sessionfinish(session, exitstatus):
   del session, exitstatus
-  if _CACHE:
-    shutil.rmtree(_CACHE, ignore_errors=True)
+  for folder in (_CACHE, _INCEPTION):
+    if folder:
+      shutil.rmtree(folder, ignore_errors=True)

