@@ -106,12 +106,10 @@ def _slice(split: str, spec: str) -> slice:
 
 
 def _as_images(images: np.ndarray, spec: str) -> np.ndarray:
-  images = np.asarray(images)
-  if images.ndim == 3:
-    images = images[..., None]
-  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-    raise UserError(f"{spec}: images must be uint8 [N, H, W] or [N, H, W, 1 or 3], got "
-                    f"{images.dtype} {list(images.shape)}; store np.round(x * 255).astype(np.uint8)")
+  """The loaders' uint8 `[N, H, W, C]` images, checked for what Inception takes."""
+  if images.shape[-1] not in (1, 3):
+    raise UserError(f"{spec}: Inception takes 1 or 3 channels, these images have "
+                    f"{images.shape[-1]} ({list(images.shape)})")
   if len(images) < 2:
     raise UserError(f"{spec} holds {len(images)} image; FID needs at least 2")
   return images
