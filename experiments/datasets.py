@@ -76,16 +76,24 @@ def _toy_sampler(config):
   return factory(**params)
 
 
+def stacked_mnist(config, split: str, num: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """`num` Stacked MNIST images of `split` (0: the protocol's count) and their labels.
+
+  Labels are 100 * l0 + 10 * l1 + l2, l_c the digit in channel c.
+  """
+  if config.data.dir:
+    digits, labels = gdata.load_idx(config.data.dir, split)
+  else:
+    digits, labels = gdata.load_tfds("mnist", split)
+  num = num or STACKED_MNIST_SIZE.get(split, len(digits))
+  # The seed is fixed (not config.seed): every run trains on the same images.
+  return gdata.stacked_mnist(digits, labels, num=num, seed=STACKED_MNIST_SIZE["train"])
+
+
 def load_images(config) -> np.ndarray:
   name, directory, split = config.data.name, config.data.dir, config.data.split
   if name == "stacked_mnist":
-    if directory:
-      digits, labels = gdata.load_idx(directory, split)
-    else:
-      digits, labels = gdata.load_tfds("mnist", split)
-    num = STACKED_MNIST_SIZE.get(split, len(digits))
-    # The seed is fixed (not config.seed): every run trains on the same images.
-    images, _ = gdata.stacked_mnist(digits, labels, num=num, seed=STACKED_MNIST_SIZE["train"])
+    images, _ = stacked_mnist(config, split)
   elif name in IDX_DATASETS and (directory or name == "idx"):
     if not directory:
       raise UserError("data.name='idx' needs data.dir, a folder of MNIST-format IDX files "

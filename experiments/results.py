@@ -145,12 +145,12 @@ def goal_misses(record: dict) -> list[str]:
   return misses
 
 
-def _goal_text(goal: dict) -> str:
+def _goal_text(goal: dict, lead: str = "goal, every seed") -> str:
   parts = []
   for field, (op, bound) in goal.items():
     label, scale, _ = SHOWN.get(field, (field, 1, 3))
     parts.append(f"{'≥' if op == '>=' else '≤'} {bound * scale:g} {label}")
-  return "goal, every seed: " + ", ".join(parts)
+  return f"{lead}: " + ", ".join(parts)
 
 
 def verdict(record: dict) -> str:
@@ -162,6 +162,12 @@ def verdict(record: dict) -> str:
     return "meets the goal on every seed"
   published = record.get("published") or {}
   values = published.get("values") or {}
+  if not values and published.get("shows"):
+    # A qualitative anchor (a figure, not a table): each seed must show what it shows.
+    misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
+    if misses:
+      return f"**short of the paper's figure** ({', '.join(misses)} missed by a seed)"
+    return "as the paper's figure shows, on every seed"
   if not values:
     return "no published figure"
   short = []
@@ -192,6 +198,8 @@ def render(records: list[dict]) -> str:
         f"{SHOWN.get(f, (f,))[0]}" for f, v in (published.get("values") or {}).items())
     anchor = (f"{published.get('source', '')}: {anchor} (± {published.get('error', 'SE')}, "
               f"n={published.get('n', '?')})") if anchor else published.get("source", "—")
+    if published.get("shows") and not published.get("values"):
+      anchor = f"{anchor}; {_goal_text(published['shows'], 'its figure shows')}"
     if r.get("goal"):
       anchor = f"{_goal_text(r['goal'])}; {anchor}" if anchor != "—" else _goal_text(r["goal"])
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
@@ -241,7 +249,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("workdir", None, "The evaluated population's workdir.", flag_values=fv)
   flags.DEFINE_string("run_command", "", "The command that trained --workdir.", flag_values=fv)
   flags.DEFINE_string("published", "{}", "The paper's figure as JSON: source, n, error, "
-                      "values {metric: [mean, error]}.", flag_values=fv)
+                      "values {metric: [mean, error]}; or, for a figure without numbers, "
+                      'shows {metric: [">=" or "<=", bound]} (what it shows).', flag_values=fv)
   flags.DEFINE_string("goal", "{}", "Thresholds every seed must meet, as JSON "
                       '{metric: [">=" or "<=", bound]}.', flag_values=fv)
   flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
@@ -252,9 +261,11 @@ def main(argv: list[str]) -> int:
       if not fv.workdir:
         raise UserError("--record needs --workdir=DIR of an evaluated population")
       published, goal = _json_flag("published", fv.published), _json_flag("goal", fv.goal)
-      for field, test in goal.items():
-        if not (isinstance(test, list) and len(test) == 2 and test[0] in GOAL_TESTS):
-          raise UserError(f"--goal's {field!r} must be [\">=\" or \"<=\", bound], not {test}")
+      shows = published.get("shows", {})
+      for flag, tests in (("--goal", goal), ("--published's shows", shows)):
+        for field, test in (tests.items() if isinstance(tests, dict) else [("", tests)]):
+          if not (isinstance(test, list) and len(test) == 2 and test[0] in GOAL_TESTS):
+            raise UserError(f"{flag} {field!r} must be [\">=\" or \"<=\", bound], not {test}")
       record = make_record(fv.record, fv.workdir, run_command=fv.run_command,
                            published=published, title=fv.title, note=fv.note, goal=goal)
       os.makedirs(RESULTS_DIR, exist_ok=True)

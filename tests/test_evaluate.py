@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
 
 from configs import goodfellow_mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
+from configs import stacked_mnist  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -148,3 +149,20 @@ def test_stacked_mnist_counts_digit_triples():
                                    key=jax.random.key(0), image_scale="sigmoid")
   assert set(metrics) == {"modes_covered", "kl_to_uniform"}
   assert 1 <= metrics["modes_covered"] <= 64
+
+
+def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, tiny_mnist):
+  params = gmetrics.init_classifier(jax.random.key(0))
+  classifier_path = tmp_path / "classifier"
+  gmetrics.save_classifier(str(classifier_path), params)
+  config = stacked_mnist.get_config(f"dataset=stacked_mnist:{tiny_mnist},runlocal")
+  target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
+                                  classifier_path=str(classifier_path), warn=pytest.fail)
+  accuracy = target.protocol["classifier_channel_accuracy"]
+  # Channel c holds test digit l_c: reading each channel alone gives the same accuracies.
+  images, labels = datasets.stacked_mnist(config, "test", num=evaluation.STACKED_ACCURACY_SIZE)
+  for channel, value in enumerate(accuracy):
+    truth = (labels // 10 ** (2 - channel)) % 10
+    expected = gmetrics.classifier_accuracy(params, images[..., channel:channel + 1], truth)
+    assert value == pytest.approx(expected, abs=1e-5)
+  assert len(accuracy) == 3

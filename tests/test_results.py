@@ -85,3 +85,23 @@ def test_a_record_of_an_evaluated_population(tmp_path, capsys):
   os.remove(workdir / "eval.jsonl")
   assert results.main(["results", "--record=x", f"--workdir={workdir}"]) == 2
   assert "experiments.evaluate" in capsys.readouterr().err
+
+
+def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
+  record = _record(8.0)
+  record["published"] = {"source": "Metz et al. 2017, Figure 1",
+                         "shows": {"modes_covered": [">=", 8]}}
+  assert results.verdict(record) == "as the paper's figure shows, on every seed"
+  assert "Metz et al. 2017, Figure 1; its figure shows: ≥ 8 modes" in results.render([record])
+  record["metrics"]["modes_covered"].update(seeds=[8, 8, 1], min=1)
+  assert results.verdict(record) == "**short of the paper's figure** (modes missed by a seed)"
+  record["published"] = {"source": "no published figure"}
+  assert results.verdict(record) == "no published figure"
+
+
+def test_a_malformed_qualitative_anchor_is_refused(capsys):
+  argv = ["results", "--record=x", "--workdir=/nonexistent",
+          '--published={"source": "F", "shows": {"modes_covered": ["=", 8]}}']
+  assert results.main(argv) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.count("\n") == 0 and "shows" in err and "modes_covered" in err
