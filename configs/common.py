@@ -228,6 +228,7 @@ _IMAGE_CHOICES = {
     "dcgan": (dict(upsample="adjoint", dtype="float32"),
               dict(downsample="adjoint", dtype="float32")),
     "resnet": ({}, {}),
+    "metz": ({}, {}),
 }
 
 

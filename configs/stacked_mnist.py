@@ -4,16 +4,33 @@ Reproduces the Stacked MNIST mode-collapse benchmark of Metz et al. (2017) in th
 protocol of VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al., 2018): each
 28x28x3 training image stacks three MNIST digits drawn independently, so there
 are 1,000 digit triples (modes); evaluation draws 26,000 samples, classifies each
-channel with the in-domain MNIST classifier (`python -m experiments.train_classifier`)
-and reports how many of the 1,000 triples appear and the KL divergence of their
-histogram from uniform. The networks are DCGAN's (`dcgan.py`) with three
-channels, Adam 2e-4 with beta1 0.5, batch 64, a 100-D normal latent, the
-non-saturating loss. `pac=2` makes the discriminator judge packs of two samples
-(PacDCGAN2).
+channel with the in-domain MNIST classifier (`python -m experiments.train_classifier`;
+its accuracy on each channel of 10,000 stacked test images is recorded with every
+evaluation) and reports how many of the 1,000 triples appear and the KL divergence
+of their histogram from uniform. `pac=M` makes the discriminator judge packs of M
+samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
+
+* `veegan` (default): DCGAN networks (`dcgan.py`) with three channels, Adam 2e-4
+  with beta1 0.5, batch 64, a 100-D latent, the non-saturating loss, 20,000 steps.
+  Differences from PacGAN's code of this protocol (`stacked_MNIST_experiments/
+  VEEGAN_experiment`): there z ~ U(-1, 1)^100 (here N(0, I)); 50 epochs of the
+  128,000 images, 100,000 iterations, each with one discriminator and two generator
+  updates on the same latents (here one of each, 20,000 steps); its 28x28 DCGAN
+  projects to 2x2x512 and upsamples four times with 5x5 kernels, the discriminator
+  has 64-128-256-512 features (here `dcgan.py`'s 7x7x128 projection, two 4x4
+  upsamplings, 64-128 features).
+* `metz`: the networks of Metz et al., whose discriminator is weak on purpose
+  (`gan_jax/models/metz.py`: G 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 3
+  channels; D 3x3 stride-2 convolutions with 2, 4, 8 channels, `d_size=quarter`,
+  or 4, 8, 16, `d_size=half`, batch norm, LeakyReLU 0.3), z ~ N(0, I)^256, Adam
+  2e-4 for D and 1e-4 for G with betas (0.5, 0.99), batch 128, one update each per
+  step on the same latents, 500,000 steps (PacGAN's code of this protocol,
+  `unrolled_GAN_experiment/D=0.25G`). One difference: there every batch stacks
+  freshly drawn digits (unlimited triples); here the 128,000 training images.
 
 Run (argument `dataset=stacked_mnist:DIR` builds the 128,000 training images from
 the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
-`runlocal` is a 20-step check):
+`setting=veegan|metz`; `d_size=quarter|half` for `metz`; `runlocal` is a 20-step check):
 
   python -m experiments.run \
       --config=configs/stacked_mnist.py:dataset=stacked_mnist:../shared/data/mnist \
@@ -21,42 +38,64 @@ the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
   python -m experiments.run \
       --config=configs/stacked_mnist.py:dataset=stacked_mnist:../shared/data/mnist,pac=2 \
       --workdir=/tmp/stacked_pac2
+  python -m experiments.run \
+      --config=configs/stacked_mnist.py:dataset=stacked_mnist:../shared/data/mnist,setting=metz \
+      --workdir=/tmp/stacked_metz --config.num_seeds=3
   python -m experiments.evaluate --workdir=/tmp/stacked   # 26,000 samples
 
-Expected: PacGAN's Table 3 reports (its own runs of the VEEGAN protocol) 99 modes
-and KL 3.40 for DCGAN, 1,000 modes and KL 0.06 for PacDCGAN2. Measured on a
-2-core CPU (seed 0, 5,000 steps, about 15 minutes): all 1,000 modes, KL 0.29; this
+Expected (PacGAN's tables, mean +- standard error): `veegan`: its DCGAN 78.9 +- 6.5
+modes, KL 4.50 +- 0.13, PacDCGAN2 1000.0 +- 0.0 and KL 0.06 +- 0.003 (10 trials;
+VEEGAN's own table gives DCGAN 99 modes, KL 3.40). `metz`, D = 1/4 G: its DCGAN 78.5
++- 17.6 modes, KL 5.21 +- 0.19, PacDCGAN2 484.5 +- 33.0 and 2.61 +- 0.22 (50 trials;
+Metz et al. report 30.6 +- 20.7 modes, KL 5.99 +- 0.42); D = 1/2 G: 487.7 +- 34.6,
+KL 2.24 +- 0.15, and 840.7 +- 15.9, KL 1.00 +- 0.05. Measured on a 2-core CPU,
+`veegan` (seed 0, 5,000 steps, about 15 minutes): all 1,000 modes, KL 0.29; this
 full-width DCGAN does not collapse. With a quarter-width discriminator
-(`--config.model.d.base_features=16`, as Metz et al. shrink it to provoke
-collapse): 937 modes, KL 0.58, and 935 modes, KL 0.75 with `pac=2`.
+(`--config.model.d.base_features=16`): 937 modes, KL 0.58, and 935 modes, KL 0.75
+with `pac=2`.
 
 References:
   Metz et al., 2017, "Unrolled Generative Adversarial Networks", ICLR.
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
     Variational Learning", NeurIPS.
   Lin et al., 2018, "PacGAN: The power of two samples in generative adversarial
-    networks", NeurIPS.
+    networks", NeurIPS; code: https://github.com/fjxmlzn/PacGAN.
 """
 
 from configs import common
 
+SETTINGS = ("veegan", "metz")
+
 
 def get_config(arg=None):
-  """The Stacked MNIST config; `arg` is "dataset=stacked_mnist[:DIR]", "pac=M", "runlocal"."""
-  args = common.parse_arg(arg, dataset="stacked_mnist", pac=1, runlocal=False)
+  """The Stacked MNIST config; `arg`: "dataset=...", "pac=M", "setting=...", "d_size=...", "runlocal"."""
+  args = common.parse_arg(arg, dataset="stacked_mnist", pac=1, setting="veegan",
+                          d_size="quarter", runlocal=False)
   if not args.dataset.startswith("stacked_mnist"):
     raise ValueError(f"dataset={args.dataset}: this config trains on stacked_mnist[:DIR]")
+  if args.setting not in SETTINGS:
+    raise ValueError(f"setting={args.setting}: use one of {', '.join(SETTINGS)}")
   config = common.get_config()
   common.set_dataset(config, args.dataset)
-  common.image_models(config, "dcgan")
   config.model.pack = args.pac
-  config.data.batch_size = 64
-  config.model.latent_dim = 100
-  config.g_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5)
-  config.d_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5)
-  config.num_steps = 20_000
+  if args.setting == "veegan":
+    common.image_models(config, "dcgan")
+    config.data.batch_size = 64
+    config.model.latent_dim = 100
+    config.g_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5)
+    config.d_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5)
+    config.num_steps = 20_000
+    config.eval_every = config.checkpoint_every = 1_000
+  else:
+    common.image_models(config, "metz", size=args.d_size)
+    config.data.batch_size = 128
+    config.model.latent_dim = 256
+    config.g_optimizer = common.optimizer("adam", lr=1e-4, b1=0.5, b2=0.99)
+    config.d_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5, b2=0.99)
+    config.num_steps = 500_000
+    config.steps_per_call = 10
+    config.eval_every = config.checkpoint_every = 10_000
   config.log_every = 100
-  config.eval_every = config.checkpoint_every = 1_000
   if args.runlocal:
     common.runlocal(config)
   return config

@@ -13,6 +13,7 @@ from flax import nnx
 import gan_jax
 from gan_jax import models
 from gan_jax.models import layers
+from gan_jax.models import metz
 from gan_jax import nets
 
 # RBG keys compile much faster on CPU than threefry ones; no test depends on the bits.
@@ -53,6 +54,7 @@ def _output_shapes(net, x_shape, train):
     (models.dcgan_generator((64, 64, 3)), 100, (64, 64, 3)),
     (models.resnet_generator((32, 32, 3)), 128, (32, 32, 3)),
     (models.resnet_generator((16, 16, 1), features=16), 16, (16, 16, 1)),
+    (models.metz_generator(), 256, (28, 28, 3)),
 ])
 @pytest.mark.parametrize("train", [False, True])
 def test_generator_shapes(net, latent_dim, data_shape, train):
@@ -73,6 +75,8 @@ def test_generator_shapes(net, latent_dim, data_shape, train):
                                 minibatch_kernels=100), (64, 64, 3), 4 * 4 * 512),
     (models.resnet_discriminator(), (32, 32, 3), 128),
     (models.resnet_discriminator(16, spectral_norm=False), (32, 32, 3), 16),
+    (models.metz_discriminator(), (28, 28, 3), 4 * 4 * 8),
+    (models.metz_discriminator(size="half"), (28, 28, 3), 4 * 4 * 16),
 ])
 @pytest.mark.parametrize("train", [False, True])
 def test_discriminator_shapes(net, data_shape, num_features, train):
@@ -522,6 +526,8 @@ def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_
     (lambda: models.dcgan_generator((28, 28, 1), 4), (2, 8)),
     (lambda: models.dcgan_discriminator((28, 28, 1), 4), (2, 28, 28, 1)),
     (lambda: models.resnet_generator((16, 16, 1), features=8), (2, 8)),
+    (lambda: models.metz_generator(), (2, 8)),
+    (lambda: models.metz_discriminator(), (2, 28, 28, 3)),
 ])
 def test_every_model_normalises_batches_with_the_one_batch_norm_layer(make, shape, monkeypatch):
   """layers.BatchNorm, whose sums are matrix products, in every network (not nn.BatchNorm)."""
@@ -531,3 +537,32 @@ def test_every_model_normalises_batches_with_the_one_batch_norm_layer(make, shap
   monkeypatch.setattr(nn.BatchNorm, "__call__", refuse)
   _, collections = jax.eval_shape(make().init, KEY, jnp.zeros(shape))
   assert jax.tree.leaves(collections["batch_stats"])
+
+
+@pytest.mark.parametrize("side", [7, 14, 28])
+def test_metz_transposed_convolution_places_each_tap_as_tensorflow_does(side):
+  """TensorFlow's conv2d_transpose to `side`: the 'SAME' stride-2 3x3 convolution from
+  `side` reads input pixel 2 * o + t - low for output o and tap t (low = 1 when side
+  is odd, 0 when even), so its transpose adds x[o] * K[t] at 2 * o + t - low."""
+  layer = metz.ConvTransposeTo(features=2, side=side)
+  x = np.asarray(_normal((1, -(-side // 2), -(-side // 2), 3)))
+  params = layer.init(KEY, x)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero bias too
+  got = np.asarray(layer.apply(params, x))
+  kernel = np.asarray(params["params"]["kernel"])  # [3, 3, out, in]
+  low = ((-(-side // 2) - 1) * 2 + 3 - side) // 2
+  want = np.zeros((side + 4, side + 4, 2))
+  for i in range(x.shape[1]):
+    for j in range(x.shape[2]):
+      for ti in range(3):
+        for tj in range(3):
+          want[2 * i + ti - low + 2, 2 * j + tj - low + 2] += kernel[ti, tj] @ x[0, i, j]
+  want = want[2:side + 2, 2:side + 2] + np.asarray(params["params"]["bias"])
+  np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_metz_networks_refuse_other_image_sizes():
+  with pytest.raises(ValueError, match="28x28"):
+    models.metz_generator((32, 32, 3))
+  with pytest.raises(ValueError, match="unknown size"):
+    models.metz_discriminator(size="tiny")

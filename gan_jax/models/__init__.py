@@ -28,6 +28,10 @@ from gan_jax.models.mlp import MLPDiscriminator
 from gan_jax.models.mlp import MLPGenerator
 from gan_jax.models.mlp import mlp_discriminator
 from gan_jax.models.mlp import mlp_generator
+from gan_jax.models.metz import MetzDiscriminator
+from gan_jax.models.metz import MetzGenerator
+from gan_jax.models.metz import metz_discriminator
+from gan_jax.models.metz import metz_generator
 from gan_jax.models.nnx_adapter import from_nnx
 from gan_jax.models.pacgan import pack
 from gan_jax.models.pacgan import packed
@@ -45,6 +49,7 @@ GENERATORS = {
     "goodfellow_mnist": Model(goodfellow_mnist_generator, "image", None, "sigmoid"),
     "dcgan": Model(dcgan_generator, "image", "image_shape", "tanh"),
     "resnet": Model(resnet_generator, "image", "image_shape", "tanh"),
+    "metz": Model(metz_generator, "image", "image_shape", "tanh"),
 }
 
 DISCRIMINATORS = {
@@ -53,4 +58,5 @@ DISCRIMINATORS = {
     "goodfellow_mnist": Model(goodfellow_mnist_discriminator, "image"),
     "dcgan": Model(dcgan_discriminator, "image", "image_shape"),
     "resnet": Model(resnet_discriminator, "image"),
+    "metz": Model(metz_discriminator, "image", "image_shape"),
 }
