@@ -25,8 +25,12 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   or 4, 8, 16, `d_size=half`, batch norm, LeakyReLU 0.3), z ~ N(0, I)^256, Adam
   2e-4 for D and 1e-4 for G with betas (0.5, 0.99), batch 128, one update each per
   step on the same latents, 500,000 steps (PacGAN's code of this protocol,
-  `unrolled_GAN_experiment/D=0.25G`). One difference: there every batch stacks
-  freshly drawn digits (unlimited triples); here the 128,000 training images.
+  `unrolled_GAN_experiment/D=0.25G`). Differences from that code: there every batch
+  stacks freshly drawn digits (unlimited triples), here the 128,000 training
+  images; its samples are drawn with batch norm in training mode (statistics of
+  each batch of 128), here with the running averages; it scores 25,600 samples,
+  here 26,000; with `pac=M` its discriminator sees 128 packs of M per batch, here
+  128 / M (`--config.data.batch_size=256` for M = 2 matches it).
 
 Run (argument `dataset=stacked_mnist:DIR` builds the 128,000 training images from
 the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
@@ -63,6 +67,7 @@ References:
 """
 
 from configs import common
+from gan_jax.models import metz
 
 SETTINGS = ("veegan", "metz")
 
@@ -75,6 +80,10 @@ def get_config(arg=None):
     raise ValueError(f"dataset={args.dataset}: this config trains on stacked_mnist[:DIR]")
   if args.setting not in SETTINGS:
     raise ValueError(f"setting={args.setting}: use one of {', '.join(SETTINGS)}")
+  if args.d_size not in metz.DISCRIMINATOR_WIDTHS:
+    raise ValueError(f"d_size={args.d_size}: use one of {', '.join(metz.DISCRIMINATOR_WIDTHS)}")
+  if args.setting != "metz" and args.d_size != "quarter":
+    raise ValueError(f"d_size={args.d_size} sizes the setting=metz discriminator; add setting=metz")
   config = common.get_config()
   common.set_dataset(config, args.dataset)
   config.model.pack = args.pac

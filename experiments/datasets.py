@@ -76,8 +76,8 @@ def _toy_sampler(config):
   return factory(**params)
 
 
-def stacked_mnist(config, split: str, num: int = 0) -> tuple[np.ndarray, np.ndarray]:
-  """`num` Stacked MNIST images of `split` (0: the protocol's count) and their labels.
+def stacked_mnist(config, split: str, num: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """`num` Stacked MNIST images of `split` (None: the protocol's count) and their labels.
 
   Labels are 100 * l0 + 10 * l1 + l2, l_c the digit in channel c.
   """
@@ -85,7 +85,8 @@ def stacked_mnist(config, split: str, num: int = 0) -> tuple[np.ndarray, np.ndar
     digits, labels = gdata.load_idx(config.data.dir, split)
   else:
     digits, labels = gdata.load_tfds("mnist", split)
-  num = num or STACKED_MNIST_SIZE.get(split, len(digits))
+  if num is None:
+    num = STACKED_MNIST_SIZE.get(split, len(digits))
   # The seed is fixed (not config.seed): every run trains on the same images.
   return gdata.stacked_mnist(digits, labels, num=num, seed=STACKED_MNIST_SIZE["train"])
 

@@ -167,7 +167,8 @@ def verdict(record: dict) -> str:
     misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
     if misses:
       return f"**short of the paper's figure** ({', '.join(misses)} missed by a seed)"
-    return "as the paper's figure shows, on every seed"
+    shown = ", ".join(SHOWN.get(field, (field,))[0] for field in published["shows"])
+    return f"as the paper's figure shows ({shown}), on every seed"
   if not values:
     return "no published figure"
   short = []
@@ -240,6 +241,16 @@ def _json_flag(name: str, text: str) -> dict:
   return value
 
 
+def _check_thresholds(flag: str, tests) -> None:
+  """Refuses anything but `{metric: [">=" or "<=", number]}`."""
+  if not isinstance(tests, dict):
+    raise UserError(f'{flag} must be an object {{metric: [">=" or "<=", bound]}}, not {tests}')
+  for field, test in tests.items():
+    if not (isinstance(test, list) and len(test) == 2 and test[0] in GOAL_TESTS
+            and isinstance(test[1], (int, float)) and not isinstance(test[1], bool)):
+      raise UserError(f'{flag} {field!r} must be [">=" or "<=", a number], not {test}')
+
+
 def main(argv: list[str]) -> int:
   fv = flags.FlagValues()
   flags.DEFINE_bool("check", False, "Exit 1 when README.md differs from the rendering.",
@@ -262,12 +273,17 @@ def main(argv: list[str]) -> int:
         raise UserError("--record needs --workdir=DIR of an evaluated population")
       published, goal = _json_flag("published", fv.published), _json_flag("goal", fv.goal)
       shows = published.get("shows", {})
-      for flag, tests in (("--goal", goal), ("--published's shows", shows)):
-        for field, test in (tests.items() if isinstance(tests, dict) else [("", tests)]):
-          if not (isinstance(test, list) and len(test) == 2 and test[0] in GOAL_TESTS):
-            raise UserError(f"{flag} {field!r} must be [\">=\" or \"<=\", bound], not {test}")
+      _check_thresholds("--goal", goal)
+      _check_thresholds("--published's shows", shows)
+      if shows and (published.get("values") or goal):
+        raise UserError("--published's shows is for a figure without numbers: give it "
+                        "without values and without --goal")
       record = make_record(fv.record, fv.workdir, run_command=fv.run_command,
                            published=published, title=fv.title, note=fv.note, goal=goal)
+      unknown = sorted((set(goal) | set(shows)) - set(record["metrics"]))
+      if unknown:
+        raise UserError(f"the population's evaluation has no {', '.join(unknown)}; its "
+                        f"metrics are {', '.join(sorted(record['metrics']))}")
       os.makedirs(RESULTS_DIR, exist_ok=True)
       path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
       workdirs.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -94,6 +94,8 @@ CASES = [
     ("hinge_sn", "arch=cnn,dataset=npz:{s28}"),
     ("stacked_mnist", "dataset=stacked_mnist:{sidx}"),
     ("stacked_mnist", "dataset=stacked_mnist:{sidx},pac=2"),
+    ("stacked_mnist", "dataset=stacked_mnist:{sidx},setting=metz"),
+    ("stacked_mnist", "dataset=stacked_mnist:{sidx},setting=metz,d_size=half,pac=2"),
     ("r3gan", "dataset=ring"),
     ("r3gan", "dataset=grid"),
     ("r3gan", "dataset=gaussian_1d"),
@@ -220,6 +222,12 @@ def test_config_argument_errors_are_one_clear_line():
     common.parse_arg("k=two", k=1)
   assert common.parse_arg("runlocal,k=5", k=1, runlocal=False).to_dict() == {
       "k": 5, "runlocal": True}
+  from configs import stacked_mnist  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(ValueError, match="d_size=tiny: use one of quarter, half"):
+    stacked_mnist.get_config("setting=metz,d_size=tiny")
+  with pytest.raises(ValueError, match="add setting=metz"):
+    stacked_mnist.get_config("d_size=half")
 
 
 def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(npz_images):

@@ -156,9 +156,12 @@ def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, 
   classifier_path = tmp_path / "classifier"
   gmetrics.save_classifier(str(classifier_path), params)
   config = stacked_mnist.get_config(f"dataset=stacked_mnist:{tiny_mnist},runlocal")
+  warnings = []
   target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
-                                  classifier_path=str(classifier_path), warn=pytest.fail)
+                                  classifier_path=str(classifier_path), warn=warnings.append)
   accuracy = target.protocol["classifier_channel_accuracy"]
+  # An untrained reader is far under the protocols' 99%, and says so in one line.
+  assert len(warnings) == 1 and "99%" in warnings[0] and "train_classifier" in warnings[0]
   # Channel c holds test digit l_c: reading each channel alone gives the same accuracies.
   images, labels = datasets.stacked_mnist(config, "test", num=evaluation.STACKED_ACCURACY_SIZE)
   for channel, value in enumerate(accuracy):

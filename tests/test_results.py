@@ -91,7 +91,7 @@ def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
   record = _record(8.0)
   record["published"] = {"source": "Metz et al. 2017, Figure 1",
                          "shows": {"modes_covered": [">=", 8]}}
-  assert results.verdict(record) == "as the paper's figure shows, on every seed"
+  assert results.verdict(record) == "as the paper's figure shows (modes), on every seed"
   assert "Metz et al. 2017, Figure 1; its figure shows: ≥ 8 modes" in results.render([record])
   record["metrics"]["modes_covered"].update(seeds=[8, 8, 1], min=1)
   assert results.verdict(record) == "**short of the paper's figure** (modes missed by a seed)"
@@ -99,9 +99,17 @@ def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
   assert results.verdict(record) == "no published figure"
 
 
-def test_a_malformed_qualitative_anchor_is_refused(capsys):
-  argv = ["results", "--record=x", "--workdir=/nonexistent",
-          '--published={"source": "F", "shows": {"modes_covered": ["=", 8]}}']
+@pytest.mark.parametrize("published, goal", [
+    ('{"source": "F", "shows": {"modes_covered": ["=", 8]}}', "{}"),
+    ('{"source": "F", "shows": {"modes_covered": [">=", "8"]}}', "{}"),
+    ('{"source": "F", "shows": 8}', "{}"),
+    ('{"source": "F", "shows": {"modes_covered": [">=", 8]}, "values": {"x": [1, 1]}}', "{}"),
+    ('{"source": "F", "shows": {"modes_covered": [">=", 8]}}', '{"modes_covered": [">=", 8]}'),
+    ("{}", '{"modes_covered": [">=", true]}'),
+])
+def test_a_malformed_anchor_or_goal_is_refused_in_one_line(capsys, published, goal):
+  argv = ["results", "--record=x", "--workdir=/nonexistent", f"--published={published}",
+          f"--goal={goal}"]
   assert results.main(argv) == 2
   err = capsys.readouterr().err.strip()
-  assert err.count("\n") == 0 and "shows" in err and "modes_covered" in err
+  assert err.count("\n") == 0 and ("shows" in err or "--goal" in err)

@@ -12,7 +12,8 @@ reproduction of that setting (`stacked_MNIST_experiments/unrolled_GAN_experiment
 
 Every layer has a bias (also before batch norm, as there). Weights start N(0, 0.02)
 (the convolutions truncated at 2 std, the transposed convolutions and dense layers
-not), biases zero; batch norm keeps running averages with momentum 0.9, eps 1e-5.
+not), biases zero; batch norm has momentum 0.9 and eps 1e-5 and, as every network
+here, samples with its running averages (PacGAN's code samples with batch statistics).
 The transposed convolutions are TensorFlow's `conv2d_transpose` to a given output
 size (4 -> 7 is not a doubling): the input gradient of the 'SAME' stride-2
 convolution of that size, so the pixels line up as there.
@@ -98,11 +99,11 @@ class MetzDiscriminator(nn.Module):
     return nn.Dense(1, kernel_init=_normal)(features)[:, 0], features
 
 
-def _check(image_shape: Sequence[int]) -> tuple[int, int, int]:
+def _image_channels(image_shape: Sequence[int]) -> int:
   image_shape = tuple(image_shape)
   if image_shape[:2] != (28, 28) or len(image_shape) != 3:
     raise ValueError(f"the Metz et al. networks make 28x28 images, got {image_shape}")
-  return image_shape
+  return image_shape[-1]
 
 
 def metz_generator(image_shape: Sequence[int] = (28, 28, 3)) -> nets.Network:
@@ -112,13 +113,16 @@ def metz_generator(image_shape: Sequence[int] = (28, 28, 3)) -> nets.Network:
   Dense 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 28x28xC, 3x3 kernels, batch norm
   and ReLU between, tanh out.
 
+  Args:
+    image_shape: `(28, 28, C)`.
+
   Returns:
     A `Network` whose collections hold `batch_stats`.
 
   References:
     Metz et al., 2017, https://arxiv.org/abs/1611.02163
   """
-  return nets.from_flax(MetzGenerator(_check(image_shape)[-1]))
+  return nets.from_flax(MetzGenerator(_image_channels(image_shape)))
 
 
 def metz_discriminator(image_shape: Sequence[int] = (28, 28, 3),
@@ -129,13 +133,18 @@ def metz_discriminator(image_shape: Sequence[int] = (28, 28, 3),
   (2, 4, 8 channels: "D = 1/4 G"), `[B, 256]` for "half" (4, 8, 16): three 3x3
   stride-2 convolutions, each with batch norm and LeakyReLU(0.3), then a linear logit.
 
+  Args:
+    image_shape: `(28, 28, C)` (C = 3 * M for packs of M Stacked MNIST images).
+    size: "quarter" or "half", the discriminator's size relative to the generator's
+      in Metz et al.'s Table 2.
+
   Returns:
     A `Network` whose collections hold `batch_stats`.
 
   References:
     Metz et al., 2017, https://arxiv.org/abs/1611.02163
   """
-  _check(image_shape)
+  _image_channels(image_shape)
   if size not in DISCRIMINATOR_WIDTHS:
     raise ValueError(f"unknown size {size!r}: choose one of {sorted(DISCRIMINATOR_WIDTHS)}")
   return nets.from_flax(MetzDiscriminator(DISCRIMINATOR_WIDTHS[size]))
