@@ -1,7 +1,7 @@
 r"""Evaluates the latest checkpoint of a run and appends the result to DIR/eval.jsonl.
 
   python -m experiments.evaluate --workdir=DIR [--num_samples=N] [--classifier=PATH] [--raw]
-      [--inception=auto|true|false] [--inception_samples=N] [--inception_reference=N]
+      [--step=N] [--inception=auto|true|false] [--inception_samples=N] [--inception_reference=N]
 
 The metrics are those of `experiments/evaluation.py` for the run's data: mode
 coverage for 2-D mixtures, W1 and KS for 1-D data, the Parzen-window
@@ -9,7 +9,8 @@ log-likelihood and (with the MNIST classifier) classifier-feature metrics for
 MNIST, modes out of 1,000 for Stacked MNIST. The sample count defaults to the
 protocol's (2,500 for mixtures, 10,000 for MNIST and 1-D data). Samples come from
 the generator's EMA parameters when the run keeps them (`--raw` for the raw
-ones), drawn from the fixed key of `--seed`.
+ones), drawn from the fixed key of `--seed`. `--step=N` evaluates another of the
+checkpoints the run keeps (the last three), e.g. to follow a trajectory.
 
 Image runs also get the standard Inception metrics (`inception_fid`,
 `inception_kid_mean`/`_std`, `inception_precision`/`_recall`; `experiments/fid.py`)
@@ -61,6 +62,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("raw", False, "Score the raw generator parameters, not the EMA ones.",
                     flag_values=fv)
   flags.DEFINE_integer("seed", 0, "Seed of the evaluation latents.", flag_values=fv)
+  flags.DEFINE_integer("step", None, "Evaluate the checkpoint of this step (default: the "
+                       "latest; a run keeps its last three).", flag_values=fv)
   flags.DEFINE_enum("inception", "auto", ["auto", "true", "false"],
                     "Inception FID/KID for image runs (auto: when the weights are present, "
                     "on an accelerator).", flag_values=fv)
@@ -82,7 +85,7 @@ def main(argv: list[str]) -> int:
       resources.require_host(fv.num_samples * float(np.prod(shape)) * 4 * 4,
                              f"--num_samples={fv.num_samples}", "lower --num_samples")
     workdirs.check_writable(fv.workdir, "--workdir")  # eval.jsonl goes there
-    gan, state, scale = sample.load(fv.workdir)
+    gan, state, scale = sample.load(fv.workdir, fv.step)
     config = workdirs.saved_config(fv.workdir)
     target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)

@@ -1,6 +1,6 @@
 r"""Writes samples of a trained generator to a .npy file.
 
-  python -m experiments.sample --workdir=DIR --num=N --out=FILE.npy [--seed=0] [--ema=true]
+  python -m experiments.sample --workdir=DIR --num=N --out=FILE.npy [--seed=0] [--ema=true] [--step=N]
   python -m experiments.sample --workdir=POPULATION_DIR --member=seed=1 --num=N --out=FILE.npy
 
 The array is float32 `[N, *data_shape]`, in the data's own scale:
@@ -9,7 +9,8 @@ The array is float32 `[N, *data_shape]`, in the data's own scale:
   range the generator works in ([-1, 1] for tanh outputs);
 * low-dimensional data: the raw coordinates, as the data are generated.
 
-Samples come from the latest checkpoint in DIR/checkpoints, with the generator's EMA
+Samples come from the latest checkpoint in DIR/checkpoints (`--step=N` for another
+one the run keeps), with the generator's EMA
 parameters when the run keeps them (`--ema=false` for the raw parameters). The
 network is rebuilt from DIR/config.json, so the data need not be present. A
 population's workdir needs `--member=NAME` (a folder name under DIR/members). Exit
@@ -19,6 +20,7 @@ status 2 with one line on stderr for a missing or foreign workdir and bad flags.
 import os
 import sys
 import tempfile
+from typing import Optional
 
 from absl import flags
 import jax
@@ -52,8 +54,8 @@ def member_state(state, index: int):
   return jax.tree.map(lambda x: x[index], state)
 
 
-def load(workdir: str):
-  """Rebuilds the GAN of `workdir` and restores its latest state.
+def load(workdir: str, step: Optional[int] = None):
+  """Rebuilds the GAN of `workdir` and restores its latest state (or that of `step`).
 
   Returns:
     `(gan, state, scale)`; a population's state has a leading member axis
@@ -67,8 +69,7 @@ def load(workdir: str):
     raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
                     "started with experiments.run")
   checkpoint_dir = os.path.join(workdir, run.CHECKPOINT_DIR)
-  step = checkpoint.latest_step(checkpoint_dir)
-  if step is None:
+  if checkpoint.latest_step(checkpoint_dir) is None:
     raise UserError(f"{checkpoint_dir} holds no checkpoint yet; train longer (checkpoints "
                     "are written every checkpoint_every steps)")
   resolved, population = saved.get("resolved"), saved.get("population")
@@ -86,7 +87,8 @@ def load(workdir: str):
   else:
     abstract = jax.eval_shape(lambda: init(init_key))
   state, _ = workdirs.restore_latest(
-      workdir, abstract, fix=f"{run.CONFIG_FILE} and the checkpoint are from different runs")
+      workdir, abstract, fix=f"{run.CONFIG_FILE} and the checkpoint are from different runs",
+      step=step)
   return gan, state, resolved.get("image_scale")
 
 
@@ -136,6 +138,8 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_bool("ema", True, "Use the generator's EMA parameters when kept.", flag_values=fv)
   flags.DEFINE_string("member", None, "A population's member (a folder under DIR/members).",
                       flag_values=fv)
+  flags.DEFINE_integer("step", None, "The checkpoint's step (default: the latest kept).",
+                       flag_values=fv)
   try:
     run.parse_flags(fv, argv)
     for name in ("workdir", "num", "out"):
@@ -148,7 +152,7 @@ def main(argv: list[str]) -> int:
     _check_out(fv.out)
     if not os.path.isdir(fv.workdir):
       raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
-    gan, state, scale = load(fv.workdir)
+    gan, state, scale = load(fv.workdir, fv.step)
     names = member_names(fv.workdir)
     if names:
       if fv.member not in names:

@@ -301,18 +301,24 @@ class _OrphanedReadErrors(logging.Filter):
 _ORPHANED_READ_ERRORS = _OrphanedReadErrors()
 
 
-def restore_latest(workdir: str, abstract_state, *, fix: str):
-  """`(state, step)` of the latest checkpoint of `workdir`, `(None, None)` if none.
+def restore_latest(workdir: str, abstract_state, *, fix: str, step: Optional[int] = None):
+  """`(state, step)` of the latest checkpoint of `workdir` (or of `step`), `(None, None)` if none.
 
   Raises:
     UserError: the checkpoint is damaged (naming its folder and how to resume
-      from the one before), or does not fit `abstract_state` (`fix` says what to do).
+      from the one before), does not fit `abstract_state` (`fix` says what to do),
+      or `step` has no checkpoint (naming those kept).
   """
   directory = os.path.join(workdir, CHECKPOINT_DIR)
-  step = checkpoint.latest_step(directory)
-  if step is None:
+  latest = checkpoint.latest_step(directory)
+  if latest is None:
     return None, None
   manager = checkpoint.make_manager(directory, read_only=True)
+  if step is None:
+    step = latest
+  elif step not in manager.all_steps():
+    kept = ", ".join(str(s) for s in sorted(manager.all_steps()))
+    raise UserError(f"{directory} has no checkpoint of step {step}; it keeps steps {kept}")
   logging.getLogger("asyncio").addFilter(_ORPHANED_READ_ERRORS)  # Once: a filter is a set.
   stderr = sys.stderr
   sys.stderr = MainThreadOnly(stderr)  # Kept after a failure: the process ends with it.

@@ -54,6 +54,14 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
   # The runner logs the same metrics during training.
   logged = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert "modes_covered" in logged[-1]
+  # An earlier checkpoint the run keeps, by its step; one it does not keep, refused.
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--step=10"]) == 0
+  earlier = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
+  assert earlier["step"] == earlier["protocol"]["step"] == 10
+  capsys.readouterr()
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--step=15"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "no checkpoint of step 15" in err[0] and "10, 20" in err[0]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
