@@ -13,7 +13,9 @@ each seed's metrics with their mean, std, min and max, the step evaluated (and t
 run's length), the wall time, the machine and the commit. The rendered row puts
 the mean +- std over n seeds beside the published figure with its own n and
 protocol, and says plainly where the row falls short of the paper: outside the
-published mean +- 2 standard errors, or trained for fewer steps than the paper.
+published mean +- 2 standard errors, or stopped before its config's length (the paper's,
+where the config reproduces it). A figure without numbers is an anchor too (`shows`:
+what every seed must show).
 """
 
 import datetime
@@ -177,7 +179,7 @@ def verdict(record: dict) -> str:
     if got is None or abs(got - mean) > 2 * error:
       short.append(SHOWN.get(field, (field,))[0])
   length = ("" if record["step"] >= record["num_steps"] else
-            f"; trained {record['step']:,} of the paper's {record['num_steps']:,} steps")
+            f"; trained {record['step']:,} of the config's {record['num_steps']:,} steps")
   if short:
     return f"**short of the paper** ({', '.join(short)} outside ±2 SE{length})"
   return f"inside the paper's ±2 SE{length}"

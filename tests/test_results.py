@@ -46,7 +46,7 @@ def _record(mean, step=400_000):
 def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert results.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
   assert "short of the paper" in results.verdict(_record(7.4))
-  assert "trained 100,000 of the paper's 400,000" in results.verdict(_record(6.3, 100_000))
+  assert "trained 100,000 of the config's 400,000" in results.verdict(_record(6.3, 100_000))
   table = results.render([_record(7.2)])
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
 
