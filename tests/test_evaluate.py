@@ -175,5 +175,7 @@ def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, 
   for channel, value in enumerate(accuracy):
     truth = (labels // 10 ** (2 - channel)) % 10
     expected = gmetrics.classifier_accuracy(params, images[..., channel:channel + 1], truth)
-    assert value == pytest.approx(expected, abs=1e-5)
+    # The same reader on the same digits, batched differently: a near-tie may flip on
+    # another CPU, so allow a few of the 10,000 readings.
+    assert value == pytest.approx(expected, abs=3e-4)
   assert len(accuracy) == 3
