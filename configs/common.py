@@ -56,6 +56,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.split = "train"
   config.data.image_size = 0  # Crop and resize images to this side; 0 keeps their size.
   config.data.batch_size = 64  # Per discriminator update; a step reads d_steps of them.
+  # The images' float range, "tanh" ([-1, 1]) or "sigmoid" ([0, 1]); empty: the
+  # generator's output range. (The TensorFlow DCGAN code of VEEGAN and PacGAN trains
+  # its tanh generator against [0, 1] images.)
+  config.data.scale = ""
   config.data.params = ml_collections.ConfigDict(gdata.toy_defaults("ring"))
 
   config.model = ml_collections.ConfigDict()
@@ -74,6 +78,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.d_steps = 1  # k: discriminator updates per generator update.
   config.unroll_steps = 5  # For update="unrolled".
   config.reuse_fake = True  # The generator update reuses the last D update's fakes.
+  config.g_steps = 1  # Generator updates per step, on the same latents (alternating).
   config.penalty = "none"  # "none", "gradient", "r1", "r2", "r1_r2", "dragan".
   config.penalty_weight = 0.0
   # "cosine": the weight follows half a cosine from penalty_weight to
@@ -229,6 +234,7 @@ _IMAGE_CHOICES = {
               dict(downsample="adjoint", dtype="float32")),
     "resnet": ({}, {}),
     "metz": ({}, {}),
+    "tf_dcgan": ({}, {}),
 }
 
 

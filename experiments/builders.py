@@ -68,6 +68,10 @@ def _check_loop(config) -> None:
   require(config.max_consecutive_nonfinite >= 1, "max_consecutive_nonfinite",
          config.max_consecutive_nonfinite, ">= 1")
   require(config.d_steps >= 1, "d_steps", config.d_steps, ">= 1")
+  require(config.g_steps >= 1, "g_steps", config.g_steps, ">= 1")
+  if config.update_rule != "alternating":
+    require(config.g_steps == 1, "g_steps", config.g_steps,
+            f"1 with update_rule={config.update_rule!r}")
   require(config.unroll_steps >= 1, "unroll_steps", config.unroll_steps, ">= 1")
   require(config.penalty_weight >= 0, "penalty_weight", config.penalty_weight, ">= 0")
   require(config.model.latent_dim >= 1, "model.latent_dim", config.model.latent_dim, ">= 1")
@@ -209,7 +213,7 @@ def make_multi_step(config, gan: gan_jax.GAN, hparams=None) -> Callable:
   step = gan_jax.make_train_step(
       gan, update=config.update_rule, d_steps=config.d_steps, unroll_steps=config.unroll_steps,
       penalty=penalty, penalty_weight=penalty_weight(config, hparams),
-      reuse_fake=config.reuse_fake,
+      reuse_fake=config.reuse_fake, g_steps=config.g_steps,
   )
   return gan_jax.make_multi_step(step)  # As many steps as a call's batches hold.
 

@@ -21,7 +21,7 @@ from experiments.plugins import is_import_path, lookup
 IDX_DATASETS = ("idx", "mnist", "fashion_mnist")
 # Stacked MNIST: this many three-digit colour images per split, built from the MNIST
 # digits of `data.dir` (IDX files) or of TFDS "mnist" with a fixed seed.
-STACKED_MNIST_SIZE = {"train": 128_000, "test": 26_000}
+STACKED_MNIST_SIZE = {"train": 128_000, "train+test": 128_000, "test": 26_000}
 
 
 class DataSpec(NamedTuple):
@@ -79,12 +79,14 @@ def _toy_sampler(config):
 def stacked_mnist(config, split: str, num: int | None = None) -> tuple[np.ndarray, np.ndarray]:
   """`num` Stacked MNIST images of `split` (None: the protocol's count) and their labels.
 
-  Labels are 100 * l0 + 10 * l1 + l2, l_c the digit in channel c.
+  `split` may pool MNIST splits: "train+test" draws from all 70,000 digits, as the
+  TensorFlow DCGAN code of VEEGAN's and PacGAN's runs does. Labels are
+  100 * l0 + 10 * l1 + l2, l_c the digit in channel c.
   """
-  if config.data.dir:
-    digits, labels = gdata.load_idx(config.data.dir, split)
-  else:
-    digits, labels = gdata.load_tfds("mnist", split)
+  parts = [gdata.load_idx(config.data.dir, part) if config.data.dir
+           else gdata.load_tfds("mnist", part) for part in split.split("+")]
+  digits = np.concatenate([images for images, _ in parts])
+  labels = np.concatenate([labels for _, labels in parts])
   if num is None:
     num = STACKED_MNIST_SIZE.get(split, len(digits))
   # The seed is fixed (not config.seed): every run trains on the same images.

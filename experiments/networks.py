@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 import gan_jax
+from gan_jax import data as gdata
 from gan_jax import models
 from experiments.datasets import Data, DataSpec, is_toy
 from experiments.errors import UserError
@@ -81,7 +82,17 @@ def _plugin_model(path: str, field: str, kind: str) -> models.Model:
 
 
 def output_scale(config) -> Optional[str]:
-  """The generator's output range for images ("tanh" or "sigmoid"); None for points."""
+  """The images' float range ("tanh" or "sigmoid"): `data.scale`, else the generator's
+  output range; None for points."""
+  if config.data.scale:
+    if is_toy(config.data.name):
+      raise UserError(f"data.scale={config.data.scale!r} scales images; {config.data.name} "
+                      "is a toy of points: leave it empty")
+    if config.data.scale not in gdata.SCALES:
+      raise UserError(f"data.scale={config.data.scale!r}: use one of "
+                      f"{', '.join(map(repr, sorted(gdata.SCALES)))} (or empty for the "
+                      "generator's output range)")
+    return config.data.scale
   if is_import_path(config.model.generator):
     if is_toy(config.data.name):
       return None

@@ -201,6 +201,8 @@ ADDED_FIELDS = {
     "num_seeds": 1,
     "penalty_schedule": "constant",
     "penalty_weight_final": 0.0,
+    "g_steps": 1,
+    "data.scale": "",
     **{f"{player}.{field}": value
        for player in ("g_optimizer", "d_optimizer")
        for field, value in (("max_norm", 0.0), ("momentum_final", 0.0),

@@ -190,8 +190,9 @@ def make_alternating_step(
     penalty: Optional[Penalty] = None,
     penalty_weight: Weight = 0.0,
     reuse_fake: bool = True,
+    g_steps: int = 1,
 ):
-  """k discriminator updates, then one generator update (Algorithm 1).
+  """k discriminator updates, then `g_steps` generator updates (Algorithm 1: 1).
 
   Args:
     gan: the `GAN` specification.
@@ -202,12 +203,19 @@ def make_alternating_step(
     reuse_fake: the generator update reuses the fake batch (and forward pass) of
       the last discriminator update, as the PyTorch DCGAN example does; when
       False it samples fresh latents, as Algorithm 1 of Goodfellow et al. does.
+    g_steps: generator updates per step, one after another on the same latents
+      (each with a fresh forward pass of the updated generator). The DCGAN code of
+      VEEGAN's and PacGAN's Stacked MNIST runs takes 2, "to make sure that d_loss
+      does not go to zero".
 
   Returns:
-    `step(state, batch [d_steps * B, ...], key) -> (state, metrics)`.
+    `step(state, batch [d_steps * B, ...], key) -> (state, metrics)`; the metrics
+    are the last updates'.
   """
   if d_steps < 1:
     raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
+  if g_steps < 1:
+    raise ValueError(f"g_steps must be >= 1, got {g_steps}.")
   d_step = make_discriminator_step(gan, penalty=penalty, penalty_weight=penalty_weight)
   g_step = make_generator_step(gan)
 
@@ -217,19 +225,23 @@ def make_alternating_step(
     d_keys = jax.random.split(d_key, d_steps)
     if d_steps > 1:
       state, _ = _scan_discriminator_steps(d_step, state, reals[:-1], d_keys[:-1])
-    forward = None
-    fake = None
-    if reuse_fake:
-      # The same latents and generator rng the last discriminator step would draw.
-      z_key, g_rng, _ = jax.random.split(d_keys[-1], 3)
-      forward = jax.vjp(
+    # The same latents and generator rng the last discriminator step would draw.
+    z_key, g_rng, _ = jax.random.split(d_keys[-1], 3)
+
+    def shared_forward(state):
+      return jax.vjp(
           lambda p: _generate(gan, p, state.g_collections, gan.latents(z_key, reals.shape[1]), g_rng),
           state.g_params,
           has_aux=True,
       )
-      fake = forward[0]
-    state, d_metrics = d_step(state, reals[-1], d_keys[-1], fake)
-    state, g_metrics = g_step(state, reals[-1], g_key, forward)
+
+    forward = shared_forward(state) if reuse_fake else None
+    state, d_metrics = d_step(state, reals[-1], d_keys[-1], None if forward is None else forward[0])
+    for i in range(g_steps):
+      if reuse_fake and i:
+        forward = shared_forward(state)
+      # Without reuse_fake, g_key draws the same latents for every update.
+      state, g_metrics = g_step(state, reals[-1], g_key, forward)
     return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
 
   return step
@@ -387,6 +399,7 @@ def make_train_step(
     penalty: Optional[Penalty] = None,
     penalty_weight: Weight = 0.0,
     reuse_fake: bool = True,
+    g_steps: int = 1,
 ):
   """The train step for an update scheme named by `update`.
 
@@ -398,6 +411,7 @@ def make_train_step(
     penalty: a gradient penalty, or None.
     penalty_weight: its coefficient.
     reuse_fake: see `make_alternating_step`.
+    g_steps: generator updates per step (alternating); see `make_alternating_step`.
 
   Returns:
     `step(state, batch, key) -> (state, metrics)`.
@@ -405,8 +419,10 @@ def make_train_step(
   if update == "alternating":
     return make_alternating_step(
         gan, d_steps=d_steps, penalty=penalty, penalty_weight=penalty_weight,
-        reuse_fake=reuse_fake,
+        reuse_fake=reuse_fake, g_steps=g_steps,
     )
+  if g_steps != 1:
+    raise ValueError(f"g_steps={g_steps} needs update='alternating'.")
   if update == "simultaneous":
     if d_steps != 1:
       raise ValueError("simultaneous updates take d_steps=1.")

@@ -131,3 +131,46 @@ def test_adjoint_transpose_equals_pytorch_conv_transpose2d_with_flipped_kernel()
   layer = AdjointConvTranspose(4, use_bias=False)
   got = layer.apply({"params": {"kernel": jnp.asarray(kernel)}}, x)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size,strides,spatial,padding", [
+    ((5, 5), (2, 2), (4, 4), ((1, 2), (1, 2))),     # TF DCGAN's 4x4 -> 2x2 layer ('SAME')
+    ((5, 5), (2, 2), (7, 7), ((2, 2), (2, 2))),     # its 7x7 -> 4x4 layer
+    ((3, 3), (1, 1), (6, 5), ((1, 1), (0, 2))),     # stride 1, asymmetric padding
+    ((4, 2), (3, 1), (9, 4), ((0, 0), (0, 0))),     # 'VALID', unequal strides
+    ((3,), (2,), (9,), ((1, 1),)),                  # one spatial axis
+])
+def test_taps_conv_equals_the_convolution_to_second_derivatives(kernel_size, strides, spatial,
+                                                                padding):
+  """The convolution as one matrix product of its input's taps: the same map, input and
+  kernel gradients, and the gradients of a penalty on the input gradient."""
+  x = _normal((2,) + spatial + (3,), 11)
+  kernel = _normal(kernel_size + (3, 4), 12)
+  lax_conv = lambda x, k: adjoint._lax_conv(x, k, strides, padding)
+  taps = lambda x, k: adjoint.taps_conv(x, k, strides, padding)
+  weights = _normal(jax.eval_shape(lax_conv, x, kernel).shape, 13)
+
+  def derivatives(f):
+    loss = lambda x, k: jnp.sum(jnp.sin(f(x, k)) * weights)
+    penalty = lambda x, k: jnp.sum(jax.grad(loss)(x, k) ** 2)
+    return jax.jit(lambda x, k: (f(x, k), jax.grad(loss, (0, 1))(x, k),
+                                 jax.grad(penalty, (0, 1))(x, k)))(x, kernel)
+
+  for a, b in zip(jax.tree.leaves(derivatives(lax_conv)), jax.tree.leaves(derivatives(taps))):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(a))))
+
+
+def test_taps_forms_equal_the_convolution_and_its_adjoint_where_they_are_chosen():
+  """conv_or_taps and conv_adjoint_or_taps (taps on CPU) against conv and conv_adjoint."""
+  assert adjoint.taps_pay(7, 5) and adjoint.taps_pay(4, 5)
+  assert not adjoint.taps_pay(14, 5) and not adjoint.taps_pay(7, 3)
+  strides, padding = (2, 2), ((1, 2), (1, 2))
+  x, kernel = _normal((3, 4, 4, 6), 14), _normal((5, 5, 6, 8), 15)
+  y = jax.jit(lambda x, k: adjoint.conv_or_taps(x, k, strides, padding, taps=True))(x, kernel)
+  np.testing.assert_allclose(y, adjoint.conv(x, kernel, strides, padding), rtol=1e-5, atol=1e-5)
+  g = _normal(y.shape, 16)
+  back = jax.jit(lambda g, k: adjoint.conv_adjoint_or_taps(g, k, x.shape, strides, padding,
+                                                           taps=True))(g, kernel)
+  np.testing.assert_allclose(back, adjoint.conv_adjoint(g, kernel, x.shape, strides, padding),
+                             rtol=1e-5, atol=1e-5)

@@ -27,6 +27,8 @@ from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-im
 from experiments import optimizers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import transforms  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments.errors import UserError  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CONFIG_NAMES = sorted(p.stem for p in (ROOT / "configs").glob("*.py")
                       if p.stem not in ("__init__", "common"))
@@ -228,6 +230,37 @@ def test_config_argument_errors_are_one_clear_line():
     stacked_mnist.get_config("setting=metz,d_size=tiny")
   with pytest.raises(ValueError, match="add setting=metz"):
     stacked_mnist.get_config("d_size=half")
+
+
+def test_stacked_mnist_veegan_setting_draws_from_both_splits_and_trains_on_0_1_images(npz_images):
+  """PacGAN's VEEGAN-protocol code stacks digits of all 70,000 MNIST images and feeds
+  its tanh generator's discriminator `X / 255`; two generator updates a step."""
+  config = _shrink(_load("stacked_mnist").get_config(f"dataset=stacked_mnist:{npz_images['idx']}"))
+  assert (config.data.split, config.data.scale, config.g_steps) == ("train+test", "sigmoid", 2)
+  assert (config.model.latent, config.model.latent_scale) == ("uniform", 1.0)
+  splits = {split: gdata.load_idx(npz_images["idx"], split)[0][..., 0] for split in ("train", "test")}
+  pooled, _ = datasets.stacked_mnist(config, "train+test", num=300)
+  channels = pooled.transpose(0, 3, 1, 2).reshape(-1, 28 * 28)
+  sources = {split: {d.tobytes() for d in digits.reshape(-1, 28 * 28)}
+             for split, digits in splits.items()}
+  drawn = [{split for split, seen in sources.items() if c.tobytes() in seen} for c in channels]
+  assert all(len(found) == 1 for found in drawn)  # every channel is one digit of one split
+  assert {"train"} in drawn and {"test"} in drawn
+  experiment = builders.build(config)
+  assert experiment.scale == "sigmoid"
+  batch = np.asarray(experiment.batches(0, 1))
+  assert batch.min() >= 0.0 and batch.max() <= 1.0 and batch.max() > 0.5
+
+
+def test_a_data_scale_is_one_of_the_two_ranges_and_only_for_images(npz_images):
+  config = _shrink(_load("dcgan").get_config(f"dataset=npz:{npz_images['28']}"))
+  config.data.scale = "unit"
+  with pytest.raises(UserError, match="data.scale='unit': use one of 'sigmoid', 'tanh'"):
+    builders.build(config)
+  config = _load("ring").get_config()
+  config.data.scale = "sigmoid"
+  with pytest.raises(UserError, match="ring is a toy of points"):
+    builders.build(config)
 
 
 def test_goodfellow_mnist_starts_at_the_data_marginals_and_ramps_its_momentum(npz_images):

@@ -12,8 +12,9 @@ from flax import nnx
 
 import gan_jax
 from gan_jax import models
+from gan_jax.models import adjoint
 from gan_jax.models import layers
-from gan_jax.models import metz
+from gan_jax.models import tf_dcgan
 from gan_jax import nets
 
 # RBG keys compile much faster on CPU than threefry ones; no test depends on the bits.
@@ -55,6 +56,8 @@ def _output_shapes(net, x_shape, train):
     (models.resnet_generator((32, 32, 3)), 128, (32, 32, 3)),
     (models.resnet_generator((16, 16, 1), features=16), 16, (16, 16, 1)),
     (models.metz_generator(), 256, (28, 28, 3)),
+    (models.tf_dcgan_generator(), 100, (28, 28, 3)),
+    (models.tf_dcgan_generator((64, 64, 1), base_features=8), 100, (64, 64, 1)),
 ])
 @pytest.mark.parametrize("train", [False, True])
 def test_generator_shapes(net, latent_dim, data_shape, train):
@@ -77,6 +80,8 @@ def test_generator_shapes(net, latent_dim, data_shape, train):
     (models.resnet_discriminator(16, spectral_norm=False), (32, 32, 3), 16),
     (models.metz_discriminator(), (28, 28, 3), 4 * 4 * 8),
     (models.metz_discriminator(size="half"), (28, 28, 3), 4 * 4 * 16),
+    (models.tf_dcgan_discriminator(), (28, 28, 3), 2 * 2 * 512),
+    (models.tf_dcgan_discriminator((64, 64, 6), base_features=8), (64, 64, 6), 4 * 4 * 64),
 ])
 @pytest.mark.parametrize("train", [False, True])
 def test_discriminator_shapes(net, data_shape, num_features, train):
@@ -528,6 +533,8 @@ def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_
     (lambda: models.resnet_generator((16, 16, 1), features=8), (2, 8)),
     (lambda: models.metz_generator(), (2, 8)),
     (lambda: models.metz_discriminator(), (2, 28, 28, 3)),
+    (lambda: models.tf_dcgan_generator(base_features=4), (2, 8)),
+    (lambda: models.tf_dcgan_discriminator(base_features=4), (2, 28, 28, 3)),
 ])
 def test_every_model_normalises_batches_with_the_one_batch_norm_layer(make, shape, monkeypatch):
   """layers.BatchNorm, whose sums are matrix products, in every network (not nn.BatchNorm)."""
@@ -539,26 +546,64 @@ def test_every_model_normalises_batches_with_the_one_batch_norm_layer(make, shap
   assert jax.tree.leaves(collections["batch_stats"])
 
 
-@pytest.mark.parametrize("side", [7, 14, 28])
-def test_metz_transposed_convolution_places_each_tap_as_tensorflow_does(side):
-  """TensorFlow's conv2d_transpose to `side`: the 'SAME' stride-2 3x3 convolution from
-  `side` reads input pixel 2 * o + t - low for output o and tap t (low = 1 when side
-  is odd, 0 when even), so its transpose adds x[o] * K[t] at 2 * o + t - low."""
-  layer = metz.ConvTransposeTo(features=2, side=side)
+@pytest.mark.parametrize("side,k", [(7, 3), (14, 3), (28, 3), (4, 5), (7, 5), (28, 5)])
+def test_transposed_convolution_to_a_size_places_each_tap_as_tensorflow_does(side, k):
+  """TensorFlow's conv2d_transpose to `side`: the 'SAME' stride-2 k x k convolution from
+  `side` reads input pixel 2 * o + t - low for output o and tap t (low the top half of
+  its total padding (ceil(side / 2) - 1) * 2 + k - side), so its transpose adds
+  x[o] * K[t] at 2 * o + t - low."""
+  layer = adjoint.ConvTransposeTo(features=2, side=side, kernel_size=k)
   x = np.asarray(_normal((1, -(-side // 2), -(-side // 2), 3)))
   params = layer.init(KEY, x)
   params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero bias too
   got = np.asarray(layer.apply(params, x))
-  kernel = np.asarray(params["params"]["kernel"])  # [3, 3, out, in]
-  low = ((-(-side // 2) - 1) * 2 + 3 - side) // 2
-  want = np.zeros((side + 4, side + 4, 2))
+  kernel = np.asarray(params["params"]["kernel"])  # [k, k, out, in]
+  low = ((-(-side // 2) - 1) * 2 + k - side) // 2
+  want = np.zeros((side + 2 * k, side + 2 * k, 2))
   for i in range(x.shape[1]):
     for j in range(x.shape[2]):
-      for ti in range(3):
-        for tj in range(3):
-          want[2 * i + ti - low + 2, 2 * j + tj - low + 2] += kernel[ti, tj] @ x[0, i, j]
-  want = want[2:side + 2, 2:side + 2] + np.asarray(params["params"]["bias"])
+      for ti in range(k):
+        for tj in range(k):
+          want[2 * i + ti - low + k, 2 * j + tj - low + k] += kernel[ti, tj] @ x[0, i, j]
+  want = want[k:side + k, k:side + k] + np.asarray(params["params"]["bias"])
   np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_tf_dcgan_networks_pass_through_the_reference_sides_and_layers():
+  """28x28 through 2, 4, 7, 14 as the reference's conv_out_size_same; every layer biased;
+  batch norm on the generator's four hidden layers and all but the first conv of D."""
+  assert tf_dcgan.sides(28) == (28, 14, 7, 4, 2)
+  assert tf_dcgan.sides(64) == (64, 32, 16, 8, 4)
+  g = models.tf_dcgan_generator()
+  params, collections = g.init(KEY, jnp.zeros((2, 100)))
+  p = params
+  assert p["Dense_0"]["kernel"].shape == (100, 2 * 2 * 512)
+  assert [p[f"ConvTransposeTo_{i}"]["kernel"].shape for i in range(4)] == [
+      (5, 5, 256, 512), (5, 5, 128, 256), (5, 5, 64, 128), (5, 5, 3, 64)]
+  assert all("bias" in layer for layer in p.values() if "kernel" in layer)
+  assert len(collections["batch_stats"]) == 4
+  d = models.tf_dcgan_discriminator()
+  params, collections = d.init(KEY, jnp.zeros((2, 28, 28, 3)))
+  p = params
+  assert [p[f"Conv_{i}"]["kernel"].shape for i in range(4)] == [
+      (5, 5, 3, 64), (5, 5, 64, 128), (5, 5, 128, 256), (5, 5, 256, 512)]
+  assert all("bias" in layer for layer in p.values() if "kernel" in layer)
+  assert len(collections["batch_stats"]) == 3
+  with pytest.raises(ValueError, match="square"):
+    models.tf_dcgan_generator((28, 32, 3))
+
+
+@pytest.mark.parametrize("side", [4, 7, 14])
+def test_tf_dcgan_convolution_is_flax_conv_by_taps_or_not(side):
+  """The discriminator's layer: nn.Conv(5x5, stride 2, 'SAME')'s parameters and map,
+  through taps on CPU for 4 and 7 pixels and XLA's convolution for 14."""
+  x = _normal((2, side, side, 3))
+  reference = nn.Conv(4, (5, 5), strides=(2, 2), padding="SAME")
+  params = reference.init(KEY, x)
+  layer = tf_dcgan.Conv(4)
+  assert jax.tree.map(jnp.shape, layer.init(KEY, x)) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_allclose(jax.jit(layer.apply)(params, x), reference.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
 
 
 def test_metz_networks_refuse_other_image_sizes():

@@ -164,6 +164,42 @@ def test_reused_fake_is_the_fake_the_last_critic_step_drew():
   assert trees_differ(jax.tree.leaves(fresh.g_params), jax.tree.leaves(reused.g_params))
 
 
+@pytest.mark.parametrize("reuse_fake", [False, True])
+def test_g_steps_are_generator_updates_one_after_another_on_the_same_latents(reuse_fake):
+  """g_steps=2 (VEEGAN's and PacGAN's DCGAN code): one discriminator update, then two
+  generator updates, the second with the updated generator on the first's latents."""
+  gan = momentum_gan(dropout=0.25)
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  batch, key = real_batch(8, seed=2), jax.random.key(4)
+  twice, metrics = jax.jit(
+      gj.make_alternating_step(gan, reuse_fake=reuse_fake, g_steps=2))(state, batch, key)
+  once, _ = jax.jit(gj.make_alternating_step(gan, reuse_fake=reuse_fake))(state, batch, key)
+  # The same discriminator update; the first generator update is the one-step rule's.
+  assert_trees_close(twice.d_params, once.d_params, rtol=1e-5, atol=1e-6)
+  d_key, g_key = jax.random.split(key)
+  if reuse_fake:  # The latents of the discriminator update, as in the one-step rule.
+    z_key, g_rng, _ = jax.random.split(jax.random.split(d_key, 1)[0], 3)
+    z = gan.latents(z_key, 8)
+    def forward(s):
+      return jax.vjp(lambda p: gan.generator.apply(p, s.g_collections, z, rng=g_rng, train=True),
+                     s.g_params, has_aux=True)
+    again, last = jax.jit(lambda s: gj.make_generator_step(gan)(s, batch, g_key, forward(s)))(once)
+  else:  # The same key: the same latents and dropout masks.
+    again, last = jax.jit(gj.make_generator_step(gan))(once, batch, g_key)
+  assert_trees_close(twice.g_params, again.g_params, rtol=1e-5, atol=1e-6)
+  assert_trees_close(twice.g_collections, again.g_collections, rtol=1e-5, atol=1e-6)
+  assert trees_differ(jax.tree.leaves(twice.g_params), jax.tree.leaves(once.g_params))
+  np.testing.assert_allclose(metrics["g_loss"], last["g_loss"], rtol=1e-5)
+  assert int(twice.step) == 1
+
+
+def test_g_steps_below_one_or_outside_alternating_updates_are_refused(gan):
+  with pytest.raises(ValueError, match="g_steps must be >= 1"):
+    gj.make_alternating_step(gan, g_steps=0)
+  with pytest.raises(ValueError, match="needs update='alternating'"):
+    gj.make_train_step(gan, update="simultaneous", g_steps=2)
+
+
 @pytest.mark.parametrize("update", ["alternating", "simultaneous", "unrolled"])
 def test_step_does_not_retrace(update):
   gan = make_gan(d_opt=optax.adam(1e-2, eps_root=1e-8))

@@ -40,6 +40,10 @@ from gan_jax.models.resnet import ResNetDiscriminator
 from gan_jax.models.resnet import ResNetGenerator
 from gan_jax.models.resnet import resnet_discriminator
 from gan_jax.models.resnet import resnet_generator
+from gan_jax.models.tf_dcgan import TFDCGANDiscriminator
+from gan_jax.models.tf_dcgan import TFDCGANGenerator
+from gan_jax.models.tf_dcgan import tf_dcgan_discriminator
+from gan_jax.models.tf_dcgan import tf_dcgan_generator
 
 # The registries: one line per built-in network (its factory, the data it is for,
 # the argument that takes the data's shape, an image generator's output range).
@@ -50,6 +54,7 @@ GENERATORS = {
     "dcgan": Model(dcgan_generator, "image", "image_shape", "tanh"),
     "resnet": Model(resnet_generator, "image", "image_shape", "tanh"),
     "metz": Model(metz_generator, "image", "image_shape", "tanh"),
+    "tf_dcgan": Model(tf_dcgan_generator, "image", "image_shape", "tanh"),
 }
 
 DISCRIMINATORS = {
@@ -59,4 +64,5 @@ DISCRIMINATORS = {
     "dcgan": Model(dcgan_discriminator, "image", "image_shape"),
     "resnet": Model(resnet_discriminator, "image"),
     "metz": Model(metz_discriminator, "image", "image_shape"),
+    "tf_dcgan": Model(tf_dcgan_discriminator, "image", "image_shape"),
 }

@@ -15,8 +15,7 @@ Every layer has a bias (also before batch norm, as there). Weights start N(0, 0.
 not), biases zero; batch norm has momentum 0.9 and eps 1e-5 and, as every network
 here, samples with its running averages (PacGAN's code samples with batch statistics).
 The transposed convolutions are TensorFlow's `conv2d_transpose` to a given output
-size (4 -> 7 is not a doubling): the input gradient of the 'SAME' stride-2
-convolution of that size, so the pixels line up as there.
+size (4 -> 7 is not a doubling), `adjoint.ConvTransposeTo`.
 
 References:
   Metz et al., 2017, "Unrolled Generative Adversarial Networks", ICLR,
@@ -44,31 +43,6 @@ DISCRIMINATOR_WIDTHS = {"quarter": (2, 4, 8), "half": (4, 8, 16)}
 _SIDES = (7, 14, 28)  # The generator's transposed convolutions' output sides.
 
 
-class ConvTransposeTo(nn.Module):
-  """A stride-2 transposed convolution to `[B, side, side, features]`, as TensorFlow's.
-
-  The adjoint of the 'SAME' stride-2 convolution from `side` to `ceil(side / 2)`;
-  `kernel` is `[k, k, features, C_in]` (TensorFlow's layout for this layer).
-  """
-
-  features: int
-  side: int
-  kernel_size: int = 3
-
-  @nn.compact
-  def __call__(self, x):
-    k = self.kernel_size
-    kernel = self.param("kernel", _normal, (k, k, self.features, x.shape[-1]))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    out_shape = (x.shape[0], self.side, self.side, self.features)
-    if x.shape[1:3] != (-(-self.side // 2),) * 2:
-      raise ValueError(f"ConvTransposeTo({self.side}) needs a {-(-self.side // 2)}-pixel "
-                       f"input, got {x.shape}")
-    padding = tuple(lax.padtype_to_pads(out_shape[1:3], (k, k), (2, 2), "SAME"))
-    y = adjoint.conv_adjoint(x, kernel, out_shape, (2, 2), padding)
-    return layers.add_bias(y, bias)
-
-
 class MetzGenerator(nn.Module):
   """`[B, latent_dim]` -> `[B, 28, 28, C]` in [-1, 1]."""
 
@@ -80,7 +54,7 @@ class MetzGenerator(nn.Module):
     x = nn.Dense(4 * 4 * 64, kernel_init=_normal)(z).reshape(-1, 4, 4, 64)
     x = nn.relu(norm()(x))
     for features, side in zip((32, 16, 8), _SIDES):
-      x = nn.relu(norm()(ConvTransposeTo(features, side)(x)))
+      x = nn.relu(norm()(adjoint.ConvTransposeTo(features, side)(x)))
     x = nn.Conv(self.channels, (3, 3), padding="SAME", kernel_init=_truncated)(x)
     return nn.tanh(x)
 
