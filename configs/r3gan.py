@@ -105,6 +105,8 @@ def get_config(arg=None):
     common.image_models(config, "dcgan", normalization="none")
     config.model.latent_dim = 100
     config.data.batch_size = 64
+    if kind == "stacked_mnist":
+      config.eval.num_samples = 26_000  # The Stacked MNIST protocol's, in training too.
     setting = _IMAGE
   else:
     raise ValueError(f"dataset={args.dataset}: r3gan.py takes ring, grid, gaussian_1d, "

@@ -20,11 +20,16 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   each one discriminator update and two generator updates on the same latents
   (`g_steps=2`), the tanh generator trained against images in [0, 1]
   (`data.scale="sigmoid"`, the reference's `X / 255`), scored every epoch.
-  Differences from that code: its epochs walk the images in one fixed order, here
+  Differences from that code: it draws each run's 128,000 triples anew, here one
+  fixed draw for every run; its epochs walk the images in one fixed order, here
   reshuffled each epoch; the digit reader is ours (`experiments.train_classifier`,
-  99.2% here) and reads samples quantised to 0..255 (its Keras classifier reads the
-  raw tanh outputs, negatives included); it scores 26,000 samples of latents drawn
-  once per run, here of latents drawn at each evaluation from the evaluation seed.
+  99.2% here) and reads samples clipped to [0, 1] (its Keras classifier reads the raw
+  tanh outputs, negatives included); its generator's batch-norm averages move at
+  every training-mode pass (five an iteration, two of them only to print losses),
+  here at the two updates; with `pac=M` its discriminator sees 64 packs of M per
+  batch and the generator makes each pack's M members in separate passes (batch
+  statistics of 64 each), here 64 / M packs from one pass
+  (`--config.data.batch_size=128` for M = 2 matches the pack count).
 * `metz`: the networks of Metz et al., whose discriminator is weak on purpose
   (`gan_jax/models/metz.py`: G 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 3
   channels; D 3x3 stride-2 convolutions with 2, 4, 8 channels, `d_size=quarter`,
@@ -113,6 +118,7 @@ def get_config(arg=None):
     config.steps_per_call = 10
     config.eval_every = config.checkpoint_every = 10_000
   config.log_every = 100
+  config.eval.num_samples = 26_000  # Every evaluation, in training too (VEEGAN's protocol).
   if args.runlocal:
     common.runlocal(config)
   return config

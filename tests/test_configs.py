@@ -235,6 +235,9 @@ def test_config_argument_errors_are_one_clear_line():
 def test_stacked_mnist_veegan_setting_draws_from_both_splits_and_trains_on_0_1_images(npz_images):
   """PacGAN's VEEGAN-protocol code stacks digits of all 70,000 MNIST images and feeds
   its tanh generator's discriminator `X / 255`; two generator updates a step."""
+  for arg in ("", ",setting=metz"):  # 26,000 samples at every evaluation, in training too
+    raw = _load("stacked_mnist").get_config(f"dataset=stacked_mnist:{npz_images['idx']}{arg}")
+    assert raw.eval.num_samples == 26_000
   config = _shrink(_load("stacked_mnist").get_config(f"dataset=stacked_mnist:{npz_images['idx']}"))
   assert (config.data.split, config.data.scale, config.g_steps) == ("train+test", "sigmoid", 2)
   assert (config.model.latent, config.model.latent_scale) == ("uniform", 1.0)

@@ -29,7 +29,6 @@ from typing import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
-from jax import lax
 
 from gan_jax import nets
 from gan_jax.models import adjoint
