@@ -92,6 +92,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.num_samples = 2_500  # Samples scored by the evaluation metrics.
   config.eval.num_pictures = 64  # A fixed latent batch, drawn for every picture.
+  # Training-mode passes of the frozen generator (data.batch_size latents each) that
+  # re-estimate its batch-norm averages before every evaluation and picture
+  # (gan_jax.refresh_batch_stats); PacGAN's code: 50. 0: sample with the averages as trained.
+  config.eval.bn_refresh_batches = 0
   return config
 
 

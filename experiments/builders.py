@@ -81,6 +81,8 @@ def _check_loop(config) -> None:
          config.data.batch_size, f"divisible by model.pack={config.model.pack}")
   require(config.eval.num_samples >= 2, "eval.num_samples", config.eval.num_samples, ">= 2")
   require(config.eval.num_pictures >= 1, "eval.num_pictures", config.eval.num_pictures, ">= 1")
+  require(config.eval.bn_refresh_batches >= 0, "eval.bn_refresh_batches",
+          config.eval.bn_refresh_batches, ">= 0 (0: no refresh)")
   if config.update_rule == "simultaneous":
     require(config.d_steps == 1, "d_steps", config.d_steps, "1 with update='simultaneous'")
   require(config.penalty_schedule in optimizers.SCHEDULES, "penalty_schedule",

@@ -9,7 +9,9 @@ log-likelihood and (with the MNIST classifier) classifier-feature metrics for
 MNIST, modes out of 1,000 for Stacked MNIST. The sample count defaults to the
 protocol's (2,500 for mixtures, 10,000 for MNIST and 1-D data). Samples come from
 the generator's EMA parameters when the run keeps them (`--raw` for the raw
-ones), drawn from the fixed key of `--seed`. `--step=N` evaluates another of the
+ones), drawn from the fixed key of `--seed`, after the generator's batch-norm averages
+are re-estimated on its frozen parameters when the config asks
+(`eval.bn_refresh_batches`, or `--bn_refresh_batches=N`). `--step=N` evaluates another of the
 checkpoints the run keeps (the last three), e.g. to follow a trajectory.
 
 Image runs also get the standard Inception metrics (`inception_fid`,
@@ -71,6 +73,10 @@ def main(argv: list[str]) -> int:
                        "(default: --num_samples or the protocol's).", flag_values=fv)
   flags.DEFINE_integer("inception_reference", None, "Use the first N reference images "
                        "(default: the whole split).", flag_values=fv)
+  flags.DEFINE_integer("bn_refresh_batches", None, "Re-estimate the generator's batch-norm "
+                       "averages with this many training-mode passes before sampling "
+                       "(default: the config's eval.bn_refresh_batches; 0: none).",
+                       flag_values=fv)
   try:
     run.parse_flags(fv, argv)
     if not fv.workdir:
@@ -79,6 +85,9 @@ def main(argv: list[str]) -> int:
       raise UserError(f"--workdir={fv.workdir} does not exist; pass the --workdir of a run")
     if fv.num_samples is not None and fv.num_samples < 2:
       raise UserError(f"--num_samples must be >= 2, got {fv.num_samples}")
+    if fv.bn_refresh_batches is not None and fv.bn_refresh_batches < 0:
+      raise UserError(f"--bn_refresh_batches must be >= 0 (0: no refresh), got "
+                      f"{fv.bn_refresh_batches}")
     if fv.num_samples is not None:
       saved = run.read_workdir_config(fv.workdir) or {}
       shape = (saved.get("resolved") or {}).get("data_shape") or [1]
@@ -102,6 +111,12 @@ def main(argv: list[str]) -> int:
   names = sample.member_names(fv.workdir)
   members = ([(name, sample.member_state(state, i)) for i, name in enumerate(names)]
              or [(None, state)])
+  refresh_batches = (config.eval.bn_refresh_batches if fv.bn_refresh_batches is None
+                     else fv.bn_refresh_batches)
+  refresh = jax.jit(lambda member: gan_jax.refresh_batch_stats(
+      gan, member, jax.random.fold_in(jax.random.key(fv.seed), 2), refresh_batches,
+      config.data.batch_size, ema=ema))
+  members = [(name, refresh(member) if refresh_batches else member) for name, member in members]
   step = int(sample.member_state(state, 0).step if names else state.step)
   inception_num = fv.inception_samples or num
   start = time.perf_counter()
@@ -109,7 +124,8 @@ def main(argv: list[str]) -> int:
   for name, member in members:
     metrics, protocol = evaluation.evaluate(
         lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
-        key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step)
+        key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step,
+        bn_refresh_batches=refresh_batches)
     if inception_params is not None:
       metrics.update(evaluation.inception_metrics(
           lambda key, n, member=member: sample_fn(member, key, n), reference[0],

@@ -236,7 +236,7 @@ def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:
 
 def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.Array,
              image_scale: Optional[str] = None, weights: str = "ema",
-             step: Optional[int] = None) -> tuple[dict, dict]:
+             step: Optional[int] = None, bn_refresh_batches: int = 0) -> tuple[dict, dict]:
   """Computes the target's metrics on `num_samples` generator samples.
 
   Example (what the runner does at every `eval_every`):
@@ -253,6 +253,8 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
     image_scale: the generator's output range for images ("tanh", "sigmoid"), None for points.
     weights: "ema" or "raw", recorded in the protocol.
     step: the checkpoint's step, recorded in the protocol.
+    bn_refresh_batches: the generator's batch-norm refresh before `sample_fn`
+      (`gan_jax.refresh_batch_stats`), recorded in the protocol when not 0.
 
   Returns:
     `(metrics, protocol)`: a flat dict of Python floats, and a dict describing how
@@ -260,6 +262,8 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
   """
   protocol = {"num_samples": num_samples, "weights": weights, "step": step,
               **target.protocol}
+  if bn_refresh_batches:
+    protocol["bn_refresh_batches"] = bn_refresh_batches
   if target.kind == "none":
     return {}, protocol
   samples = draw(sample_fn, key, num_samples, image_scale)

@@ -37,10 +37,14 @@ class Evaluator:
     self.latents = gan.latents(jax.random.fold_in(experiment.eval_key, 0),
                                config.eval.num_pictures)
     self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
+    self.refresh_batches = config.eval.bn_refresh_batches
     if like is not None:
-      self._from_latents, self._draw = like._from_latents, like._draw
+      self._from_latents, self._draw, self._refresh = like._from_latents, like._draw, like._refresh
       self.target = like.target
       return
+    refresh_key = jax.random.fold_in(experiment.eval_key, 2)
+    self._refresh = jax.jit(lambda state: gan_jax.refresh_batch_stats(
+        gan, state, refresh_key, self.refresh_batches, config.data.batch_size))
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
@@ -50,14 +54,20 @@ class Evaluator:
       print(f"evaluation: {e}; no evaluation metrics in metrics.jsonl", file=sys.stderr)
       self.target = evaluation.Target("none")
 
+  def refreshed(self, state):
+    """`state` with the generator's batch-norm averages re-estimated (eval.bn_refresh_batches)."""
+    return self._refresh(state) if self.refresh_batches else state
+
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
+    state = self.refreshed(state)
     metrics, _ = evaluation.evaluate(
         lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
         num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
     return metrics
 
   def picture(self, state, step: int) -> np.ndarray:
+    state = self.refreshed(state)
     data = self.experiment.data
     kind = data.spec.kind
     samples = self._from_latents(state, self.latents)

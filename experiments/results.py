@@ -50,6 +50,16 @@ SHOWN = {
 }
 
 
+def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
+  """The experiments.evaluate line that gives `protocol` on `workdir` (flags where it
+  departs from the run's config)."""
+  line = f"python -m experiments.evaluate --workdir={workdir}"
+  refresh = protocol.get("bn_refresh_batches", 0)
+  if refresh != (config.get("eval") or {}).get("bn_refresh_batches", 0):
+    line += f" --bn_refresh_batches={refresh}"
+  return line
+
+
 def machine() -> str:
   """The CPU model and core count (or the GPUs JAX sees), in words."""
   model = platform.processor() or "unknown CPU"
@@ -106,7 +116,7 @@ def make_record(name: str, workdir: str, *, run_command: str, published: dict, t
   return {
       "name": name,
       "title": title or name,
-      "commands": [run_command, f"python -m experiments.evaluate --workdir={workdir}"],
+      "commands": [run_command, _evaluate_command(workdir, config, last.get("protocol", {}))],
       "config": config,
       "changes": workdirs.read_changes(workdir),
       "seeds": [m.get("seed") for m in config.get("population", [])] or names,

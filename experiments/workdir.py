@@ -203,6 +203,7 @@ ADDED_FIELDS = {
     "penalty_weight_final": 0.0,
     "g_steps": 1,
     "data.scale": "",
+    "eval.bn_refresh_batches": 0,
     **{f"{player}.{field}": value
        for player in ("g_optimizer", "d_optimizer")
        for field, value in (("max_norm", 0.0), ("momentum_final", 0.0),

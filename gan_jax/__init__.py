@@ -19,6 +19,7 @@ from gan_jax.state import (
     generator_params,
     init_state,
     normal_latents,
+    refresh_batch_stats,
     sample,
     sample_from_latents,
     uniform_latents,

@@ -114,6 +114,46 @@ def sample(gan: GAN, state: GANState, key: jax.Array, num: int, *, ema: bool = T
   return samples
 
 
+def refresh_batch_stats(gan: GAN, state: GANState, key: jax.Array, num_batches: int,
+                        batch_size: int, *, ema: bool = True) -> GANState:
+  """The state with the generator's running statistics re-estimated on its frozen parameters.
+
+  `num_batches` training-mode passes over `batch_size` fresh latents each move the
+  generator's collections (its batch-norm running averages) as a training step does;
+  no parameter changes. Samples drawn afterwards (`sample`, inference mode) then use
+  statistics of the generator as it is, not averages trailing its last updates.
+  PacGAN's code does this before it scores samples: its batch-norm updates over 50
+  batches of 100 (Blocks' monitoring of the training stream).
+
+  Args:
+    gan: the `GAN` specification.
+    state: the game state.
+    key: PRNG key for the latents (and any dropout).
+    num_batches: training-mode passes; 0 returns `state` unchanged.
+    batch_size: latents per pass (the training batch, for the same statistics).
+    ema: refresh for the EMA parameters when tracked (those `sample` draws from).
+
+  Returns:
+    `state` with new `g_collections`; every other leaf unchanged.
+  """
+  if num_batches < 0 or batch_size < 1:
+    raise ValueError(f"refresh_batch_stats needs num_batches >= 0 and batch_size >= 1, got "
+                     f"{num_batches} and {batch_size}")
+  if not num_batches:
+    return state
+  params = generator_params(state, ema)
+
+  def one_pass(collections, key):
+    z_key, rng = jax.random.split(key)
+    _, collections = gan.generator.apply(params, collections, gan.latents(z_key, batch_size),
+                                         rng=rng, train=True)
+    return collections, None
+
+  collections, _ = jax.lax.scan(one_pass, state.g_collections,
+                                jax.random.split(key, num_batches))
+  return state.replace(g_collections=collections)
+
+
 def sample_from_latents(gan: GAN, state: GANState, z: jax.Array, *, ema: bool = True):
   """Samples for given latents `z [num, latent_dim]` (a fixed batch for pictures)."""
   samples, _ = gan.generator.apply(

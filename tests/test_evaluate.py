@@ -62,6 +62,16 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--step=15"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "no checkpoint of step 15" in err[0] and "10, 20" in err[0]
+  # ring.py re-estimates the generator's batch-norm averages before it samples (PacGAN's
+  # code); --bn_refresh_batches overrides the config, and says so in the protocol.
+  assert first["protocol"]["bn_refresh_batches"] == 50
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batches=0"]) == 0
+  assert "bn_refresh_batches" not in json.loads(
+      (workdir / "eval.jsonl").read_text().splitlines()[-1])["protocol"]
+  capsys.readouterr()
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batches=-1"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "--bn_refresh_batches must be >= 0" in err[0]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
