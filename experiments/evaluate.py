@@ -52,6 +52,7 @@ import gan_jax
 from gan_jax import xla_cpu
 
 EVAL_FILE = "eval.jsonl"
+REFRESH_STREAM = 2**31  # fold_in data of the batch-norm refresh key, above any chunk index
 
 
 def main(argv: list[str]) -> int:
@@ -113,9 +114,10 @@ def main(argv: list[str]) -> int:
              or [(None, state)])
   refresh_batches = (config.eval.bn_refresh_batches if fv.bn_refresh_batches is None
                      else fv.bn_refresh_batches)
+  # Its own stream: evaluation.draw folds chunk indices (0, 1, ...) into key(seed).
+  refresh_key = jax.random.fold_in(jax.random.key(fv.seed), REFRESH_STREAM)
   refresh = jax.jit(lambda member: gan_jax.refresh_batch_stats(
-      gan, member, jax.random.fold_in(jax.random.key(fv.seed), 2), refresh_batches,
-      config.data.batch_size, ema=ema))
+      gan, member, refresh_key, refresh_batches, config.data.batch_size, ema=ema))
   members = [(name, refresh(member) if refresh_batches else member) for name, member in members]
   step = int(sample.member_state(state, 0).step if names else state.step)
   inception_num = fv.inception_samples or num

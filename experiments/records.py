@@ -38,13 +38,13 @@ class Evaluator:
                                config.eval.num_pictures)
     self.metrics_key = jax.random.fold_in(experiment.eval_key, 1)
     self.refresh_batches = config.eval.bn_refresh_batches
+    self.refresh_key = jax.random.fold_in(experiment.eval_key, 2)  # this member's own
     if like is not None:
       self._from_latents, self._draw, self._refresh = like._from_latents, like._draw, like._refresh
       self.target = like.target
       return
-    refresh_key = jax.random.fold_in(experiment.eval_key, 2)
-    self._refresh = jax.jit(lambda state: gan_jax.refresh_batch_stats(
-        gan, state, refresh_key, self.refresh_batches, config.data.batch_size))
+    self._refresh = jax.jit(lambda state, key: gan_jax.refresh_batch_stats(
+        gan, state, key, self.refresh_batches, config.data.batch_size))
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
@@ -56,7 +56,7 @@ class Evaluator:
 
   def refreshed(self, state):
     """`state` with the generator's batch-norm averages re-estimated (eval.bn_refresh_batches)."""
-    return self._refresh(state) if self.refresh_batches else state
+    return self._refresh(state, self.refresh_key) if self.refresh_batches else state
 
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples."""

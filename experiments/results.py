@@ -186,12 +186,15 @@ def verdict(record: dict) -> str:
   short = []
   for field, (mean, error) in values.items():
     got = record["metrics"].get(field, {}).get("mean")
-    if got is None or abs(got - mean) > 2 * error:
-      short.append(SHOWN.get(field, (field,))[0])
+    label = SHOWN.get(field, (field,))[0]
+    if got is None:
+      short.append(f"{label} not measured")
+    elif abs(got - mean) > 2 * error:
+      short.append(f"{label} {'above' if got > mean else 'below'}")
   length = ("" if record["step"] >= record["num_steps"] else
             f"; trained {record['step']:,} of the config's {record['num_steps']:,} steps")
   if short:
-    return f"**short of the paper** ({', '.join(short)} outside ±2 SE{length})"
+    return f"**short of the paper** ({', '.join(short)} its ±2 SE{length})"
   return f"inside the paper's ±2 SE{length}"
 
 

@@ -119,8 +119,8 @@ def refresh_batch_stats(gan: GAN, state: GANState, key: jax.Array, num_batches: 
   """The state with the generator's running statistics re-estimated on its frozen parameters.
 
   `num_batches` training-mode passes over `batch_size` fresh latents each move the
-  generator's collections (its batch-norm running averages) as a training step does;
-  no parameter changes. Samples drawn afterwards (`sample`, inference mode) then use
+  generator's collections (its batch-norm running averages, and any spectral-norm
+  power iterations kept there) as a training step does; no parameter changes. Samples drawn afterwards (`sample`, inference mode) then use
   statistics of the generator as it is, not averages trailing its last updates.
   PacGAN's code does this before it scores samples: its batch-norm updates over 50
   batches of 100 (Blocks' monitoring of the training stream).

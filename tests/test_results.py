@@ -45,7 +45,8 @@ def _record(mean, step=400_000):
 
 def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert results.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
-  assert "short of the paper" in results.verdict(_record(7.4))
+  assert results.verdict(_record(7.4)) == "**short of the paper** (modes above its ±2 SE)"
+  assert results.verdict(_record(5.2)) == "**short of the paper** (modes below its ±2 SE)"
   assert "trained 100,000 of the config's 400,000" in results.verdict(_record(6.3, 100_000))
   table = results.render([_record(7.2)])
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
@@ -113,3 +114,14 @@ def test_a_malformed_anchor_or_goal_is_refused_in_one_line(capsys, published, go
   assert results.main(argv) == 2
   err = capsys.readouterr().err.strip()
   assert err.count("\n") == 0 and ("shows" in err or "--goal" in err)
+
+
+def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
+  """The evaluate line reproduces the protocol: a batch-norm refresh the config lacks is a flag."""
+  line = results._evaluate_command("W", {"eval": {}}, {"bn_refresh_batches": 50})
+  assert line == "python -m experiments.evaluate --workdir=W --bn_refresh_batches=50"
+  same = results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}},
+                                   {"bn_refresh_batches": 50})
+  assert same == "python -m experiments.evaluate --workdir=W"
+  assert results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}}, {}) == (
+      "python -m experiments.evaluate --workdir=W --bn_refresh_batches=0")

@@ -402,5 +402,14 @@ def test_refreshed_batch_stats_are_those_of_the_frozen_generator():
   assert_trees_identical(jax.tree.leaves((state.g_params, state.g_opt_state, state.d_params)),
                          jax.tree.leaves((new.g_params, new.g_opt_state, new.d_params)))
   assert gj.refresh_batch_stats(gan, state, jax.random.key(3), 0, 100) is state
+  # ema=True reads the EMA parameters, not the raw ones: zeroing the raw ones changes nothing.
+  trained, _ = jax.jit(gj.make_alternating_step(gan))(state, real_batch(8), jax.random.key(5))
+  refresh = jax.jit(lambda s: gj.refresh_batch_stats(gan, s, jax.random.key(3), 20, 100))
+  zeroed = trained.replace(g_params=jax.tree.map(jnp.zeros_like, trained.g_params))
+  assert_trees_identical(jax.tree.leaves(refresh(trained).g_collections),
+                         jax.tree.leaves(refresh(zeroed).g_collections))
+  raw = jax.jit(lambda s: gj.refresh_batch_stats(gan, s, jax.random.key(3), 20, 100, ema=False))
+  assert trees_differ(jax.tree.leaves(raw(trained).g_collections),
+                      jax.tree.leaves(raw(zeroed).g_collections))
   with pytest.raises(ValueError, match="num_batches >= 0"):
     gj.refresh_batch_stats(gan, state, jax.random.key(3), -1, 100)
