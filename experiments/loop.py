@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -135,8 +136,11 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
     progress = writers.Progress(step, experiment.config.num_steps,
                                 enabled=experiment.config.progress, prefix=prefix,
                                 silent=not experiment.writer)
+    started = time.perf_counter()
     outcome = _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir)
     manager.wait_until_finished()
+    if experiment.writer and outcome.step > step:
+      _record_time(workdir, step, outcome.step, time.perf_counter() - started)
     return outcome
   except Exception as e:  # pylint: disable=broad-except
     reason = disk.fault(e)
@@ -162,6 +166,16 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
             raise
     finally:
       sys.stderr = stderr
+
+
+def _record_time(workdir: str, from_step: int, to_step: int, seconds: float) -> None:
+  """Appends this process's training time to train_time.jsonl (results' wall time adds
+  them up across resumes); a disk that refuses the line costs only the record."""
+  try:
+    workdirs.append_line(os.path.join(workdir, workdirs.TIME_FILE),
+                         {"from_step": from_step, "to_step": to_step, "seconds": round(seconds, 1)})
+  except OSError:
+    pass
 
 
 def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir) -> Outcome:

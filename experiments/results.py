@@ -50,6 +50,30 @@ SHOWN = {
 }
 
 
+def train_seconds(workdir: str, step: int):
+  """Seconds of training to `step`, summed over the processes that trained the workdir.
+
+  From train_time.jsonl (a process cut short of `step`'s side counts its share of its
+  steps); a workdir without one, from before it was written, falls back to the time
+  between config.json and the checkpoint of `step`, which includes any pause between
+  resumes. None when the record does not reach back to step 0 or forward to `step`.
+  """
+  spans = workdirs.read_json_records(os.path.join(workdir, workdirs.TIME_FILE))
+  if not spans:
+    checkpoints = os.path.join(workdir, workdirs.CHECKPOINT_DIR, str(step))
+    started = os.path.getmtime(os.path.join(workdir, workdirs.CONFIG_FILE))
+    return os.path.getmtime(checkpoints) - started if os.path.exists(checkpoints) else None
+  covered, seconds = 0, 0.0
+  for span in sorted(spans, key=lambda s: s["from_step"]):
+    low, high = span["from_step"], min(span["to_step"], step)
+    if low > covered or high <= low:  # A gap (a process that left no line), or past `step`.
+      break
+    if high > covered:
+      seconds += span["seconds"] * (high - covered) / (span["to_step"] - low)
+      covered = high
+  return seconds if covered >= step else None
+
+
 def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
   """The experiments.evaluate line that gives `protocol` on `workdir` (flags where it
   departs from the run's config)."""
@@ -110,9 +134,7 @@ def make_record(name: str, workdir: str, *, run_command: str, published: dict, t
   names = sorted(members)
   metrics = {field: _summary([members[n].get(field) for n in names])
              for field in members[names[0]]}
-  checkpoints = os.path.join(workdir, workdirs.CHECKPOINT_DIR, str(last["step"]))
-  started = os.path.getmtime(os.path.join(workdir, workdirs.CONFIG_FILE))
-  wall = os.path.getmtime(checkpoints) - started if os.path.exists(checkpoints) else None
+  wall = train_seconds(workdir, last["step"])
   return {
       "name": name,
       "title": title or name,

@@ -4,6 +4,8 @@
   config_changes.jsonl  one record per resume that changed settings:
                         {"step": S, "time": ..., "FIELD": [old, new], ...}
   lock                  {"host", "pid", "start", "since"} of the trainer using it
+  train_time.jsonl      one record per training process that ended its loop:
+                        {"from_step": S0, "to_step": S1, "seconds": ...}
   metrics.jsonl, checkpoints/, samples/, tensorboard/, members/NAME/ (populations)
 
 Every small file is written whole or not at all (a temporary file, then a rename),
@@ -28,6 +30,7 @@ from gan_jax import checkpoint
 CONFIG_FILE = "config.json"
 CHANGES_FILE = "config_changes.jsonl"
 LOCK_FILE = "lock"
+TIME_FILE = "train_time.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 MEMBERS_DIR = "members"  # a population's members/NAME/: each member's own logs and samples

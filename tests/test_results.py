@@ -125,3 +125,17 @@ def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
   assert same == "python -m experiments.evaluate --workdir=W"
   assert results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}}, {}) == (
       "python -m experiments.evaluate --workdir=W --bn_refresh_batches=0")
+
+
+def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
+  """Spans of train_time.jsonl: overlaps (a resume from an earlier checkpoint) count
+  once; a process that left no line leaves the time unknown."""
+  spans = tmp_path / "train_time.jsonl"
+  spans.write_text('{"from_step": 0, "to_step": 100, "seconds": 10.0}\n'
+                   '{"from_step": 80, "to_step": 180, "seconds": 20.0}\n')
+  assert results.train_seconds(str(tmp_path), 180) == pytest.approx(10.0 + 20.0 * 80 / 100)
+  assert results.train_seconds(str(tmp_path), 50) == pytest.approx(5.0)
+  assert results.train_seconds(str(tmp_path), 200) is None  # nothing recorded past 180
+  spans.write_text('{"from_step": 0, "to_step": 100, "seconds": 10.0}\n'
+                   '{"from_step": 150, "to_step": 200, "seconds": 20.0}\n')
+  assert results.train_seconds(str(tmp_path), 200) is None

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the reposit
 
 from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import writers  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -134,6 +135,16 @@ def test_sigterm_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_pa
     np.testing.assert_array_equal(x, y)
   # The logs agree too: the resumed run logged every step once, with the same values.
   assert (tmp_path / "a" / "metrics.jsonl").read_text() == metrics.read_text()
+  # Each process's training time, and their sum for a record's wall time (no pause between).
+  spans = workdirs.read_json_records(str(tmp_path / "b" / workdirs.TIME_FILE))
+  assert [(s["from_step"], s["to_step"]) for s in spans] == [(0, stopped_at), (stopped_at, 2000)]
+  total = sum(s["seconds"] for s in spans)
+  assert results.train_seconds(str(tmp_path / "b"), 2000) == pytest.approx(total)
+  first, second = spans
+  assert results.train_seconds(str(tmp_path / "b"), stopped_at) == pytest.approx(first["seconds"])
+  middle = (stopped_at + 2000) // 2
+  assert results.train_seconds(str(tmp_path / "b"), middle) == pytest.approx(
+      first["seconds"] + second["seconds"] * (middle - stopped_at) / (2000 - stopped_at))
 
 
 def test_trains_on_real_mnist_files(tmp_path, capsys):
