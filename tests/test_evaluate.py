@@ -189,3 +189,26 @@ def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, 
     # another CPU, so allow a few of the 10,000 readings.
     assert value == pytest.approx(expected, abs=3e-4)
   assert len(accuracy) == 3
+
+
+def test_in_training_evaluations_refresh_batch_norm_as_the_config_asks():
+  """ring.py's evaluator re-estimates the generator's batch-norm averages (50 passes)
+  before it samples; each member with its own key; with 0 passes the state as trained."""
+  from configs import ring  # pylint: disable=g-import-not-at-top
+  from experiments import builders, records  # pylint: disable=g-import-not-at-top
+
+  config = ring.get_config("runlocal")
+  config.model.g.hidden, config.model.d.hidden = (8, 8), (8, 8)
+  experiment = builders.build(config)
+  state = experiment.init_state()
+  evaluator = records.Evaluator(experiment)
+  assert evaluator.refresh_batches == 50
+  refreshed = evaluator.refreshed(state)
+  before, after = (jax.tree.leaves(s.g_collections) for s in (state, refreshed))
+  assert before and any(not np.array_equal(a, b) for a, b in zip(before, after))
+  config.seed = 1
+  other = records.Evaluator(builders.build(config), like=evaluator)
+  assert not np.array_equal(jax.random.key_data(other.refresh_key),
+                            jax.random.key_data(evaluator.refresh_key))
+  config.eval.bn_refresh_batches = 0
+  assert records.Evaluator(builders.build(config)).refreshed(state) is state
