@@ -59,15 +59,14 @@ class Evaluator:
     return self._refresh(state, self.refresh_key) if self.refresh_batches else state
 
   def metrics(self, state) -> dict:
-    """experiments/evaluation.py's metrics on config.eval.num_samples samples."""
-    state = self.refreshed(state)
+    """experiments/evaluation.py's metrics on config.eval.num_samples samples of `state`
+    (`refreshed` first, where the config asks)."""
     metrics, _ = evaluation.evaluate(
         lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
         num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
     return metrics
 
   def picture(self, state, step: int) -> np.ndarray:
-    state = self.refreshed(state)
     data = self.experiment.data
     kind = data.spec.kind
     samples = self._from_latents(state, self.latents)
@@ -127,6 +126,7 @@ class RunRecords:
     results = []
     for evaluator, member_state, directory, writer in zip(
         self.evaluators, states, self.dirs, self.writers):
+      member_state = evaluator.refreshed(member_state)  # once, for metrics and picture
       results.append(evaluator.metrics(member_state))
       image = evaluator.picture(member_state, step)
       pictures.save_png(os.path.join(directory, workdirs.SAMPLES_DIR, f"step_{step:06d}.png"), image)
