@@ -5,7 +5,9 @@ One function, `evaluate`, serves both the runner (at `eval_every`, on
 protocol's sample count, 10,000 for MNIST). What it computes depends on the data:
 
 * 2-D mixtures (ring, grid): mode coverage in the VEEGAN/PacGAN protocol
-  (`modes_covered`, `high_quality_fraction`, `kl_to_uniform`; 2,500 samples).
+  (`modes_covered`, `high_quality_fraction`, `kl_to_uniform`; 2,500 samples), and
+  where the other samples go (`between_modes_fraction`, `mode_offset`,
+  `mode_spread`: `gan_jax.metrics.mode_shape`).
 * 1-D data: `wasserstein_1d` and `ks_distance` to samples of the target.
 * MNIST-like `[28, 28, 1]` images, pixels in [0, 1]: the Parzen-window
   log-likelihood of Goodfellow et al. (2014) (`parzen_log_likelihood`,
@@ -268,7 +270,8 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
     return {}, protocol
   samples = draw(sample_fn, key, num_samples, image_scale)
   if target.kind == "mixture":
-    out = gmetrics.mode_coverage(samples, target.mixture.centers, target.mixture.std)
+    out = {**gmetrics.mode_coverage(samples, target.mixture.centers, target.mixture.std),
+           **gmetrics.mode_shape(samples, target.mixture.centers, target.mixture.std)}
   elif target.kind == "one_d":
     reference = target.points[:, 0]
     out = {"wasserstein_1d": gmetrics.wasserstein_1d(samples[:, 0], reference),

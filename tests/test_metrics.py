@@ -91,6 +91,35 @@ def test_mode_coverage_counts_only_high_quality_samples():
   assert np.isnan(metrics.mode_coverage(samples + 10, centers, 0.01)["kl_to_uniform"])
 
 
+def test_mode_shape_of_the_data_is_centred_with_unit_spread():
+  samples, centers = grid_mixture(2500, np.random.default_rng(0), std=0.05)
+  out = metrics.mode_shape(samples, centers, 0.05)
+  assert float(out["between_modes_fraction"]) == 0.0
+  # 100 samples a mode: each core mean is off by |N(0, I_2 / 100)|, about 0.125.
+  assert float(out["mode_offset"]) < 0.2
+  # 2,500 x 2 coordinates: the pooled std has a relative error of about 1%.
+  np.testing.assert_allclose(out["mode_spread"], 1.0, atol=0.05)
+
+
+def test_mode_shape_measures_shifted_wide_modes_and_stragglers():
+  rng = np.random.default_rng(1)
+  _, centers = ring_mixture(1, rng)
+  std = 0.01
+  # Every mode drawn 2 std off its centre along x with 1.5 times the std (a core sample
+  # then lies beyond 10 std with odds under 1e-6), plus 250 of 2,250 samples at the
+  # origin, 100 std from every centre.
+  modes = np.repeat(centers, 250, axis=0) + [2 * std, 0.0]
+  samples = np.concatenate([modes + 1.5 * std * rng.standard_normal(modes.shape),
+                            np.zeros((250, 2))]).astype(np.float32)
+  out = metrics.mode_shape(samples, centers, std)
+  np.testing.assert_allclose(out["between_modes_fraction"], 250 / 2250, rtol=1e-6)
+  # 250 samples a mode: each core mean is off by about 1.5 / sqrt(250) = 0.09 per axis.
+  np.testing.assert_allclose(out["mode_offset"], 2.0, atol=0.2)
+  # 4,000 coordinates: the pooled std has a relative error of about 1%.
+  np.testing.assert_allclose(out["mode_spread"], 1.5, atol=0.08)
+  assert np.isnan(metrics.mode_shape(samples + 10, centers, std)["mode_offset"])
+
+
 def test_mode_histogram_kl_matches_numpy():
   labels = np.random.default_rng(0).integers(0, 700, 5000)  # modes 700..999 missing
   covered, kl = metrics.mode_histogram_kl(labels, 1000)

@@ -3,7 +3,8 @@
 Sample-based metrics are pure (mostly jitted) functions of arrays:
 
 * `mode_coverage`, `mode_histogram_kl`: mixtures with known modes (2-D rings and
-  grids, Stacked MNIST) in the VEEGAN/PacGAN protocol.
+  grids, Stacked MNIST) in the VEEGAN/PacGAN protocol; `mode_shape`: where the
+  samples that miss a mode go (off-centre or wide modes, or between modes).
 * `wasserstein_1d`, `ks_distance`: distances between 1-D samples.
 * `parzen_log_likelihood`, `select_parzen_sigma`, `parzen_evaluate`: the Gaussian
   Parzen-window estimate of Goodfellow et al. (2014).
@@ -42,7 +43,7 @@ from gan_jax.metrics.features import (
     mean_and_covariance,
     precision_recall,
 )
-from gan_jax.metrics.modes import mode_coverage, mode_histogram_kl
+from gan_jax.metrics.modes import mode_coverage, mode_histogram_kl, mode_shape
 from gan_jax.metrics.one_d import ks_distance, wasserstein_1d
 from gan_jax.metrics.parzen import (
     parzen_evaluate,
@@ -71,6 +72,7 @@ __all__ = [
     "mean_and_covariance",
     "mode_coverage",
     "mode_histogram_kl",
+    "mode_shape",
     "parzen_evaluate",
     "parzen_log_likelihood",
     "parzen_log_likelihoods",
