@@ -19,7 +19,11 @@ Workloads (the models and settings of `configs/`, mirrored in PyTorch by
 * `ring`: the ring of 8 Gaussians with ReLU MLPs of `configs/ring.py`'s widths (G 4 x 400,
   D 3 x 200; the config itself now has batch norm and maxout units), timed end to end
   over `--ring-steps` steps; gan_jax fuses 100 steps per dispatch
-  (`make_multi_step`), PyTorch runs its Python loop.
+  (`make_multi_step`), PyTorch runs its Python loop; this pair is the
+  plain MLPs of the ring before the config took PacGAN's networks;
+* `pacgan_ring`: the step of `configs/ring.py` itself (PacGAN's setting: batch-norm
+  MLP generator, maxout discriminator, simultaneous Adam updates with beta1 0.8),
+  timed the same way; the step of the long 400k-step results runs.
 
 gan_jax's DCGAN generator is timed in each form of its transposed convolution
 (`--upsampling`): `upsample="transpose"` (`nn.ConvTranspose`, plain Flax) and
@@ -185,6 +189,29 @@ def jax_ring(num_steps: int, donate: bool = True):
   return runner, jax.device_put(data)
 
 
+def jax_pacgan_ring(num_steps: int, donate: bool = True):
+  """`configs/ring.py`'s GAN (PacGAN's setting), `RING_STEPS_PER_CALL` steps per call.
+
+  The networks and update of the config, built as the runner builds them
+  (`experiments.builders.build_gan`); returns `(runner, data)` as `jax_ring`.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import gan_jax  # pylint: disable=g-import-not-at-top
+  from configs import ring  # pylint: disable=g-import-not-at-top
+  from experiments import builders, datasets  # pylint: disable=g-import-not-at-top
+
+  config = ring.get_config()
+  gan = builders.build_gan(config, datasets.DataSpec("points", (2,)))
+  multi = builders.make_multi_step(config, gan)  # The runner's steps, as many as a call holds.
+  step = gan_jax.make_train_step(gan, update=config.update_rule)  # One, for its FLOPs.
+  calls = max(num_steps // RING_STEPS_PER_CALL, 1)
+  data = torch_dcgan.ring_data(calls * RING_STEPS_PER_CALL * torch_dcgan.RING_BATCH)
+  data = data.reshape(calls, RING_STEPS_PER_CALL, torch_dcgan.RING_BATCH, 2)
+  runner = JaxStep(gan, multi, data[0], steps_per_call=RING_STEPS_PER_CALL, donate=donate,
+                   flops_fn=lambda state, batches, key: _flops(step, state, batches[0], key))
+  return runner, jax.device_put(data)
+
+
 class Row(NamedTuple):
   workload: str
   implementation: str
@@ -239,8 +266,9 @@ def bench_workload(name: str, args) -> list[Row]:
           threads, torch_dcgan.make_wgan_gp_step() if name == "wgan_gp"
           else torch_dcgan.make_dcgan_step(int(name[5:])))
     times = timing.interleaved(impls, repeats=args.repeats)
-  elif name == "ring":
-    runner, data = jax_ring(args.ring_steps, donate=not args.no_donate)
+  elif name in ("ring", "pacgan_ring"):
+    build = jax_ring if name == "ring" else jax_pacgan_ring
+    runner, data = build(args.ring_steps, donate=not args.no_donate)
     per_call = data.shape[0] * RING_STEPS_PER_CALL
 
     def jax_run():
@@ -251,7 +279,8 @@ def bench_workload(name: str, args) -> list[Row]:
     flops[f"gan_jax ({RING_STEPS_PER_CALL} steps per call)"] = runner.flops
     for threads in args.torch_threads if torch_ok else ():
       impls[f"PyTorch ({threads} thread{'s' * (threads > 1)})"] = _with_threads(
-          threads, torch_dcgan.make_ring_run(per_call))
+          threads, (torch_dcgan.make_ring_run if name == "ring"
+                    else torch_dcgan.make_pacgan_ring_run)(per_call))
     times = timing.interleaved(impls, repeats=max(args.repeats // 3, 3), warmup=1)
   else:
     raise ValueError(f"unknown workload {name!r}; choose from {WORKLOADS}")
@@ -260,7 +289,7 @@ def bench_workload(name: str, args) -> list[Row]:
           for impl, ts in times.items()]
 
 
-WORKLOADS = ("dcgan64", "dcgan128", "wgan_gp", "ring")
+WORKLOADS = ("dcgan64", "dcgan128", "wgan_gp", "ring", "pacgan_ring")
 
 
 def main(argv=None):

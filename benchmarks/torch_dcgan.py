@@ -1,6 +1,6 @@
 """The PyTorch baselines: the same GANs as gan_jax's, step for step, on CPU.
 
-Three workloads, each mirroring gan_jax's models and configs layer for layer so
+Four workloads, each mirroring gan_jax's models and configs layer for layer so
 that the two frameworks do the same arithmetic:
 
 * DCGAN on 28x28x1 (MNIST-shaped) images, as `configs/dcgan.py` with
@@ -24,6 +24,13 @@ that the two frameworks do the same arithmetic:
   -> 2, D an MLP 2 -> 3 x 200 ReLU -> 1, Adam(1e-4, betas (0.5, 0.999)), batch
   100, the non-saturating loss, reusing the fake batch; timed end to end over
   thousands of steps.
+* `configs/ring.py` itself (PacGAN's setting): G 2 -> 4 x [Linear(400, no bias),
+  BatchNorm1d(momentum 0.05, i.e. gan_jax's 0.95), ReLU] -> Linear(2); D three
+  maxout layers (Linear(200 * 5) and the maximum over 5 contiguous pieces) ->
+  Linear(1); weights N(0, 0.02), biases 0; Adam(1e-4, betas (0.8, 0.999)) for
+  both players, which step simultaneously: both gradients from one generator
+  forward and one discriminator forward on the real and on the fake batch, the
+  generator's non-saturating loss; batch 100; timed end to end.
 
 Data are fixed tensors of the right shape (the step's cost does not depend on
 their values); loading is not timed, in either framework.
@@ -176,6 +183,73 @@ def make_wgan_gp_step(batch_size: int = 64, critic_steps: int = 5,
   return step
 
 
+def maxout(fan_in: int, units: int, pieces: int):
+  """Linear(fan_in, units * pieces), then the maximum of each unit's contiguous pieces."""
+  nn = _torch().nn
+
+  class Maxout(nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.linear = nn.Linear(fan_in, units * pieces)
+
+    def forward(self, x):
+      return self.linear(x).view(-1, units, pieces).amax(-1)
+
+  return Maxout()
+
+
+def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int = 5):
+  """`configs/ring.py`'s pair: a batch-norm MLP generator and a maxout discriminator."""
+  nn = _torch().nn
+  g_layers, fan_in = [], 2
+  for width in hidden_g:
+    g_layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width, momentum=0.05),
+                 nn.ReLU(True)]
+    fan_in = width
+  g = nn.Sequential(*g_layers, nn.Linear(fan_in, 2))
+  d_layers, fan_in = [], 2
+  for width in hidden_d:
+    d_layers.append(maxout(fan_in, width, pieces))
+    fan_in = width
+  d = nn.Sequential(*d_layers, nn.Linear(fan_in, 1))
+  for module in list(g.modules()) + list(d.modules()):
+    if isinstance(module, nn.Linear):
+      nn.init.normal_(module.weight, 0.0, 0.02)
+      if module.bias is not None:
+        nn.init.zeros_(module.bias)
+  return g, d
+
+
+def make_pacgan_ring_run(num_steps: int, seed: int = 0):
+  """`run()` trains `configs/ring.py`'s GAN, simultaneous updates, for `num_steps` steps."""
+  torch = _torch()
+  torch.manual_seed(seed)
+  g, d = pacgan_networks()
+  g_opt = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.8, 0.999))
+  d_opt = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.8, 0.999))
+  bce = torch.nn.BCEWithLogitsLoss()
+  data = torch.from_numpy(ring_data(num_steps * RING_BATCH, seed)).view(num_steps, RING_BATCH, 2)
+  ones, zeros = torch.ones(RING_BATCH, 1), torch.zeros(RING_BATCH, 1)
+  d_params, g_params = list(d.parameters()), list(g.parameters())
+
+  def run():
+    for real in data:
+      fake = g(torch.randn(RING_BATCH, 2))
+      real_logits, fake_logits = d(real), d(fake)
+      d_loss = bce(real_logits, ones) + bce(fake_logits, zeros)
+      g_loss = bce(fake_logits, ones)
+      d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+      g_grads = torch.autograd.grad(g_loss, g_params)
+      for p, grad in zip(d_params + g_params, d_grads + g_grads):
+        p.grad = grad
+      d_opt.step()
+      g_opt.step()
+    return d_loss, g_loss
+
+  return run
+
+
 def make_ring_run(num_steps: int, seed: int = 0):
   """`run()` trains the ring GAN for `num_steps` steps on pre-drawn data."""
   torch = _torch()
@@ -220,6 +294,10 @@ def main(argv=None):
   ring = timing.interleaved({"ring": run}, repeats=3, warmup=1)["ring"]
   rows.append([f"ring MLP GAN, {args.ring_steps} steps: per step",
                timing.median_ms(ring) / args.ring_steps])
+  pacgan = timing.interleaved({"pacgan": make_pacgan_ring_run(args.ring_steps)}, repeats=3,
+                              warmup=1)["pacgan"]
+  rows.append([f"configs/ring.py (PacGAN), {args.ring_steps} steps: per step",
+               timing.median_ms(pacgan) / args.ring_steps])
   print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; median of "
         f"{args.repeats}. {timing.machine()}\n")
   print(timing.markdown_table(["workload", "ms per step"], rows))
