@@ -23,7 +23,7 @@ Workloads (the models and settings of `configs/`, mirrored in PyTorch by
   plain MLPs of the ring before the config took PacGAN's networks;
 * `pacgan_ring`: the step of `configs/ring.py` itself (PacGAN's setting: batch-norm
   MLP generator, maxout discriminator, simultaneous Adam updates with beta1 0.8),
-  timed the same way; the step of the long 400k-step results runs.
+  timed the same way: the step of the results runs, configured for 400k steps.
 
 gan_jax's DCGAN generator is timed in each form of its transposed convolution
 (`--upsampling`): `upsample="transpose"` (`nn.ConvTranspose`, plain Flax) and

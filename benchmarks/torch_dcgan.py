@@ -30,7 +30,9 @@ that the two frameworks do the same arithmetic:
   Linear(1); weights N(0, 0.02), biases 0; Adam(1e-4, betas (0.8, 0.999)) for
   both players, which step simultaneously: both gradients from one generator
   forward and one discriminator forward on the real and on the fake batch, the
-  generator's non-saturating loss; batch 100; timed end to end.
+  generator's non-saturating loss; batch 100; timed end to end. (One departure
+  that leaves the trajectory alone: BatchNorm1d's running variance takes the
+  unbiased batch variance, x 100 / 99; gan_jax's, like flax's, the biased one.)
 
 Data are fixed tensors of the right shape (the step's cost does not depend on
 their values); loading is not timed, in either framework.
@@ -200,7 +202,11 @@ def maxout(fan_in: int, units: int, pieces: int):
 
 
 def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int = 5):
-  """`configs/ring.py`'s pair: a batch-norm MLP generator and a maxout discriminator."""
+  """`configs/ring.py`'s pair: a batch-norm MLP generator and a maxout discriminator.
+
+  The same arithmetic as gan_jax's, but for BatchNorm1d's running variance, which
+  averages unbiased batch variances (only sampling with the averages sees it).
+  """
   nn = _torch().nn
   g_layers, fan_in = [], 2
   for width in hidden_g:

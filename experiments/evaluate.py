@@ -4,14 +4,16 @@ r"""Evaluates the latest checkpoint of a run and appends the result to DIR/eval.
       [--step=N] [--inception=auto|true|false] [--inception_samples=N] [--inception_reference=N]
 
 The metrics are those of `experiments/evaluation.py` for the run's data: mode
-coverage for 2-D mixtures, W1 and KS for 1-D data, the Parzen-window
+coverage and mode shape for 2-D mixtures, W1 and KS for 1-D data, the Parzen-window
 log-likelihood and (with the MNIST classifier) classifier-feature metrics for
 MNIST, modes out of 1,000 for Stacked MNIST. The sample count defaults to the
 protocol's (2,500 for mixtures, 10,000 for MNIST and 1-D data). Samples come from
 the generator's EMA parameters when the run keeps them (`--raw` for the raw
 ones), drawn from the fixed key of `--seed`, after the generator's batch-norm averages
 are re-estimated on its frozen parameters when the config asks
-(`eval.bn_refresh_batches`, or `--bn_refresh_batches=N`). `--step=N` evaluates another of the
+(`eval.bn_refresh_batches`, or `--bn_refresh_batches=N`; each pass draws the config's batch of
+latents, or `--bn_refresh_batch_size=M`: many large batches give averages close to the exact
+statistics, which tells the refresh's own sampling noise apart). `--step=N` evaluates another of the
 checkpoints the run keeps (the last three), e.g. to follow a trajectory.
 
 Image runs also get the standard Inception metrics (`inception_fid`,
@@ -78,6 +80,8 @@ def main(argv: list[str]) -> int:
                        "averages with this many training-mode passes before sampling "
                        "(default: the config's eval.bn_refresh_batches; 0: none).",
                        flag_values=fv)
+  flags.DEFINE_integer("bn_refresh_batch_size", None, "Latents per batch-norm refresh pass "
+                       "(default: the config's data.batch_size).", flag_values=fv)
   try:
     run.parse_flags(fv, argv)
     if not fv.workdir:
@@ -89,6 +93,9 @@ def main(argv: list[str]) -> int:
     if fv.bn_refresh_batches is not None and fv.bn_refresh_batches < 0:
       raise UserError(f"--bn_refresh_batches must be >= 0 (0: no refresh), got "
                       f"{fv.bn_refresh_batches}")
+    if fv.bn_refresh_batch_size is not None and fv.bn_refresh_batch_size < 2:
+      raise UserError(f"--bn_refresh_batch_size must be >= 2 (a batch's variance needs two "
+                      f"latents), got {fv.bn_refresh_batch_size}")
     if fv.num_samples is not None:
       saved = run.read_workdir_config(fv.workdir) or {}
       shape = (saved.get("resolved") or {}).get("data_shape") or [1]
@@ -116,8 +123,9 @@ def main(argv: list[str]) -> int:
                      else fv.bn_refresh_batches)
   # Its own stream: evaluation.draw folds chunk indices (0, 1, ...) into key(seed).
   refresh_key = jax.random.fold_in(jax.random.key(fv.seed), REFRESH_STREAM)
+  refresh_size = fv.bn_refresh_batch_size or config.data.batch_size
   refresh = jax.jit(lambda member: gan_jax.refresh_batch_stats(
-      gan, member, refresh_key, refresh_batches, config.data.batch_size, ema=ema))
+      gan, member, refresh_key, refresh_batches, refresh_size, ema=ema))
   members = [(name, refresh(member) if refresh_batches else member) for name, member in members]
   step = int(sample.member_state(state, 0).step if names else state.step)
   inception_num = fv.inception_samples or num
@@ -137,6 +145,8 @@ def main(argv: list[str]) -> int:
     if name is not None:
       print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))
   protocol["seed"] = fv.seed
+  if refresh_batches and refresh_size != config.data.batch_size:
+    protocol["bn_refresh_batch_size"] = refresh_size
   if inception_params is not None:
     protocol["inception"] = {"network": inception.PROTOCOL, "reference": reference[1],
                              "reference_size": reference[0].count, "num_samples": inception_num}

@@ -81,6 +81,8 @@ def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
   refresh = protocol.get("bn_refresh_batches", 0)
   if refresh != (config.get("eval") or {}).get("bn_refresh_batches", 0):
     line += f" --bn_refresh_batches={refresh}"
+  if "bn_refresh_batch_size" in protocol:
+    line += f" --bn_refresh_batch_size={protocol['bn_refresh_batch_size']}"
   return line
 
 

@@ -72,6 +72,14 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batches=-1"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "--bn_refresh_batches must be >= 0" in err[0]
+  # Larger refresh batches, recorded where they depart from the config's.
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batch_size=1000"]) == 0
+  protocol = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])["protocol"]
+  assert protocol["bn_refresh_batch_size"] == 1000 and protocol["bn_refresh_batches"] == 50
+  capsys.readouterr()
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batch_size=1"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "--bn_refresh_batch_size must be >= 2" in err[0]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])

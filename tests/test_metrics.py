@@ -117,7 +117,24 @@ def test_mode_shape_measures_shifted_wide_modes_and_stragglers():
   np.testing.assert_allclose(out["mode_offset"], 2.0, atol=0.2)
   # 4,000 coordinates: the pooled std has a relative error of about 1%.
   np.testing.assert_allclose(out["mode_spread"], 1.5, atol=0.08)
-  assert np.isnan(metrics.mode_shape(samples + 10, centers, std)["mode_offset"])
+  empty = metrics.mode_shape(samples + 10, centers, std)
+  assert np.isnan(empty["mode_offset"]) and np.isnan(empty["mode_spread"])
+  assert float(empty["between_modes_fraction"]) == 1.0
+
+
+def test_mode_shape_weighs_each_mode_by_its_core_samples():
+  rng = np.random.default_rng(2)
+  _, centers = ring_mixture(1, rng)
+  std = 0.01
+  # 1,000 samples 4 std off mode 0, 100 centred on mode 2: offset (1000 * 4 + 100 * 0) / 1100.
+  samples = np.concatenate([centers[0] + [4 * std, 0.0] + std * rng.standard_normal((1000, 2)),
+                            centers[2] + std * rng.standard_normal((100, 2))]).astype(np.float32)
+  out = metrics.mode_shape(samples, centers, std)
+  # Sampling noise: 1 / sqrt(1000) on mode 0's mean, about 0.125 on mode 2's |mean|.
+  np.testing.assert_allclose(out["mode_offset"], 4000 / 1100, atol=0.1)
+  np.testing.assert_allclose(out["mode_spread"], 1.0, atol=0.05)
+  # A core radius inside the offset mode's bulk: most of mode 0 falls between the modes.
+  assert float(metrics.mode_shape(samples, centers, std, core=3.0)["between_modes_fraction"]) > 0.5
 
 
 def test_mode_histogram_kl_matches_numpy():

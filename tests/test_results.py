@@ -125,6 +125,11 @@ def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
   assert same == "python -m experiments.evaluate --workdir=W"
   assert results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}}, {}) == (
       "python -m experiments.evaluate --workdir=W --bn_refresh_batches=0")
+  assert results._evaluate_command(
+      "W", {"eval": {"bn_refresh_batches": 50}},
+      {"bn_refresh_batches": 100, "bn_refresh_batch_size": 20000}) == (
+      "python -m experiments.evaluate --workdir=W --bn_refresh_batches=100 "
+      "--bn_refresh_batch_size=20000")
 
 
 def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):

@@ -106,11 +106,14 @@ def mode_shape(samples: jax.Array, centers: jax.Array, std: float, core: float =
     A dict of scalars:
       `between_modes_fraction`: fraction of samples in no mode's core;
       `mode_offset`: the distance `|mean_k d|` from each mode's centre to the mean
-        of its core, averaged over the modes weighted by their core samples (0 for
-        the data, up to sampling noise);
+        of its core, averaged over the modes weighted by their core samples; for
+        the data only sampling noise, about `1.25 / sqrt(n_k)` in 2-D with `n_k`
+        samples a mode (0.07 for the ring's 2,500 samples, 0.125 for the grid's);
+        samples of a one-sided tail within the core count here too;
       `mode_spread`: the per-coordinate standard deviation of `d` about its mode's
-        mean, pooled over the cores (1 for the data); NaN for both when no sample
-        lies in a core.
+        mean, pooled over the cores (1 for the data, biased low by the factor
+        `sqrt(1 - K / N)` of the fitted means); NaN for both when no sample lies
+        in a core.
   """
   samples = jnp.asarray(samples, jnp.float32)
   centers = jnp.asarray(centers, jnp.float32)
@@ -120,16 +123,13 @@ def mode_shape(samples: jax.Array, centers: jax.Array, std: float, core: float =
   in_core = (jnp.min(sq_dists, axis=1) <= (core * std) ** 2).astype(jnp.float32)
   d = (samples - centers[nearest]) / std * in_core[:, None]
   counts = jnp.zeros(num_modes).at[nearest].add(in_core)
-  sums = jnp.zeros((num_modes, dim)).at[nearest].add(d)
-  sq_sums = jnp.zeros(num_modes).at[nearest].add(jnp.sum(d ** 2, axis=1))
-  means = sums / jnp.maximum(counts, 1.0)[:, None]
+  means = jnp.zeros((num_modes, dim)).at[nearest].add(d) / jnp.maximum(counts, 1.0)[:, None]
   total = jnp.sum(counts)  # NaN metrics below when 0, which is what we want.
-  # Sum over a core of |d - mean_k|^2 is sum |d|^2 - n_k |mean_k|^2.
-  scatter = jnp.sum(sq_sums - counts * jnp.sum(means ** 2, axis=1))
+  scatter = jnp.sum(((d - means[nearest]) * in_core[:, None]) ** 2)  # Two passes: no cancellation.
   return {
       "between_modes_fraction": jnp.mean(1.0 - in_core),
       "mode_offset": jnp.sum(counts * jnp.linalg.norm(means, axis=1)) / total,
-      "mode_spread": jnp.sqrt(jnp.maximum(scatter, 0.0) / (total * dim)),
+      "mode_spread": jnp.sqrt(scatter / (total * dim)),
   }
 
 
