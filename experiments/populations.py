@@ -27,6 +27,7 @@ import json
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
@@ -188,7 +189,9 @@ class Population(NamedTuple):
     return len(self.members)
 
   def init_state(self):
-    examples = np.stack([e.example() for e in self.member_experiments])
+    # A jax array: under eval_shape a numpy constant would reach custom_vjp layers
+    # (adjoint convolutions) uncanonicalised, which JAX refuses.
+    examples = jnp.asarray(np.stack([e.example() for e in self.member_experiments]))
     data = self.experiment.data
     spec = data.spec
 

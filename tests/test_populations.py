@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the repository root.
 
+from configs import dcgan  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import ring  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import populations  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -87,6 +88,17 @@ def test_num_seeds_makes_a_population_of_consecutive_seeds():
   config.num_seeds = 0
   with pytest.raises(UserError, match="num_seeds=0"):
     populations.plan(config)
+
+
+def test_a_population_of_convolutional_runs_builds():
+  """DCGAN's adjoint convolutions are custom-VJP layers: the members' example batches
+  reach them inside the population's traced init, and must be JAX arrays there."""
+  mnist = ROOT.parent / "shared" / "data" / "mnist"
+  config = dcgan.get_config(f"dataset=idx:{mnist},runlocal")
+  config.num_seeds = 2
+  (job,) = populations.plan(config)
+  population = populations.build(job.members)
+  assert population.abstract_state.step.shape == (2,)
 
 
 def test_spread_reports_mean_std_min_max():
