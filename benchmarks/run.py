@@ -196,19 +196,18 @@ def jax_pacgan_ring(num_steps: int, donate: bool = True):
   (`experiments.builders.build_gan`); returns `(runner, data)` as `jax_ring`.
   """
   import jax  # pylint: disable=g-import-not-at-top
-  import gan_jax  # pylint: disable=g-import-not-at-top
   from configs import ring  # pylint: disable=g-import-not-at-top
   from experiments import builders, datasets  # pylint: disable=g-import-not-at-top
 
   config = ring.get_config()
   gan = builders.build_gan(config, datasets.DataSpec("points", (2,)))
   multi = builders.make_multi_step(config, gan)  # The runner's steps, as many as a call holds.
-  step = gan_jax.make_train_step(gan, update=config.update_rule)  # One, for its FLOPs.
   calls = max(num_steps // RING_STEPS_PER_CALL, 1)
   data = torch_dcgan.ring_data(calls * RING_STEPS_PER_CALL * torch_dcgan.RING_BATCH)
   data = data.reshape(calls, RING_STEPS_PER_CALL, torch_dcgan.RING_BATCH, 2)
+  # One step's FLOPs: the same steps on a call of one batch (a scan body counts once).
   runner = JaxStep(gan, multi, data[0], steps_per_call=RING_STEPS_PER_CALL, donate=donate,
-                   flops_fn=lambda state, batches, key: _flops(step, state, batches[0], key))
+                   flops_fn=lambda state, batches, key: _flops(multi, state, batches[:1], key))
   return runner, jax.device_put(data)
 
 

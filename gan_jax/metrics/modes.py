@@ -42,6 +42,15 @@ def _kl_to_uniform(counts: jax.Array) -> jax.Array:
   return jnp.sum(xlogy(p, p * counts.shape[0]))
 
 
+def _nearest(samples, centers):
+  """float32 `(samples, centers, nearest centre [N], squared distance to it [N])`."""
+  samples = jnp.asarray(samples, jnp.float32)
+  centers = jnp.asarray(centers, jnp.float32)
+  # K is small (8, 25): the full [N, K] difference tensor is cheap and exact.
+  sq_dists = jnp.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
+  return samples, centers, jnp.argmin(sq_dists, axis=1), jnp.min(sq_dists, axis=1)
+
+
 @functools.partial(jax.jit, static_argnames=("threshold",))
 def mode_coverage(
     samples: jax.Array, centers: jax.Array, std: float, threshold: float = 3.0
@@ -68,12 +77,8 @@ def mode_coverage(
       `kl_to_uniform`: `KL(p || U_K)` of the high-quality samples' histogram over
         the modes, NaN when there are no high-quality samples.
   """
-  samples = jnp.asarray(samples, jnp.float32)
-  centers = jnp.asarray(centers, jnp.float32)
-  # K is small (8, 25): the full [N, K] difference tensor is cheap and exact.
-  sq_dists = jnp.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
-  nearest = jnp.argmin(sq_dists, axis=1)
-  high_quality = jnp.min(sq_dists, axis=1) <= (threshold * std) ** 2
+  samples, centers, nearest, sq_dist = _nearest(samples, centers)
+  high_quality = sq_dist <= (threshold * std) ** 2
   counts = jnp.zeros(centers.shape[0]).at[nearest].add(high_quality.astype(jnp.float32))
   return {
       "modes_covered": jnp.sum(counts > 0).astype(jnp.int32),
@@ -115,12 +120,9 @@ def mode_shape(samples: jax.Array, centers: jax.Array, std: float, core: float =
         `sqrt(1 - K / N)` of the fitted means); NaN for both when no sample lies
         in a core.
   """
-  samples = jnp.asarray(samples, jnp.float32)
-  centers = jnp.asarray(centers, jnp.float32)
+  samples, centers, nearest, sq_dist = _nearest(samples, centers)
   num_modes, dim = centers.shape
-  sq_dists = jnp.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
-  nearest = jnp.argmin(sq_dists, axis=1)
-  in_core = (jnp.min(sq_dists, axis=1) <= (core * std) ** 2).astype(jnp.float32)
+  in_core = (sq_dist <= (core * std) ** 2).astype(jnp.float32)
   d = (samples - centers[nearest]) / std * in_core[:, None]
   counts = jnp.zeros(num_modes).at[nearest].add(in_core)
   means = jnp.zeros((num_modes, dim)).at[nearest].add(d) / jnp.maximum(counts, 1.0)[:, None]
