@@ -75,9 +75,14 @@ def train_seconds(workdir: str, step: int):
 
 
 def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
-  """The experiments.evaluate line that gives `protocol` on `workdir` (flags where it
-  departs from the run's config)."""
+  """The experiments.evaluate line that gives `protocol` on `workdir`: the checkpoint's
+  step and the sample count always, other flags where they depart from the run's config."""
   line = f"python -m experiments.evaluate --workdir={workdir}"
+  for flag in ("step", "num_samples"):
+    if flag in protocol:
+      line += f" --{flag}={protocol[flag]}"
+  if protocol.get("seed", 0):
+    line += f" --seed={protocol['seed']}"
   refresh = protocol.get("bn_refresh_batches", 0)
   if refresh != (config.get("eval") or {}).get("bn_refresh_batches", 0):
     line += f" --bn_refresh_batches={refresh}"

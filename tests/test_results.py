@@ -117,7 +117,8 @@ def test_a_malformed_anchor_or_goal_is_refused_in_one_line(capsys, published, go
 
 
 def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
-  """The evaluate line reproduces the protocol: a batch-norm refresh the config lacks is a flag."""
+  """The evaluate line reproduces the protocol: the step, the sample count, a seed other than
+  0 and a batch-norm refresh the config lacks are flags."""
   line = results._evaluate_command("W", {"eval": {}}, {"bn_refresh_batches": 50})
   assert line == "python -m experiments.evaluate --workdir=W --bn_refresh_batches=50"
   same = results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}},
@@ -130,6 +131,9 @@ def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
       {"bn_refresh_batches": 100, "bn_refresh_batch_size": 20000}) == (
       "python -m experiments.evaluate --workdir=W --bn_refresh_batches=100 "
       "--bn_refresh_batch_size=20000")
+  protocol = {"step": 121100, "num_samples": 2500, "seed": 3, "bn_refresh_batches": 50}
+  assert results._evaluate_command("W", {"eval": {"bn_refresh_batches": 50}}, protocol) == (
+      "python -m experiments.evaluate --workdir=W --step=121100 --num_samples=2500 --seed=3")
 
 
 def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
