@@ -108,6 +108,9 @@ def optimizer(name: str = "adam", lr: float = 1e-4, **overrides) -> ml_collectio
       b2=0.999,  # adam, optimistic_adam
       eps=1e-8,
       decay=0.9,  # rmsprop's moving average of squared gradients
+      initial_scale=0.0,  # rmsprop's first value of that average (PyTorch 0, TF1 1)
+      # rmsprop's g / sqrt(avg + eps) (optax, TF1), or False: g / (sqrt(avg) + eps) (PyTorch).
+      eps_in_sqrt=True,
       momentum=0.0,  # sgd, rmsprop
       # lr * lr_decay ** (updates // lr_decay_every), never below lr_min; 1.0: constant.
       lr_decay=1.0,

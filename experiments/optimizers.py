@@ -18,7 +18,9 @@ def _scheduled(factory, learning_rate, **hyperparams):
   """`factory(learning_rate, **hyperparams)`; a schedule among `hyperparams` (a
   momentum ramp, R3GAN's beta2) is evaluated at the update count."""
   if any(callable(value) for value in hyperparams.values()):
-    return optax.inject_hyperparams(factory)(learning_rate=learning_rate, **hyperparams)
+    forms = tuple(name for name in hyperparams if name in transforms.FORMS)
+    return optax.inject_hyperparams(factory, static_args=forms)(
+        learning_rate=learning_rate, **hyperparams)
   return factory(learning_rate, **hyperparams)
 
 
@@ -46,6 +48,7 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
   require(c.eps >= 0, f"{field}.eps", c.eps, ">= 0")
   require(0 <= c.decay < 1, f"{field}.decay", c.decay, "in [0, 1)")
   require(0 <= c.momentum < 1, f"{field}.momentum", c.momentum, "in [0, 1)")
+  require(c.initial_scale >= 0, f"{field}.initial_scale", c.initial_scale, ">= 0")
   require(0 < c.lr_decay <= 1, f"{field}.lr_decay", c.lr_decay, "in (0, 1] (1 = constant)")
   require(c.lr_decay_every >= 1, f"{field}.lr_decay_every", c.lr_decay_every, ">= 1")
   require(0 <= c.lr_min <= c.lr, f"{field}.lr_min", c.lr_min, f"in [0, lr={c.lr}]")
@@ -108,8 +111,9 @@ def build_optimizer(config, field: str, hparams=None) -> optax.GradientTransform
     parts = [call_plugin(make, c.name, f"{field}.name", optax.GradientTransformation, lr)]
   else:
     taken = inspect.signature(make).parameters
+    forms = {name: bool(c[name]) for name in transforms.FORMS if name in taken}
     parts = [_scheduled(make, lr, **{name: values(name) for name in transforms.HYPERPARAMETERS
-                                     if name in taken})]
+                                     if name in taken}, **forms)]
   if c.max_norm:
     parts.append(transforms.max_norm_params(value("max_norm")))
   if c.clip:

@@ -286,4 +286,6 @@ OPTIMIZERS = {
     "sgd": optax.sgd,
     "optimistic_adam": optimistic_adam,
 }
-HYPERPARAMETERS = ("b1", "b2", "eps", "decay", "momentum")
+HYPERPARAMETERS = ("b1", "b2", "eps", "decay", "momentum", "initial_scale")
+# Switches of an update rule's form (not values): passed where its signature names them.
+FORMS = ("eps_in_sqrt",)

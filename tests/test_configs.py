@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,9 +293,11 @@ def test_every_registered_update_rule_gets_the_config_hyperparameters_it_names(n
   config = _load("dcgan").get_config()
   c = config.d_optimizer
   c.name, c.lr, c.b1, c.b2, c.eps, c.decay, c.momentum = name, 0.1, 0.3, 0.7, 0.2, 0.6, 0.4
+  c.initial_scale, c.eps_in_sqrt = 0.5, False
   factory = transforms.OPTIMIZERS[name]
   taken = inspect.signature(factory).parameters
-  expected = factory(0.1, **{k: c[k] for k in transforms.HYPERPARAMETERS if k in taken})
+  expected = factory(0.1, **{k: c[k] for k in transforms.HYPERPARAMETERS + transforms.FORMS
+                             if k in taken})
   params, grads = {"w": jnp.arange(3.0)}, {"w": jnp.array([1.0, -2.0, 0.5])}
   built = optimizers.build_optimizer(config, "d_optimizer")
   got_state, want_state = built.init(params), expected.init(params)
@@ -303,6 +306,43 @@ def test_every_registered_update_rule_gets_the_config_hyperparameters_it_names(n
     want, want_state = expected.update(grads, want_state, params)
     np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
   assert taken.keys() & set(transforms.HYPERPARAMETERS), name
+
+
+def test_rmsprop_takes_pytorchs_form_and_tf1s():
+  """eps_in_sqrt=False is torch.optim.RMSprop; initial_scale=1 with eps inside the root
+  is TF1's RMSPropOptimizer (its squared-gradient average starts at ones)."""
+  torch = pytest.importorskip("torch")
+  config = _load("wgan").get_config()
+  c = config.d_optimizer
+  c.clip, c.lr, c.decay, c.eps = 0.0, 0.1, 0.6, 0.05
+  w0, grads = np.array([0.3, -1.0, 2.0], np.float32), [[1.0, -2.0, 0.01], [0.5, 0.5, -3.0]]
+  c.eps_in_sqrt, c.initial_scale = False, 0.0
+  ours, theirs = _run_optimizer(optimizers.build_optimizer(config, "d_optimizer"), w0, grads), []
+  w = torch.tensor(w0, requires_grad=True)
+  opt = torch.optim.RMSprop([w], lr=0.1, alpha=0.6, eps=0.05)
+  for g in grads:
+    w.grad = torch.tensor(g)
+    opt.step()
+    theirs.append(w.detach().numpy().copy())
+  np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+  c.eps_in_sqrt, c.initial_scale = True, 1.0
+  ours = _run_optimizer(optimizers.build_optimizer(config, "d_optimizer"), w0, grads)
+  avg, w, want = np.ones(3), w0.astype(np.float64), []
+  for g in np.array(grads):
+    avg = 0.6 * avg + 0.4 * g**2
+    w = w - 0.1 * g / np.sqrt(avg + 0.05)
+    want.append(w)
+  np.testing.assert_allclose(ours, want, rtol=1e-6)
+
+
+def _run_optimizer(optimizer, w0, grads):
+  params = {"w": jnp.asarray(w0)}
+  state, path = optimizer.init(params), []
+  for g in grads:
+    updates, state = optimizer.update({"w": jnp.asarray(g, jnp.float32)}, state, params)
+    params = optax.apply_updates(params, updates)
+    path.append(np.asarray(params["w"]))
+  return path
 
 
 def test_computation_dtype_is_not_part_of_the_architecture():
