@@ -130,15 +130,22 @@ def make_dcgan_step(batch_size: int, seed: int = 0):
   d.apply(_dcgan_init)
   g_opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
   d_opt = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-  bce = torch.nn.BCEWithLogitsLoss()
   real = torch.from_numpy(images(batch_size, seed)).permute(0, 3, 1, 2).contiguous()
-  ones, zeros = torch.ones(batch_size), torch.zeros(batch_size)
+  step = dcgan_step(g, d, g_opt, d_opt)
+  return lambda: step(real, torch.randn(batch_size, DCGAN_LATENT))
 
-  def step():
+
+def dcgan_step(g, d, g_opt, d_opt):
+  """`step(real, z) -> (d_loss, g_loss)`: the loop body of pytorch/examples dcgan."""
+  torch = _torch()
+  bce = torch.nn.BCEWithLogitsLoss()
+
+  def step(real, z):
+    ones, zeros = torch.ones(real.shape[0]), torch.zeros(real.shape[0])
     d.zero_grad(set_to_none=True)
     d_real = bce(d(real), ones)
     d_real.backward()
-    fake = g(torch.randn(batch_size, DCGAN_LATENT))
+    fake = g(z)
     d_fake = bce(d(fake.detach()), zeros)
     d_fake.backward()
     d_opt.step()
@@ -227,6 +234,34 @@ def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int 
   return g, d
 
 
+def pacgan_ring_step(g, d, g_opt, d_opt):
+  """`step(real, z) -> (d_loss, g_loss)`: one simultaneous update of both players.
+
+  Both gradients come from one generator forward and one discriminator forward on
+  the real and on the fake batch (the non-saturating generator loss); each
+  parameter's `.grad` holds its gradient after the step.
+  """
+  torch = _torch()
+  bce = torch.nn.BCEWithLogitsLoss()
+  d_params, g_params = list(d.parameters()), list(g.parameters())
+
+  def step(real, z):
+    fake = g(z)
+    real_logits, fake_logits = d(real), d(fake)
+    ones, zeros = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
+    d_loss = bce(real_logits, ones) + bce(fake_logits, zeros)
+    g_loss = bce(fake_logits, ones)
+    d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss, g_params)
+    for p, grad in zip(d_params + g_params, d_grads + g_grads):
+      p.grad = grad
+    d_opt.step()
+    g_opt.step()
+    return d_loss, g_loss
+
+  return step
+
+
 def make_pacgan_ring_run(num_steps: int, seed: int = 0):
   """`run()` trains `configs/ring.py`'s GAN, simultaneous updates, for `num_steps` steps."""
   torch = _torch()
@@ -234,23 +269,12 @@ def make_pacgan_ring_run(num_steps: int, seed: int = 0):
   g, d = pacgan_networks()
   g_opt = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.8, 0.999))
   d_opt = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.8, 0.999))
-  bce = torch.nn.BCEWithLogitsLoss()
+  step = pacgan_ring_step(g, d, g_opt, d_opt)
   data = torch.from_numpy(ring_data(num_steps * RING_BATCH, seed)).view(num_steps, RING_BATCH, 2)
-  ones, zeros = torch.ones(RING_BATCH, 1), torch.zeros(RING_BATCH, 1)
-  d_params, g_params = list(d.parameters()), list(g.parameters())
 
   def run():
     for real in data:
-      fake = g(torch.randn(RING_BATCH, 2))
-      real_logits, fake_logits = d(real), d(fake)
-      d_loss = bce(real_logits, ones) + bce(fake_logits, zeros)
-      g_loss = bce(fake_logits, ones)
-      d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
-      g_grads = torch.autograd.grad(g_loss, g_params)
-      for p, grad in zip(d_params + g_params, d_grads + g_grads):
-        p.grad = grad
-      d_opt.step()
-      g_opt.step()
+      d_loss, g_loss = step(real, torch.randn(RING_BATCH, 2))
     return d_loss, g_loss
 
   return run
