@@ -54,23 +54,19 @@ def get_config(arg=None):
     common.toy_models(config, (512, 512, 512))
     config.data.batch_size = 256
     rmsprop = dict(decay=0.9, eps=1e-10, initial_scale=1.0, eps_in_sqrt=True)
-    config.g_optimizer = common.optimizer("rmsprop", lr=5e-5, **rmsprop)
-    config.d_optimizer = common.optimizer("rmsprop", lr=5e-5, clip=0.01, **rmsprop)
     config.num_steps = 10_000
     config.steps_per_call = 100
-    config.log_every = 100
-    config.eval_every = config.checkpoint_every = 1_000
   else:
     common.image_models(config, "dcgan")
     config.data.batch_size = 64
     config.model.latent_dim = 100
     # torch.optim.RMSprop(lr=5e-5) of the authors' code: alpha 0.99, eps 1e-8 outside the root.
     rmsprop = dict(decay=0.99, eps=1e-8, eps_in_sqrt=False)
-    config.g_optimizer = common.optimizer("rmsprop", lr=5e-5, **rmsprop)
-    config.d_optimizer = common.optimizer("rmsprop", lr=5e-5, clip=0.01, **rmsprop)
     config.num_steps = 20_000
-    config.log_every = 100
-    config.eval_every = config.checkpoint_every = 1_000
+  config.g_optimizer = common.optimizer("rmsprop", lr=5e-5, **rmsprop)
+  config.d_optimizer = common.optimizer("rmsprop", lr=5e-5, clip=0.01, **rmsprop)
+  config.log_every = 100
+  config.eval_every = config.checkpoint_every = 1_000
   if args.runlocal:
     common.runlocal(config)
   return config

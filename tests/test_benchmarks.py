@@ -37,10 +37,14 @@ def _close(ours, theirs, before, name):
   A wrong layout, loss or layer changes a gradient by a factor; the two frameworks'
   float32 sums, in different orders through several layers, stay well inside this.
   """
-  ours, theirs, before = np.asarray(ours), theirs.detach().numpy(), np.asarray(before)
+  ours, theirs, before = np.asarray(ours), _numpy(theirs), np.asarray(before)
   assert ours.shape == theirs.shape == before.shape, name
   assert np.abs(ours - before).max() > 0, name  # the step moved it
   np.testing.assert_allclose(ours, theirs, rtol=0, atol=_tolerance(ours, before), err_msg=name)
+
+
+def _numpy(x):
+  return x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def _tolerance(ours, before):
@@ -118,11 +122,10 @@ def _compare(layers, new, old, pieces=None):
       theirs = getattr(module, field)
       if pieces and "Maxout" in name:
         by_unit = lambda x: np.asarray(x).reshape(-1, pieces, *x.shape[1:]).sum(1)
-        _close(by_unit(value), torch.from_numpy(by_unit(theirs.detach().numpy())),
-               by_unit(before[field]), f"{name}.{field}, summed over pieces")
+        _close(by_unit(value), by_unit(_numpy(theirs)), by_unit(before[field]),
+               f"{name}.{field}, summed over pieces")
         # A near tie between two pieces may pick a different winner: rarely.
-        routed = np.abs(np.asarray(value) - theirs.detach().numpy()) <= _tolerance(
-            value, before[field])
+        routed = np.abs(np.asarray(value) - _numpy(theirs)) <= _tolerance(value, before[field])
         assert routed.mean() > 0.99, f"{name}.{field}: {routed.mean():.4f} of pieces agree"
       else:
         _close(value, theirs, before[field], f"{name}.{field}")
