@@ -7,6 +7,10 @@ batch 64, a 128-D normal latent, no batch norm in the critic (it would mix the
 per-example gradients), a DCGAN-style generator and critic. On the toy datasets
 (swiss_roll, ring, grid) it takes the paper's toy setting instead: ReLU MLPs of 3
 layers of 512 units, batch 256, lambda = 0.1 (the authors' gan_toy.py).
+Differences from that script: its weights start He-uniform, here LeCun-normal;
+its ring is 8 Gaussians of std 0.014 on a circle of radius 1.41, here PacGAN's
+ring (std 0.01, radius 1), scored as PacGAN scores it; 100,000 generator updates
+there, 2,000 here.
 
 Run (argument `dataset=` as in dcgan.py, or swiss_roll | ring | grid;
 `runlocal` is a 20-step check):

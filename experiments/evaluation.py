@@ -12,7 +12,10 @@ protocol's sample count, 10,000 for MNIST). What it computes depends on the data
 * MNIST-like `[28, 28, 1]` images, pixels in [0, 1]: the Parzen-window
   log-likelihood of Goodfellow et al. (2014) (`parzen_log_likelihood`,
   `parzen_std_error`, `parzen_sigma`): sigma chosen on a validation split, the
-  mean log-likelihood of the test set with its standard error. Where the MNIST
+  mean log-likelihood of the test set with its standard error; beside it the test
+  mean at the grid's best sigma for the test set itself
+  (`parzen_best_log_likelihood`, `parzen_best_sigma`), an upper bound of what any
+  validation protocol on that grid can give. Where the MNIST
   classifier checkpoint exists, metrics of its features against the test set:
   `frechet_distance`, `kid_mean`/`kid_std`, `classifier_score(_std)`,
   `precision`, `recall`, `class_coverage`, `class_kl_to_uniform`.
@@ -181,7 +184,9 @@ def _mnist_metrics(samples: np.ndarray, target: Target) -> dict:
   parzen = gmetrics.parzen_evaluate(flat, target.validation, gdata.to_float(
       target.test.reshape(len(target.test), -1), "sigmoid"))
   out.update(parzen_log_likelihood=parzen["log_likelihood"],
-             parzen_std_error=parzen["std_error"], parzen_sigma=parzen["sigma"])
+             parzen_std_error=parzen["std_error"], parzen_sigma=parzen["sigma"],
+             parzen_best_log_likelihood=parzen["best_log_likelihood"],
+             parzen_best_sigma=parzen["best_sigma"])
   if target.classifier is None:
     return out
   real_features = target.test_features

@@ -27,7 +27,8 @@ from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-i
 from gan_jax import metrics as gmetrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-MNIST_KEYS = {"parzen_log_likelihood", "parzen_std_error", "parzen_sigma"}
+MNIST_KEYS = {"parzen_log_likelihood", "parzen_std_error", "parzen_sigma",
+              "parzen_best_log_likelihood", "parzen_best_sigma"}
 CLASSIFIER_KEYS = {"frechet_distance", "kid_mean", "kid_std", "classifier_score",
                    "classifier_score_std", "precision", "recall", "class_coverage",
                    "class_kl_to_uniform"}

@@ -209,6 +209,11 @@ def test_parzen_on_mnist_sized_points_and_sigma_selection(mnist_test):
   np.testing.assert_allclose(
       out["log_likelihood"], _parzen_reference(samples, test, out["sigma"]).mean(), rtol=1e-5
   )
+  # The test set's own best sigma on the grid: an upper bound of the protocol's figure.
+  test_refs = [_parzen_reference(samples, test, s).mean() for s in sigmas]
+  assert out["best_sigma"] == pytest.approx(sigmas[int(np.argmax(test_refs))], rel=1e-6)
+  np.testing.assert_allclose(out["best_log_likelihood"], max(test_refs), rtol=1e-5)
+  assert out["best_log_likelihood"] >= out["log_likelihood"]
 
 
 # ---------------------------------------------------------------- Frechet distance, FeatureStats
