@@ -135,8 +135,13 @@ def select_parzen_sigma(
     The selected sigma, a Python float.
   """
   sigmas = np.asarray(sigmas, np.float32)
-  lls = parzen_log_likelihoods(samples, validation, sigmas, batch_size=batch_size)
-  return float(sigmas[int(jnp.argmax(jnp.mean(lls, axis=1)))])
+  return float(sigmas[_best_index(samples, validation, sigmas, batch_size)])
+
+
+def _best_index(samples, data, sigmas, batch_size) -> int:
+  """The index of the sigma maximising the mean log-likelihood of `data`."""
+  lls = parzen_log_likelihoods(samples, data, sigmas, batch_size=batch_size)
+  return int(jnp.argmax(jnp.mean(lls, axis=1)))
 
 
 def parzen_evaluate(
@@ -166,11 +171,10 @@ def parzen_evaluate(
     Python floats.
   """
   sigmas = np.asarray(sigmas, np.float32)
-  sigma = select_parzen_sigma(samples, validation, sigmas, batch_size)
+  chosen = _best_index(samples, validation, sigmas, batch_size)
   lls = parzen_log_likelihoods(samples, test, sigmas, batch_size=batch_size)  # [S, M]
   means = jnp.mean(lls, axis=1)
-  chosen = int(np.flatnonzero(sigmas == np.float32(sigma))[0])
   best = int(jnp.argmax(means))
-  return {"sigma": sigma, "log_likelihood": float(means[chosen]),
+  return {"sigma": float(sigmas[chosen]), "log_likelihood": float(means[chosen]),
           "std_error": float(jnp.std(lls[chosen]) / math.sqrt(lls.shape[1])),
           "best_sigma": float(sigmas[best]), "best_log_likelihood": float(means[best])}
