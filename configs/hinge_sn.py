@@ -18,7 +18,11 @@ Run (argument `dataset=` as in dcgan.py; `arch=resnet|cnn`; `runlocal` is a
 Expected: the paper reports an Inception score of about 8.2 on CIFAR-10 with the
 ResNet pair after 50,000 generator updates. Not trained to the end here: a step
 takes 5 discriminator updates of convolutional networks, many seconds per step
-on a 2-core CPU, so use an accelerator.
+on a 2-core CPU, so use an accelerator. Measured on MNIST (`dataset=idx:DIR`,
+`arch=cnn`, 3 seeds as one population, results/hinge_sn_mnist.json): 0.6-0.8 steps/s
+for the population on 2 cores (about 20 hours for 50,000 steps); at step 1,801, 10,000
+samples (`python -m experiments.evaluate`) score a classifier-feature FD of 58.6 +- 0.8
+and Parzen 90.9 +- 0.6, all ten digits every seed, still improving.
 
 References:
   Miyato et al., 2018, "Spectral Normalization for Generative Adversarial
