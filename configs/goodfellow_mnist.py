@@ -39,7 +39,7 @@ k=1, the 22,699 local training images; results/goodfellow_mnist.json): all ten
 digit classes every seed, Parzen window log-likelihood on the MNIST test set
 (`python -m experiments.evaluate`, 10,000 samples) 102.7 +- 7.1 at 10,000 steps,
 131.0 +- 3.1 at 20,000, 151.5 +- 8.2 at 50,000 and 164.9 +- 1.4 at 100,000 (178
-minutes for the population alone), rising ever more slowly: the run's own evaluations
+minutes for the population, its second half beside a low-priority run), rising ever more slowly: the run's own evaluations
 (2,500 samples) gained 9 nats from 50,000 to 80,000 steps and 2 from 80,000 to
 100,000. The config trains the authors' 124,500 updates; the paper reports 225 +- 2.
 The evaluation picks sigma on the last 2,000 local training images (seen in
