@@ -23,13 +23,14 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 
 from absl import flags
 
 from experiments import workdir as workdirs
-from experiments.command import parse_flags
+from experiments.command import load_config, parse_flags
 from experiments.errors import UserError
 
 RESULTS_DIR = "results"
@@ -194,24 +195,40 @@ def _goal_text(goal: dict, lead: str = "goal, every seed") -> str:
   return f"{lead}: " + ", ".join(parts)
 
 
+def config_steps(record: dict) -> int:
+  """The length of the config file that the record's run command names, as the file reads now.
+
+  A run may be cut short by its own `--config.num_steps`; its row is measured against
+  the config's length (the paper's, where the config reproduces it). A command that
+  names no config file: the run's own length.
+  """
+  words = shlex.split(record["commands"][0]) if record.get("commands") else []
+  spec = next((word.partition("=")[2] for word in words if word.startswith("--config=")), None)
+  return record["num_steps"] if spec is None else load_config(spec)[0].num_steps
+
+
 def verdict(record: dict) -> str:
   """Where the row stands against the published figure (or its goal), in words."""
+  steps = config_steps(record)
+  length = "" if record["step"] >= steps else (
+      f"trained {record['step']:,} of the config's {steps:,} steps")
   if record.get("goal"):
     misses = goal_misses(record)
     if misses:
-      return f"**short of the goal** ({', '.join(misses)} missed by a seed)"
-    return "meets the goal on every seed"
+      return f"**short of the goal** ({', '.join(misses)} missed by a seed{_also(length)})"
+    return "meets the goal on every seed" + (f" ({length})" if length else "")
   published = record.get("published") or {}
   values = published.get("values") or {}
   if not values and published.get("shows"):
     # A qualitative anchor (a figure, not a table): each seed must show what it shows.
     misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
     if misses:
-      return f"**short of the paper's figure** ({', '.join(misses)} missed by a seed)"
+      return (f"**short of the paper's figure** ({', '.join(misses)} missed by a seed"
+              f"{_also(length)})")
     shown = ", ".join(SHOWN.get(field, (field,))[0] for field in published["shows"])
-    return f"as the paper's figure shows ({shown}), on every seed"
+    return f"as the paper's figure shows ({shown}), on every seed" + _also(length)
   if not values:
-    return "no published figure"
+    return "no published figure" + _also(length)
   short = []
   for field, (mean, error) in values.items():
     got = record["metrics"].get(field, {}).get("mean")
@@ -220,11 +237,13 @@ def verdict(record: dict) -> str:
       short.append(f"{label} not measured")
     elif abs(got - mean) > 2 * error:
       short.append(f"{label} {'above' if got > mean else 'below'}")
-  length = ("" if record["step"] >= record["num_steps"] else
-            f"; trained {record['step']:,} of the config's {record['num_steps']:,} steps")
   if short:
-    return f"**short of the paper** ({', '.join(short)} its ±2 SE{length})"
-  return f"inside the paper's ±2 SE{length}"
+    return f"**short of the paper** ({', '.join(short)} its ±2 SE{_also(length)})"
+  return f"inside the paper's ±2 SE{_also(length)}"
+
+
+def _also(length: str) -> str:
+  return f"; {length}" if length else ""
 
 
 def render(records: list[dict]) -> str:

@@ -48,6 +48,14 @@ def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert results.verdict(_record(7.4)) == "**short of the paper** (modes above its ±2 SE)"
   assert results.verdict(_record(5.2)) == "**short of the paper** (modes below its ±2 SE)"
   assert "trained 100,000 of the config's 400,000" in results.verdict(_record(6.3, 100_000))
+  # A run cut short by its own --config.num_steps is measured against its config file's length.
+  record = dict(_record(6.3, 100_000), num_steps=100_000, commands=[
+      "python -m experiments.run --config=configs/ring.py --config.num_steps=100000 --workdir=W"])
+  assert results.verdict(record) == (
+      "inside the paper's ±2 SE; trained 100,000 of the config's 400,000 steps")
+  record["published"] = {"source": "no published figure"}
+  assert results.verdict(record) == (
+      "no published figure; trained 100,000 of the config's 400,000 steps")
   table = results.render([_record(7.2)])
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
 
