@@ -80,7 +80,7 @@ def load_config(spec: str):
   return config, module
 
 
-def _split_config_flag(argv: list[str]):
+def split_config_flag(argv: list[str]):
   """`(spec, rest)`: the value of --config and argv without it (None if absent)."""
   spec, rest, i = None, [], 0
   while i < len(argv):
@@ -122,7 +122,7 @@ def _flag_message(text: str) -> str:
 
 def parse_command(argv: list[str]) -> Command:
   """Parses the command line of experiments.run into a `Command`; raises UserError."""
-  spec, rest = _split_config_flag(argv[1:])
+  spec, rest = split_config_flag(argv[1:])
   if spec is None:
     if any(a.startswith("--workdir") for a in rest) or not any(
         a.startswith("--config.") for a in rest):

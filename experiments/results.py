@@ -30,7 +30,7 @@ import sys
 from absl import flags
 
 from experiments import workdir as workdirs
-from experiments.command import load_config, parse_flags
+from experiments.command import load_config, parse_flags, split_config_flag
 from experiments.errors import UserError
 
 RESULTS_DIR = "results"
@@ -202,8 +202,7 @@ def config_steps(record: dict) -> int:
   the config's length (the paper's, where the config reproduces it). A command that
   names no config file: the run's own length.
   """
-  words = shlex.split(record["commands"][0]) if record.get("commands") else []
-  spec = next((word.partition("=")[2] for word in words if word.startswith("--config=")), None)
+  spec, _ = split_config_flag(shlex.split(record["commands"][0]) if record.get("commands") else [])
   return record["num_steps"] if spec is None else load_config(spec)[0].num_steps
 
 
@@ -211,12 +210,12 @@ def verdict(record: dict) -> str:
   """Where the row stands against the published figure (or its goal), in words."""
   steps = config_steps(record)
   length = "" if record["step"] >= steps else (
-      f"trained {record['step']:,} of the config's {steps:,} steps")
+      f"; trained {record['step']:,} of the config's {steps:,} steps")
   if record.get("goal"):
     misses = goal_misses(record)
     if misses:
-      return f"**short of the goal** ({', '.join(misses)} missed by a seed{_also(length)})"
-    return "meets the goal on every seed" + (f" ({length})" if length else "")
+      return f"**short of the goal** ({', '.join(misses)} missed by a seed{length})"
+    return "meets the goal on every seed" + length
   published = record.get("published") or {}
   values = published.get("values") or {}
   if not values and published.get("shows"):
@@ -224,11 +223,11 @@ def verdict(record: dict) -> str:
     misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
     if misses:
       return (f"**short of the paper's figure** ({', '.join(misses)} missed by a seed"
-              f"{_also(length)})")
+              f"{length})")
     shown = ", ".join(SHOWN.get(field, (field,))[0] for field in published["shows"])
-    return f"as the paper's figure shows ({shown}), on every seed" + _also(length)
+    return f"as the paper's figure shows ({shown}), on every seed" + length
   if not values:
-    return "no published figure" + _also(length)
+    return "no published figure" + length
   short = []
   for field, (mean, error) in values.items():
     got = record["metrics"].get(field, {}).get("mean")
@@ -238,12 +237,8 @@ def verdict(record: dict) -> str:
     elif abs(got - mean) > 2 * error:
       short.append(f"{label} {'above' if got > mean else 'below'}")
   if short:
-    return f"**short of the paper** ({', '.join(short)} its ±2 SE{_also(length)})"
-  return f"inside the paper's ±2 SE{_also(length)}"
-
-
-def _also(length: str) -> str:
-  return f"; {length}" if length else ""
+    return f"**short of the paper** ({', '.join(short)} its ±2 SE{length})"
+  return f"inside the paper's ±2 SE{length}"
 
 
 def render(records: list[dict]) -> str:
