@@ -7,14 +7,19 @@ discriminator of two maxout layers (240 units, 5 pieces) with dropout; k
 discriminator updates per generator update, each on its own minibatch of 100 with
 fresh noise (Algorithm 1); SGD with learning rate 0.1 decayed by 1.000004 per
 update down to 1e-6, and momentum ramped linearly from 0.5 to 0.7 over epochs 1 to
-250 (`MomentumAdjustor`; 249 epochs of the paper's 500 minibatches = 124,500
-updates). One departure, measured: the authors start the generator's output bias
+250 (`MomentumAdjustor`). The authors' length is not known: mnist.yaml's
+termination criterion is commented out, so pylearn2's SGD trains until it is stopped
+(its `continue_learning` is True without a criterion), saving over one file every
+epoch, and the paper states no length. The config ends where the momentum ramp
+ends, 249 epochs of the paper's 500 minibatches = 124,500 updates, the shortest
+run that completes the authors' schedule (the learning rate reaches its floor only
+after about 2.9 million updates). One departure, measured: the authors start the generator's output bias
 at the logit of the training images' mean pixels; here (seed 0) that made the
 discriminator win after about 2,000 steps and the generator collapse to one digit
 (Parzen -624 at 20,000 steps), so the bias starts at zero;
 `--config.model.g.output_bias=marginals` restores the authors' initialisation. Not
 reproduced: the paper's 50,000 training images (the local files hold 22,699, of
-which the 124,500 updates make 548 epochs).
+which 124,500 updates make 548 epochs).
 
 The paper's Algorithm 1 is the minimax game, whose generator loss log(1 - D(G(z)))
 saturates early; the paper recommends maximising log D(G(z)) instead. Argument
@@ -41,7 +46,8 @@ digit classes every seed, Parzen window log-likelihood on the MNIST test set
 131.0 +- 3.1 at 20,000, 151.5 +- 8.2 at 50,000 and 164.9 +- 1.4 at 100,000 (178
 minutes for the population, its second half beside a low-priority run), rising ever more slowly: the run's own evaluations
 (2,500 samples) gained 9 nats from 50,000 to 80,000 steps and 2 from 80,000 to
-100,000. The config trains the authors' 124,500 updates; the paper reports 225 +- 2.
+100,000. The config trains 124,500 updates (the momentum ramp's end; the authors'
+own length is unknown, see above); the paper reports 225 +- 2.
 The evaluation picks sigma on the last 2,000 local training images (seen in
 training; the authors' parzen_ll.py uses 1,000 unseen images of train[50000:60000]);
 at 50,000 and 100,000 steps that choice is, on every seed, also the grid's best sigma for the
@@ -81,7 +87,7 @@ def get_config(arg=None):
              lr_decay=1 / 1.000004, lr_min=1e-6)
   config.g_optimizer = common.optimizer("sgd", lr=0.1, **sgd)
   config.d_optimizer = common.optimizer("sgd", lr=0.1, **sgd)
-  config.num_steps = 249 * 500  # The authors' 124,500 updates (see above).
+  config.num_steps = 249 * 500  # The end of the momentum ramp (see above).
   config.steps_per_call = 10
   config.log_every = 100
   config.eval_every = config.checkpoint_every = 1_000

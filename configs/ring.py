@@ -16,7 +16,9 @@ reference's monitoring of the training stream does with its batch-norm updates
 (`eval.bn_refresh_batches`).
 
 Differences that remain: the reference trains on a fixed set of 100,000 points (400
-passes), this config draws fresh points every step; its batch norm uses epsilon 1e-4
+passes), drawn once and then resampled with replacement (`GaussianPackingMixture` in
+its `pacgan/datasets.py`: about 63% of them distinct), this config draws fresh points
+every step; its batch norm uses epsilon 1e-4
 (here 1e-5) and averages the standard deviation (here the variance); it refreshes
 those averages after every epoch, before it scores, and the refresh here happens at
 each evaluation (every 20,000 steps) and leaves training's own averages untouched;
