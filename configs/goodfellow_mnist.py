@@ -37,7 +37,10 @@ dcgan.py (default mnist from tensorflow-datasets; `idx:DIR` for local files),
 The authors' update is one simultaneous step of both players on the same samples
 and dropout masks, with the discriminator's loss halved (`AdversaryCost2`'s 0.5;
 `--config.update_rule=simultaneous --config.d_optimizer.lr=0.05` with the marginal
-initialisation, measured below); their mnist.yaml sets no max column norm.
+initialisation, measured below); their mnist.yaml sets no max column norm. The
+default alternating update keeps the paper's Algorithm 1 loss, without that 0.5, so
+its discriminator steps twice as far as the authors' code would at the same
+learning rate (not measured here).
 
 Expected on a 2-core CPU (measured, 3 seeds as one population, non_saturating,
 k=1, the 22,699 local training images; results/goodfellow_mnist.json): all ten

@@ -46,8 +46,9 @@ DEFAULT_CLASSIFIER = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "mnist_classifier")
 # The protocols' sample counts (the standalone command's defaults).
 PROTOCOL_SAMPLES = {"mixture": 2_500, "one_d": 10_000, "mnist": 10_000, "stacked_mnist": 26_000}
-# Goodfellow et al. hold out the last 10,000 of MNIST's 60,000 training images to
-# choose sigma; with the 22,699 local training images we hold out the last 2,000.
+# Goodfellow et al. choose sigma on the first 1,000 of the last 10,000 of MNIST's
+# 60,000 training images (parzen_ll.py's limit_size); with all 60,000 present we use
+# those 10,000, with the 22,699 local training images the last 2,000.
 VALIDATION_SIZE = {True: 10_000, False: 2_000}  # keyed by "the full 60k set is present"
 CHUNK = 1_000  # Samples per generator call.
 STACKED_ACCURACY_SIZE = 10_000  # Stacked test images the digit reader is checked on.

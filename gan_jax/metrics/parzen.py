@@ -7,7 +7,8 @@ fit an isotropic Gaussian kernel density estimate on `N` generated samples `s_i`
   log p(x) = logsumexp_i(-||x - s_i||^2 / (2 sigma^2)) - log N - D/2 log(2 pi sigma^2),
 
 choose `sigma` by maximising the mean log-likelihood of a validation set
-(MNIST: the last 10,000 training images), then report the mean log-likelihood of
+(MNIST: the original code's `parzen_ll.py` takes the first 1,000 of the last
+10,000 training images, `limit_size=1000`), then report the mean log-likelihood of
 the test set and its standard error. The original code evaluates 10,000 samples
 and a grid of 10 sigmas in `logspace(-1, 0)` on MNIST scaled to [0, 1].
 
