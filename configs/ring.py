@@ -7,8 +7,9 @@ without bias, batch norm, ReLU, then a linear output with bias; a discriminator 
 maxout layers of 200 units with 5 pieces and a linear output (packed: the M samples of
 a pack are concatenated); weights N(0, 0.02^2), biases 0; Adam 1e-4 with beta1 0.8 for
 both players, which update simultaneously from the same point (the reference's
-`ali_algorithm`); the non-saturating generator loss; batch 100; 400,000 steps (400
-epochs of 1,000 batches). Evaluation draws 2,500 samples: a sample is high quality
+`ali_algorithm`); the non-saturating generator loss; batches of 100 discriminator
+inputs (with `pac=M`, 100 packs of M: 100 * M real and 100 * M generated points a
+step); 400,000 steps (400 epochs of 1,000 batches). Evaluation draws 2,500 samples: a sample is high quality
 within 3 std of its nearest mode, a mode is covered when it has a high-quality sample.
 Before it samples, the generator's batch-norm averages (momentum 0.95) are re-estimated
 with 50 training-mode passes of 100 latents through the frozen generator, as the
@@ -19,7 +20,9 @@ Differences that remain: the reference trains on a fixed set of 100,000 points (
 passes), drawn once and then resampled with replacement (`GaussianPackingMixture` in
 its `pacgan/datasets.py`: about 63% of them distinct), this config draws fresh points
 every step; its batch norm uses epsilon 1e-4
-(here 1e-5) and averages the standard deviation (here the variance); it refreshes
+(here 1e-5) and averages the standard deviation (here the variance); with `pac=M` its
+generator makes each pack's M members in M passes of 100 latents (batch statistics of
+100 each), here one pass of 100 * M, as are the refresh passes; it refreshes
 those averages after every epoch, before it scores, and the refresh here happens at
 each evaluation (every 20,000 steps) and leaves training's own averages untouched;
 PacGAN reports 10 trials, the results here 3 seeds.
@@ -48,6 +51,9 @@ import ml_collections
 from configs import common
 from experiments import sweeps
 
+PACKS_PER_BATCH = 100
+PACKING_DEGREES = (1, 2, 3, 4)
+
 
 def get_config(arg=None):
   """The ring config; `arg` is "pac=M" and/or "runlocal"."""
@@ -62,7 +68,9 @@ def protocol_config(dataset: str, arg, *, num_steps: int):
   args = common.parse_arg(arg, pac=1, steps=num_steps, runlocal=False)
   config = common.get_config()
   common.set_dataset(config, dataset)
-  config.data.batch_size = 100
+  # 100 discriminator inputs a step: with packing, 100 packs of `pac` samples each
+  # (the reference's epoch is 1,000 batches of 100 packs whatever the packing degree).
+  config.data.batch_size = PACKS_PER_BATCH * args.pac
   config.model.latent_dim = 2  # z ~ N(0, I_2)
   # G: 4 hidden layers of 400 units, dense without bias -> batch norm -> ReLU, a
   # linear output with bias; D: 3 maxout layers of 200 units and 5 pieces, a
@@ -90,4 +98,8 @@ def protocol_config(dataset: str, arg, *, num_steps: int):
 def get_sweep(arg=None):
   """PacGAN's comparison: packing degree 1 (plain GAN) to 4, three seeds each."""
   del arg
-  return sweeps.product(sweeps.axis("model.pack", [1, 2, 3, 4]), sweeps.axis("seed", [0, 1, 2]))
+  # A batch holds 100 packs whatever their size, as `pac=M` sets it.
+  packing = sweeps.zip_(
+      sweeps.axis("model.pack", PACKING_DEGREES),
+      sweeps.axis("data.batch_size", [PACKS_PER_BATCH * m for m in PACKING_DEGREES]))
+  return sweeps.product(packing, sweeps.axis("seed", [0, 1, 2]))

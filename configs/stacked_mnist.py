@@ -26,10 +26,9 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   99.2% here) and reads samples clipped to [0, 1] (its Keras classifier reads the raw
   tanh outputs, negatives included); its generator's batch-norm averages move at
   every training-mode pass (five an iteration, two of them only to print losses),
-  here at the two updates; with `pac=M` its discriminator sees 64 packs of M per
-  batch and the generator makes each pack's M members in separate passes (batch
-  statistics of 64 each), here 64 / M packs from one pass
-  (`--config.data.batch_size=128` for M = 2 matches the pack count).
+  here at the two updates; with `pac=M` both see 64 packs of M per batch, and its
+  generator makes each pack's M members in M passes (batch statistics of 64 each),
+  here one pass of 64 * M.
 * `metz`: the networks of Metz et al., whose discriminator is weak on purpose
   (`gan_jax/models/metz.py`: G 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 3
   channels; D 3x3 stride-2 convolutions with 2, 4, 8 channels, `d_size=quarter`,
@@ -40,8 +39,8 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   stacks freshly drawn digits (unlimited triples), here the 128,000 training
   images; its samples are drawn with batch norm in training mode (statistics of
   each batch of 128), here with the running averages; it scores 25,600 samples,
-  here 26,000; with `pac=M` its discriminator sees 128 packs of M per batch, here
-  128 / M (`--config.data.batch_size=256` for M = 2 matches it).
+  here 26,000; with `pac=M` both see 128 packs of M per batch, and its generator
+  makes each pack's M members in M passes, here one pass of 128 * M.
 
 Run (argument `dataset=stacked_mnist:DIR` builds the 128,000 training images from
 the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
@@ -103,7 +102,7 @@ def get_config(arg=None):
     common.image_models(config, "tf_dcgan")
     config.data.split = "train+test"
     config.data.scale = "sigmoid"
-    config.data.batch_size = 64
+    config.data.batch_size = 64 * args.pac  # 64 discriminator inputs (packs).
     config.model.latent_dim = 100
     config.model.latent = "uniform"
     config.g_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5)
@@ -113,7 +112,7 @@ def get_config(arg=None):
     config.eval_every = config.checkpoint_every = 2_000  # An epoch of 128,000 images.
   else:
     common.image_models(config, "metz", size=args.d_size)
-    config.data.batch_size = 128
+    config.data.batch_size = 128 * args.pac  # 128 discriminator inputs (packs).
     config.model.latent_dim = 256
     config.g_optimizer = common.optimizer("adam", lr=1e-4, b1=0.5, b2=0.99)
     config.d_optimizer = common.optimizer("adam", lr=2e-4, b1=0.5, b2=0.99)

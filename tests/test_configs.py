@@ -200,6 +200,21 @@ def test_sweep_members_are_valid_overrides(name):
       for part in field.split("."):
         node = node[part]
       assert node == value
+    builders.check(overridden)  # Every member runs: no UserError (exit 2).
+
+
+@pytest.mark.parametrize("name, arg, packs", [
+    ("ring", "", 100), ("grid", "", 100),
+    ("stacked_mnist", "dataset=stacked_mnist,", 64),
+    ("stacked_mnist", "dataset=stacked_mnist,setting=metz,", 128),
+])
+@pytest.mark.parametrize("pac", [1, 2, 3, 4])
+def test_packing_keeps_the_papers_number_of_discriminator_inputs(name, arg, packs, pac):
+  # PacGAN's code feeds its discriminator a batch of `packs` packs of `pac` samples each.
+  config = _load(name).get_config(f"{arg}pac={pac}")
+  assert config.model.pack == pac
+  assert config.data.batch_size == packs * pac
+  builders.check(config)
 
 
 def test_sweep_helpers():
