@@ -9,8 +9,9 @@ a pack are concatenated); weights N(0, 0.02^2), biases 0; Adam 1e-4 with beta1 0
 both players, which update simultaneously from the same point (the reference's
 `ali_algorithm`); the non-saturating generator loss; batches of 100 discriminator
 inputs (with `pac=M`, 100 packs of M: 100 * M real and 100 * M generated points a
-step); 400,000 steps (400 epochs of 1,000 batches). Evaluation draws 2,500 samples: a sample is high quality
-within 3 std of its nearest mode, a mode is covered when it has a high-quality sample.
+step); 400,000 steps (400 epochs of 1,000 batches). Evaluation draws 2,500 samples:
+a sample is high quality within 3 std of its nearest mode, a mode is covered when it
+has a high-quality sample.
 Before it samples, the generator's batch-norm averages (momentum 0.95) are re-estimated
 with 50 training-mode passes of 100 latents through the frozen generator, as the
 reference's monitoring of the training stream does with its batch-norm updates
