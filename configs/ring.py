@@ -20,8 +20,8 @@ reference's monitoring of the training stream does with its batch-norm updates
 Differences that remain: the reference trains on a fixed set of 100,000 points (400
 passes), drawn once and then resampled with replacement (`GaussianPackingMixture` in
 its `pacgan/datasets.py`: about 63% of them distinct), this config draws fresh points
-every step; its batch norm uses epsilon 1e-4
-(here 1e-5) and averages the standard deviation (here the variance); with `pac=M` its
+every step; its batch norm uses epsilon 1e-4 (here 1e-5, as the records were made;
+`--config.model.g.batch_norm_epsilon=1e-4` for theirs, not yet measured) and averages the standard deviation (here the variance); with `pac=M` its
 generator makes each pack's M members in M passes of 100 latents (batch statistics of
 100 each), here one pass of 100 * M, as are the refresh passes; it refreshes
 those averages after every epoch, before it scores, and the refresh here happens at
@@ -77,7 +77,8 @@ def protocol_config(dataset: str, arg, *, num_steps: int):
   # linear output with bias; D: 3 maxout layers of 200 units and 5 pieces, a
   # linear output. Weights N(0, 0.02^2), biases 0.
   config.model.g = ml_collections.ConfigDict(dict(
-      hidden=(400, 400, 400, 400), activation="relu", batch_norm=True, init_std=0.02))
+      hidden=(400, 400, 400, 400), activation="relu", batch_norm=True, init_std=0.02,
+      batch_norm_epsilon=1e-5))  # The reference's: 1e-4 (the records were made with 1e-5).
   config.model.d = ml_collections.ConfigDict(dict(
       hidden=(200, 200, 200), maxout_pieces=5, init_std=0.02))
   config.model.pack = args.pac

@@ -526,6 +526,22 @@ def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_
                          collections["batch_stats"]["BatchNorm_0"]["mean"])
 
 
+@pytest.mark.parametrize("epsilon", [1e-5, 1e-4])
+def test_batch_norm_mlp_generator_adds_its_epsilon_to_the_batch_variance(epsilon):
+  # One hidden unit, latents +-a: the unit's pre-activations are +-h with batch variance
+  # h^2, batch norm makes them +-h / sqrt(h^2 + epsilon), ReLU keeps one, the output
+  # layer scales it by its weight w: the two samples differ by |w| h / sqrt(h^2 + eps).
+  g = models.mlp_generator(1, hidden=(1,), batch_norm=True, batch_norm_epsilon=epsilon)
+  params, collections = g.init(KEY, jnp.zeros((2, 1)))
+  w1 = float(params["Dense_0"]["kernel"][0, 0])
+  w2 = float(params["Dense_1"]["kernel"][0, 0])
+  h = 1e-2  # h^2 = 1e-4: the two epsilons give visibly different scales.
+  z = jnp.array([[h / w1], [-h / w1]])
+  x, _ = g.apply(params, collections, z, train=True, rng=KEY)
+  np.testing.assert_allclose(abs(float(x[0, 0] - x[1, 0])),
+                             abs(w2) * h / np.sqrt(h ** 2 + epsilon), rtol=1e-4)
+
+
 @pytest.mark.parametrize("make, shape", [
     (lambda: models.mlp_generator(2, (8,), batch_norm=True), (2, 4)),
     (lambda: models.dcgan_generator((28, 28, 1), 4), (2, 8)),

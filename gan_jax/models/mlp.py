@@ -26,6 +26,7 @@ class MLPGenerator(nn.Module):
   batch_norm: bool = False
   init_std: float = 0.0
   batch_norm_momentum: float = 0.95
+  batch_norm_epsilon: float = 1e-5
 
   @nn.compact
   def __call__(self, z, train: bool):
@@ -33,7 +34,8 @@ class MLPGenerator(nn.Module):
     for features in self.hidden:
       z = nn.Dense(features, use_bias=not self.batch_norm, kernel_init=kernel_init)(z)
       if self.batch_norm:
-        z = layers.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum)(z)
+        z = layers.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum,
+                             epsilon=self.batch_norm_epsilon)(z)
       z = self.activation(z)
     return nn.Dense(self.output_dim, kernel_init=kernel_init)(z)
 
@@ -69,7 +71,7 @@ class MLPDiscriminator(nn.Module):
 
 def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
                   activation: str = "relu", batch_norm: bool = False,
-                  init_std: float = 0.0) -> nets.Network:
+                  init_std: float = 0.0, batch_norm_epsilon: float = 1e-5) -> nets.Network:
   """An MLP generator for low-dimensional data.
 
   Latents `[B, latent_dim]` -> samples `[B, output_dim]` (linear output, so the
@@ -84,6 +86,7 @@ def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
       0.05 update) are used when sampling.
     init_std: weights drawn from N(0, init_std^2) (PacGAN: 0.02); 0 keeps flax's
       LeCun normal. Biases start at zero.
+    batch_norm_epsilon: added to the batch variance (PacGAN's code: 1e-4).
 
   Returns:
     A `Network`; its collections are `{}` unless `batch_norm` (`batch_stats`).
@@ -94,7 +97,8 @@ def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
     Lin et al., 2018, "PacGAN", https://arxiv.org/abs/1712.04086 (batch norm, init)
   """
   return nets.from_flax(MLPGenerator(output_dim, tuple(hidden), layers.activation(activation),
-                                     batch_norm, init_std))
+                                     batch_norm, init_std,
+                                     batch_norm_epsilon=batch_norm_epsilon))
 
 
 def mlp_discriminator(hidden: Sequence[int] = (128, 128), activation: str = "relu",
