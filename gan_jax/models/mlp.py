@@ -8,8 +8,11 @@ from gan_jax import nets
 from gan_jax.models import layers
 
 
-def _kernel_init(init_std: float):
-  """N(0, init_std^2) weights (PacGAN's IsotropicGaussian), or flax's default for 0."""
+def _kernel_init(init_std: float, orthogonal_gain: float = 0.0):
+  """Orthogonal weights times `orthogonal_gain` (TensorFlow's orthogonal_initializer),
+  else N(0, init_std^2) weights (PacGAN's IsotropicGaussian), or flax's default for 0."""
+  if orthogonal_gain:
+    return nn.initializers.orthogonal(scale=orthogonal_gain)
   return nn.initializers.normal(init_std) if init_std else nn.initializers.lecun_normal()
 
 
@@ -27,10 +30,11 @@ class MLPGenerator(nn.Module):
   init_std: float = 0.0
   batch_norm_momentum: float = 0.95
   batch_norm_epsilon: float = 1e-5
+  orthogonal_gain: float = 0.0
 
   @nn.compact
   def __call__(self, z, train: bool):
-    kernel_init = _kernel_init(self.init_std)
+    kernel_init = _kernel_init(self.init_std, self.orthogonal_gain)
     for features in self.hidden:
       z = nn.Dense(features, use_bias=not self.batch_norm, kernel_init=kernel_init)(z)
       if self.batch_norm:
@@ -50,10 +54,11 @@ class MLPDiscriminator(nn.Module):
   minibatch_kernel_dim: int = 3
   maxout_pieces: int = 0
   init_std: float = 0.0
+  orthogonal_gain: float = 0.0
 
   @nn.compact
   def __call__(self, x, train: bool):
-    kernel_init = _kernel_init(self.init_std)
+    kernel_init = _kernel_init(self.init_std, self.orthogonal_gain)
     h = x.reshape(x.shape[0], -1)
     for features in self.hidden:
       if self.maxout_pieces:
@@ -71,7 +76,8 @@ class MLPDiscriminator(nn.Module):
 
 def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
                   activation: str = "relu", batch_norm: bool = False,
-                  init_std: float = 0.0, batch_norm_epsilon: float = 1e-5) -> nets.Network:
+                  init_std: float = 0.0, batch_norm_epsilon: float = 1e-5,
+                  orthogonal_gain: float = 0.0) -> nets.Network:
   """An MLP generator for low-dimensional data.
 
   Latents `[B, latent_dim]` -> samples `[B, output_dim]` (linear output, so the
@@ -87,6 +93,8 @@ def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
     init_std: weights drawn from N(0, init_std^2) (PacGAN: 0.02); 0 keeps flax's
       LeCun normal. Biases start at zero.
     batch_norm_epsilon: added to the batch variance (PacGAN's code: 1e-4).
+    orthogonal_gain: if positive, every weight matrix starts orthogonal times this
+      gain instead (the unrolled GAN's and LSGAN's mixture code: 1.4).
 
   Returns:
     A `Network`; its collections are `{}` unless `batch_norm` (`batch_stats`).
@@ -98,13 +106,14 @@ def mlp_generator(output_dim: int, hidden: Sequence[int] = (128, 128),
   """
   return nets.from_flax(MLPGenerator(output_dim, tuple(hidden), layers.activation(activation),
                                      batch_norm, init_std,
-                                     batch_norm_epsilon=batch_norm_epsilon))
+                                     batch_norm_epsilon=batch_norm_epsilon,
+                                     orthogonal_gain=orthogonal_gain))
 
 
 def mlp_discriminator(hidden: Sequence[int] = (128, 128), activation: str = "relu",
                       spectral_norm: bool = False, minibatch_kernels: int = 0,
                       minibatch_kernel_dim: int = 3, maxout_pieces: int = 0,
-                      init_std: float = 0.0) -> nets.Network:
+                      init_std: float = 0.0, orthogonal_gain: float = 0.0) -> nets.Network:
   """An MLP discriminator for low-dimensional data.
 
   Samples `[B, ...]` (flattened) -> `(logits [B], features [B, hidden[-1]])`; the
@@ -123,6 +132,8 @@ def mlp_discriminator(hidden: Sequence[int] = (128, 128), activation: str = "rel
       `spectral_norm` then do not apply to the hidden layers.
     init_std: weights drawn from N(0, init_std^2) (PacGAN: 0.02); 0 keeps flax's
       LeCun normal. Biases start at zero.
+    orthogonal_gain: if positive, every weight matrix starts orthogonal times this
+      gain instead (the unrolled GAN's and LSGAN's mixture code: 1.4).
 
   Returns:
     A `Network`; its collections are `{}` unless `spectral_norm`.
@@ -137,4 +148,4 @@ def mlp_discriminator(hidden: Sequence[int] = (128, 128), activation: str = "rel
     raise ValueError("mlp_discriminator needs at least one hidden layer")
   return nets.from_flax(MLPDiscriminator(
       tuple(hidden), layers.activation(activation), spectral_norm,
-      minibatch_kernels, minibatch_kernel_dim, maxout_pieces, init_std))
+      minibatch_kernels, minibatch_kernel_dim, maxout_pieces, init_std, orthogonal_gain))
