@@ -526,6 +526,21 @@ def test_batch_norm_mlp_generator_has_no_hidden_biases_and_samples_with_running_
                          collections["batch_stats"]["BatchNorm_0"]["mean"])
 
 
+def test_mlp_orthogonal_gain_starts_every_weight_matrix_orthogonal_times_the_gain():
+  gain = 1.4
+  g = models.mlp_generator(2, hidden=(16, 16), activation="tanh", orthogonal_gain=gain)
+  d = models.mlp_discriminator(hidden=(16, 16), activation="tanh", orthogonal_gain=gain)
+  g_params, _ = g.init(KEY, jnp.zeros((4, 32)))
+  d_params, _ = d.init(KEY, jnp.zeros((4, 2)))
+  for params in (g_params, d_params):
+    for layer in params.values():
+      kernel = np.asarray(layer["kernel"], np.float64)
+      small = min(kernel.shape)  # The shorter side's vectors are orthonormal, times gain.
+      gram = kernel.T @ kernel if kernel.shape[0] >= kernel.shape[1] else kernel @ kernel.T
+      np.testing.assert_allclose(gram, gain ** 2 * np.eye(small), atol=1e-5)
+      assert not np.any(layer.get("bias", 0))
+
+
 @pytest.mark.parametrize("epsilon", [1e-5, 1e-4])
 def test_batch_norm_mlp_generator_adds_its_epsilon_to_the_batch_variance(epsilon):
   # One hidden unit, latents +-a: the unit's pre-activations are +-h with batch variance
