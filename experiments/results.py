@@ -170,7 +170,12 @@ def _cell(summary: dict, field: str) -> str:
   if "mean" not in summary:
     return f"{label} n/a"
   mean, std = summary["mean"] * scale, summary["std"] * scale
-  return f"{mean:.{digits}f} ± {std:.{digits}f} {label}"
+  cell = f"{mean:.{digits}f} ± {std:.{digits}f} {label}"
+  seeds = summary.get("seeds", [])
+  undefined = sum(v is None or not math.isfinite(v) for v in seeds)
+  if undefined:  # e.g. a KL over the modes of a seed without a high-quality sample.
+    cell += f" (over {len(seeds) - undefined} seeds, undefined for {undefined})"
+  return cell
 
 
 GOAL_TESTS = {">=": lambda got, bound: got >= bound, "<=": lambda got, bound: got <= bound}

@@ -60,6 +60,16 @@ def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
 
 
+def test_a_metric_undefined_for_a_seed_says_over_how_many_seeds_it_is():
+  record = _record(8.0)
+  # The KL over the modes is undefined for a seed with no high-quality sample.
+  record["metrics"]["kl_to_uniform"] = {"seeds": [None, 0.4, 0.2], "mean": 0.3, "std": 0.1,
+                                        "min": 0.2, "max": 0.4}
+  table = results.render([record])
+  assert "0.300 ± 0.100 KL (over 2 seeds, undefined for 1) (n=3)" in table
+  assert "8.0 ± 0.0 modes, " in table and "modes (over" not in table
+
+
 def test_a_goal_holds_only_when_every_seed_meets_it():
   record = _record(8.0)
   record["metrics"]["high_quality_fraction"] = {"seeds": [0.98, 0.975, 0.96], "mean": 0.9717,
