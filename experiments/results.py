@@ -227,7 +227,8 @@ def verdict(record: dict) -> str:
     # A qualitative anchor (a figure, not a table): each seed must show what it shows.
     misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
     if misses:
-      return (f"**short of the paper's figure** ({', '.join(misses)} missed by a seed"
+      # Not "short of": a figure may show a failure (a collapse) that a seed avoids.
+      return (f"**unlike the paper's figure** ({', '.join(misses)}: not as it shows, on a seed"
               f"{length})")
     shown = ", ".join(SHOWN.get(field, (field,))[0] for field in published["shows"])
     return f"as the paper's figure shows ({shown}), on every seed" + length

@@ -113,7 +113,10 @@ def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
   assert results.verdict(record) == "as the paper's figure shows (modes), on every seed"
   assert "Metz et al. 2017, Figure 1; its figure shows: ≥ 8 modes" in results.render([record])
   record["metrics"]["modes_covered"].update(seeds=[8, 8, 1], min=1)
-  assert results.verdict(record) == "**short of the paper's figure** (modes missed by a seed)"
+  assert results.verdict(record) == (
+      "**unlike the paper's figure** (modes: not as it shows, on a seed)")
+  record["published"]["shows"] = {"modes_covered": ["<=", 1]}  # A figure of a collapse.
+  assert results.verdict(record).startswith("**unlike the paper's figure** (modes")
   record["published"] = {"source": "no published figure"}
   assert results.verdict(record) == "no published figure"
 
