@@ -13,8 +13,8 @@ termination criterion is commented out, so pylearn2's SGD trains until it is sto
 epoch, and the paper states no length. The config ends where the momentum ramp
 ends, 249 epochs of the paper's 500 minibatches = 124,500 updates, the shortest
 run that completes the authors' schedule (the learning rate reaches its floor only
-after about 2.9 million updates). One departure, measured: the authors start the generator's output bias
-at the logit of the training images' mean pixels; here (seed 0) that made the
+after about 2.9 million updates). One departure, measured: the authors start the
+generator's output bias at the logit of the training images' mean pixels; here (seed 0) that made the
 discriminator win after about 2,000 steps and the generator collapse to one digit
 (Parzen -624 at 20,000 steps), so the bias starts at zero;
 `--config.model.g.output_bias=marginals` restores the authors' initialisation. Not
@@ -47,9 +47,9 @@ k=1, the 22,699 local training images; results/goodfellow_mnist.json): all ten
 digit classes every seed, Parzen window log-likelihood on the MNIST test set
 (`python -m experiments.evaluate`, 10,000 samples) 102.7 +- 7.1 at 10,000 steps,
 131.0 +- 3.1 at 20,000, 151.5 +- 8.2 at 50,000 and 164.9 +- 1.4 at 100,000 (178
-minutes for the population, its second half beside a low-priority run), rising ever more slowly: the run's own evaluations
-(2,500 samples) gained 9 nats from 50,000 to 80,000 steps and 2 from 80,000 to
-100,000. The config trains 124,500 updates (the momentum ramp's end; the authors'
+minutes for the population, its second half beside a low-priority run), rising ever
+more slowly: the run's own evaluations (2,500 samples) gained 9 nats from 50,000 to
+80,000 steps and 2 from 80,000 to 100,000. The config trains 124,500 updates (the momentum ramp's end; the authors'
 own length is unknown, see above); the paper reports 225 +- 2.
 The evaluation picks sigma on the last 2,000 local training images (seen in
 training; the authors' parzen_ll.py uses 1,000 unseen images of train[50000:60000]);

@@ -21,10 +21,11 @@ Differences that remain: the reference trains on a fixed set of 100,000 points (
 passes), drawn once and then resampled with replacement (`GaussianPackingMixture` in
 its `pacgan/datasets.py`: about 63% of them distinct), this config draws fresh points
 every step; its batch norm uses epsilon 1e-4 (here 1e-5, as the records were made;
-`--config.model.g.batch_norm_epsilon=1e-4` for theirs, not yet measured) and averages the standard deviation (here the variance); with `pac=M` its
-generator makes each pack's M members in M passes of 100 latents (batch statistics of
-100 each), here one pass of 100 * M, as are the refresh passes; it refreshes
-those averages after every epoch, before it scores, and the refresh here happens at
+`--config.model.g.batch_norm_epsilon=1e-4` for theirs, not yet measured) and averages
+the standard deviation (here the variance); with `pac=M` its generator makes each
+pack's M members in M passes of 100 latents (batch statistics of 100 each), here one
+pass of 100 * M, as are the refresh passes; it refreshes those averages after every
+epoch, before it scores, and the refresh here happens at
 each evaluation (every 20,000 steps) and leaves training's own averages untouched;
 PacGAN reports 10 trials, the results here 3 seeds.
 
