@@ -136,11 +136,8 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
     progress = writers.Progress(step, experiment.config.num_steps,
                                 enabled=experiment.config.progress, prefix=prefix,
                                 silent=not experiment.writer)
-    started = time.perf_counter()
     outcome = _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdir)
     manager.wait_until_finished()
-    if experiment.writer and outcome.step > step:
-      _record_time(workdir, step, outcome.step, time.perf_counter() - started)
     return outcome
   except Exception as e:  # pylint: disable=broad-except
     reason = disk.fault(e)
@@ -169,8 +166,12 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
 
 
 def _record_time(workdir: str, from_step: int, to_step: int, seconds: float) -> None:
-  """Appends this process's training time to train_time.jsonl (results' wall time adds
-  them up across resumes); a disk that refuses the line costs only the record."""
+  """Appends the time of the steps since the last checkpoint to train_time.jsonl.
+
+  One line per checkpoint, so a process killed without warning (SIGKILL, a lost
+  node) leaves the time of every step it saved; results' wall time adds the lines up
+  across resumes. A disk that refuses the line costs only the record.
+  """
   try:
     workdirs.append_line(os.path.join(workdir, workdirs.TIME_FILE),
                          {"from_step": from_step, "to_step": to_step, "seconds": round(seconds, 1)})
@@ -185,6 +186,7 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
   n = config.steps_per_call
   last_record: dict = {}
   last_members: dict = {}
+  span_step, span_started = step, time.perf_counter()  # Since the last checkpoint.
   while step < config.num_steps:
     # Logs, evaluations and checkpoints fall on multiples of steps_per_call: a run
     # resumed from another alignment first catches up with a shorter call.
@@ -241,6 +243,10 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
         last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
     if saving_step:
       checkpoint.save(manager, state, step=step)
+      if experiment.writer:
+        now = time.perf_counter()
+        _record_time(workdir, span_step, step, now - span_started)
+        span_step, span_started = step, now
     if stopping and not final:
       manager.wait_until_finished()
       progress.close()

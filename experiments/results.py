@@ -54,8 +54,9 @@ SHOWN = {
 def train_seconds(workdir: str, step: int):
   """Seconds of training to `step`, summed over the processes that trained the workdir.
 
-  From train_time.jsonl (a process cut short of `step`'s side counts its share of its
-  steps); a workdir without one, from before it was written, falls back to the time
+  From train_time.jsonl, one span per checkpoint (a span that `step` cuts counts its
+  share of its steps; spans that overlap, a resume from an earlier checkpoint, count
+  once); a workdir without one, from before it was written, falls back to the time
   between config.json and the checkpoint of `step`, which includes any pause between
   resumes. None when the record does not reach back to step 0 or forward to `step`.
   """

@@ -4,7 +4,7 @@
   config_changes.jsonl  one record per resume that changed settings:
                         {"step": S, "time": ..., "FIELD": [old, new], ...}
   lock                  {"host", "pid", "start", "since"} of the trainer using it
-  train_time.jsonl      one record per training process that ended its loop:
+  train_time.jsonl      one record per checkpoint saved, the steps since the last one:
                         {"from_step": S0, "to_step": S1, "seconds": ...}
   metrics.jsonl, checkpoints/, samples/, tensorboard/, members/NAME/ (populations)
 

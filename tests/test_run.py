@@ -135,16 +135,41 @@ def test_sigterm_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_pa
     np.testing.assert_array_equal(x, y)
   # The logs agree too: the resumed run logged every step once, with the same values.
   assert (tmp_path / "a" / "metrics.jsonl").read_text() == metrics.read_text()
-  # Each process's training time, and their sum for a record's wall time (no pause between).
+  # The training time, one span per checkpoint, and their sum for a record's wall time.
   spans = workdirs.read_json_records(str(tmp_path / "b" / workdirs.TIME_FILE))
-  assert [(s["from_step"], s["to_step"]) for s in spans] == [(0, stopped_at), (stopped_at, 2000)]
+  bounds = sorted({0, 1000, stopped_at, 2000})
+  assert [(s["from_step"], s["to_step"]) for s in spans] == list(zip(bounds, bounds[1:]))
   total = sum(s["seconds"] for s in spans)
   assert results.train_seconds(str(tmp_path / "b"), 2000) == pytest.approx(total)
-  first, second = spans
-  assert results.train_seconds(str(tmp_path / "b"), stopped_at) == pytest.approx(first["seconds"])
-  middle = (stopped_at + 2000) // 2
+  before = sum(s["seconds"] for s in spans if s["to_step"] <= stopped_at)
+  assert results.train_seconds(str(tmp_path / "b"), stopped_at) == pytest.approx(before)
+  last = spans[-1]
+  middle = (last["from_step"] + 2000) // 2
   assert results.train_seconds(str(tmp_path / "b"), middle) == pytest.approx(
-      first["seconds"] + second["seconds"] * (middle - stopped_at) / (2000 - stopped_at))
+      total - last["seconds"] * (2000 - middle) / (2000 - last["from_step"]))
+
+
+def test_a_killed_run_keeps_the_time_of_its_checkpointed_steps(tmp_path):
+  """SIGKILL gives no warning: the wall time of a record made after the resume still
+  adds up, from the spans written at each checkpoint."""
+  args = _tiny(tmp_path, "--config.num_steps=3000", "--config.log_every=100",
+               "--config.checkpoint_every=500", "--config.eval_every=3000")[1:]
+  spans_file = tmp_path / workdirs.TIME_FILE
+  killed = _subprocess(args)
+  deadline = time.time() + 120
+  while time.time() < deadline and not (
+      spans_file.exists() and len(spans_file.read_text().splitlines()) >= 2):
+    time.sleep(0.02)
+  killed.kill()
+  killed.communicate(timeout=60)
+  saved = workdirs.read_json_records(str(spans_file))
+  assert [(s["from_step"], s["to_step"]) for s in saved[:2]] == [(0, 500), (500, 1000)]
+  assert results.train_seconds(str(tmp_path), 1000) == pytest.approx(
+      saved[0]["seconds"] + saved[1]["seconds"])
+
+  assert run.main(["run", *args]) == 0  # Resumes from its last checkpoint.
+  seconds = results.train_seconds(str(tmp_path), 3000)
+  assert seconds is not None and seconds >= saved[0]["seconds"] + saved[1]["seconds"]
 
 
 def test_trains_on_real_mnist_files(tmp_path, capsys):
