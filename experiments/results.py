@@ -9,8 +9,8 @@ r"""Results as records: one JSON file per README row, and the table rendered fro
   python -m experiments.results [--check | --write]
 
 A record holds the commands that reproduce it, the resolved config, the seeds,
-each seed's metrics with their mean, std, min and max, the step evaluated (and the
-run's length), the wall time, the machine and the commit. The rendered row puts
+each seed's metrics with their mean, std (divided by n), min and max, the step
+evaluated (and the run's length), the wall time, the machine and the commit. The rendered row puts
 the mean +- std over n seeds beside the published figure with its own n and
 protocol, and says plainly where the row falls short of the paper: outside the
 published mean +- 2 standard errors, or stopped before its config's length (the paper's,
