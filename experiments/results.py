@@ -14,7 +14,9 @@ evaluated (and the run's length), the wall time, the machine and the commit. The
 the mean +- std over n seeds beside the published figure with its own n and
 protocol, and says plainly where the row falls short of the paper: outside the
 published mean +- 2 standard errors, or stopped before its config's length (the paper's,
-where the config reproduces it). A figure without numbers is an anchor too (`shows`:
+where the config reproduces it); and when the paper's error is over more runs than the
+row's seeds. `--workdir` and `--run_command` repeated: populations of other seeds of one
+config (`--config.seed=S --config.num_seeds=N`), one row. A figure without numbers is an anchor too (`shows`:
 what every seed must show).
 """
 
@@ -121,13 +123,18 @@ def _summary(values: list) -> dict:
   return {"seeds": values, "mean": mean, "std": std, "min": min(finite), "max": max(finite)}
 
 
-def make_record(name: str, workdir: str, *, run_command: str, published: dict, title: str = "",
-                note: str = "", goal: dict | None = None) -> dict:
-  """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
+# Config fields in which the populations of one record may differ: which seeds they train.
+_SEED_FIELDS = ("seed", "num_seeds", "population")
 
-  Raises:
-    UserError: no config, no evaluation, or not a population of at least 3 seeds.
-  """
+
+def _seed_order(member: str):
+  """`seed=10` after `seed=9`; other names after the seeds, alphabetically."""
+  number = member.split("=", 1)[1] if member.startswith("seed=") else ""
+  return (int(number), "") if number.isdigit() else (math.inf, member)
+
+
+def _evaluated(workdir: str) -> tuple[dict, dict]:
+  """`workdir`'s config and its latest evaluation (experiments.evaluate)."""
   config = workdirs.read_config(workdir)
   if config is None:
     raise UserError(f"{workdir} holds no config.json; pass the --workdir of a run")
@@ -135,26 +142,73 @@ def make_record(name: str, workdir: str, *, run_command: str, published: dict, t
   if not evaluations:
     raise UserError(f"{workdir} has no {EVAL_FILE}; run python -m experiments.evaluate "
                     f"--workdir={workdir} first")
-  last = evaluations[-1]
-  members = last.get("members") or {}
+  return config, evaluations[-1]
+
+
+def make_record(name: str, workdir, *, run_command, published: dict, title: str = "",
+                note: str = "", goal: dict | None = None) -> dict:
+  """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
+
+  Args:
+    workdir: the population's workdir, or a list of workdirs whose populations train
+      other seeds of the same config (`--config.seed=S --config.num_seeds=N`), all
+      evaluated at the same step with the same protocol: their members make one row.
+    run_command: the command that trained each workdir (a string, or one per workdir).
+
+  Raises:
+    UserError: no config, no evaluation, populations that differ in more than their
+      seeds, a seed twice, or fewer than 3 seeds in all.
+  """
+  workdir_list = [workdir] if isinstance(workdir, str) else list(workdir)
+  run_commands = [run_command] if isinstance(run_command, str) else list(run_command)
+  if len(run_commands) != len(workdir_list):
+    raise UserError(f"{len(workdir_list)} workdirs and {len(run_commands)} run commands: "
+                    "give one --run_command per --workdir, in the same order")
+  evaluated = [_evaluated(w) for w in workdir_list]
+  config, last = evaluated[0]
+  # Compared as trained: each config with the changes its resumes made.
+  shared = workdirs.apply_changes(config, workdirs.read_changes(workdir_list[0]))
+  members, seeds, commands, walls = {}, [], [], []
+  for w, command, (other, evaluation) in zip(workdir_list, run_commands, evaluated):
+    trained = workdirs.apply_changes(other, workdirs.read_changes(w))
+    differs = sorted(k for k in set(shared) | set(trained)
+                     if k not in _SEED_FIELDS and trained.get(k) != shared.get(k))
+    if differs:
+      raise UserError(f"{w} and {workdir_list[0]} differ in {', '.join(differs)}, not only in "
+                      "their seeds: one record is one config")
+    for key in ("step", "protocol"):
+      if evaluation.get(key) != last.get(key):
+        raise UserError(f"{w} was evaluated with {key} {evaluation.get(key)}, {workdir_list[0]} "
+                        f"with {last.get(key)}: evaluate them alike (experiments.evaluate "
+                        "--step=S)")
+    own = evaluation.get("members") or {}
+    twice = sorted(set(own) & set(members))
+    if twice:
+      raise UserError(f"{', '.join(twice)} of {w} is already in another workdir: give each "
+                      "population other seeds (--config.seed=S)")
+    members.update(own)
+    seeds += [m.get("seed") for m in other.get("population", [])] or sorted(own, key=_seed_order)
+    commands += [command, _evaluate_command(w, other, evaluation.get("protocol", {}))]
+    walls.append(train_seconds(w, evaluation["step"]))
   if len(members) < 3:
-    raise UserError(f"{workdir} was evaluated over {len(members) or 1} seed(s); a record needs "
-                    "a population of at least 3 (--config.num_seeds=3)")
-  names = sorted(members)
+    raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members) or 1} seed(s); "
+                    "a record needs a population of at least 3 (--config.num_seeds=3)")
+  names = sorted(members, key=_seed_order)
   metrics = {field: _summary([members[n].get(field) for n in names])
              for field in members[names[0]]}
-  wall = train_seconds(workdir, last["step"])
+  changes = [change for w in workdir_list for change in workdirs.read_changes(w)]
   return {
       "name": name,
       "title": title or name,
-      "commands": [run_command, _evaluate_command(workdir, config, last.get("protocol", {}))],
+      "commands": commands,
       "config": config,
-      "changes": workdirs.read_changes(workdir),
-      "seeds": [m.get("seed") for m in config.get("population", [])] or names,
+      "changes": changes,
+      "seeds": seeds,
       "members": names,
       "step": last["step"],
-      "num_steps": workdirs.apply_changes(config, workdirs.read_changes(workdir))["num_steps"],
-      "wall_time_s": wall,
+      "num_steps": shared["num_steps"],
+      # The populations' training times added up (one machine, one after the other).
+      "wall_time_s": None if None in walls else sum(walls),
       "machine": machine(),
       "commit": commit(),
       "date": datetime.date.today().isoformat(),
@@ -235,6 +289,9 @@ def verdict(record: dict) -> str:
     return f"as the paper's figure shows ({shown}), on every seed" + length
   if not values:
     return "no published figure" + length
+  seeds, trials = len(record["members"]), published.get("n")
+  if isinstance(trials, int) and trials > seeds:  # The paper's error is over more runs.
+    length += f"; {seeds} seeds against its {trials}"
   short = []
   for field, (mean, error) in values.items():
     got = record["metrics"].get(field, {}).get("mean")
@@ -322,8 +379,11 @@ def main(argv: list[str]) -> int:
                     flag_values=fv)
   flags.DEFINE_bool("write", False, "Rewrite README.md's results table.", flag_values=fv)
   flags.DEFINE_string("record", None, "Write results/NAME.json from --workdir.", flag_values=fv)
-  flags.DEFINE_string("workdir", None, "The evaluated population's workdir.", flag_values=fv)
-  flags.DEFINE_string("run_command", "", "The command that trained --workdir.", flag_values=fv)
+  flags.DEFINE_multi_string("workdir", None, "The evaluated population's workdir; repeated, "
+                            "populations of other seeds of one config, one row.",
+                            flag_values=fv)
+  flags.DEFINE_multi_string("run_command", None, "The command that trained --workdir (one "
+                            "per --workdir, in order).", flag_values=fv)
   flags.DEFINE_string("published", "{}", "The paper's figure as JSON: source, n, error, "
                       "values {metric: [mean, error]}; or, for a figure without numbers, "
                       'shows {metric: [">=" or "<=", bound]} (what it shows).', flag_values=fv)
@@ -343,7 +403,8 @@ def main(argv: list[str]) -> int:
       if shows and (published.get("values") or goal):
         raise UserError("--published's shows is for a figure without numbers: give it "
                         "without values and without --goal")
-      record = make_record(fv.record, fv.workdir, run_command=fv.run_command,
+      record = make_record(fv.record, fv.workdir,
+                           run_command=fv.run_command or [""] * len(fv.workdir),
                            published=published, title=fv.title, note=fv.note, goal=goal)
       unknown = sorted((set(goal) | set(shows)) - set(record["metrics"]))
       if unknown:

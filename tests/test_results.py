@@ -39,7 +39,7 @@ def _record(mean, step=400_000):
           "num_steps": 400_000, "machine": "m", "commit": "c", "date": "d",
           "metrics": {"modes_covered": {"seeds": [mean] * 3, "mean": mean, "std": 0.0,
                                         "min": mean, "max": mean}},
-          "published": {"source": "P", "n": 10, "error": "SE",
+          "published": {"source": "P", "n": 3, "error": "SE",
                         "values": {"modes_covered": [6.3, 0.5]}}}
 
 
@@ -58,6 +58,16 @@ def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
       "no published figure; trained 100,000 of the config's 400,000 steps")
   table = results.render([_record(7.2)])
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
+
+
+def test_a_verdict_says_when_the_paper_ran_more_seeds():
+  record = _record(6.3)
+  assert results.verdict(record) == "inside the paper's ±2 SE"  # 3 seeds, as the paper's 3.
+  record["published"]["n"] = 10
+  assert results.verdict(record) == "inside the paper's ±2 SE; 3 seeds against its 10"
+  assert results.verdict(dict(record, step=100_000)) == (
+      "inside the paper's ±2 SE; trained 100,000 of the config's 400,000 steps; "
+      "3 seeds against its 10")
 
 
 def test_a_metric_undefined_for_a_seed_says_over_how_many_seeds_it_is():
@@ -104,6 +114,44 @@ def test_a_record_of_an_evaluated_population(tmp_path, capsys):
   os.remove(workdir / "eval.jsonl")
   assert results.main(["results", "--record=x", f"--workdir={workdir}"]) == 2
   assert "experiments.evaluate" in capsys.readouterr().err
+
+
+def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
+  """Seeds 0-2 and 3-4 of one config, trained as two populations: one row of 5 seeds."""
+  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
+            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
+  first, second = tmp_path / "seeds0", tmp_path / "seeds3"
+  for workdir, seeds in ((first, ["--config.num_seeds=3"]),
+                         (second, ["--config.seed=3", "--config.num_seeds=2"])):
+    assert run.main(["run", *common, *seeds, f"--workdir={workdir}"]) == 0
+    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  record = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
+                               published={})
+  assert record["members"] == [f"seed={i}" for i in range(5)]
+  assert record["seeds"] == [0, 1, 2, 3, 4]
+  assert record["commands"][0] == "A" and record["commands"][2] == "B"
+  assert str(second) in record["commands"][3]
+  assert record["wall_time_s"] == pytest.approx(
+      results.train_seconds(str(first), 20) + results.train_seconds(str(second), 20))
+  modes = [json.loads((w / "eval.jsonl").read_text().splitlines()[-1])["members"][n][
+      "modes_covered"] for w, names in ((first, range(3)), (second, range(3, 5)))
+           for n in (f"seed={i}" for i in names)]
+  assert record["metrics"]["modes_covered"]["seeds"] == modes
+
+  capsys.readouterr()
+  twice = ["results", "--record=x", f"--workdir={first}", f"--workdir={first}",
+           "--run_command=A", "--run_command=A"]
+  assert results.main(twice) == 2
+  assert "seed=0" in capsys.readouterr().err
+  config = json.loads((second / "config.json").read_text())
+  config["d_optimizer"]["lr"] *= 2
+  (second / "config.json").write_text(json.dumps(config))
+  assert results.main(["results", "--record=x", f"--workdir={first}", f"--workdir={second}",
+                       "--run_command=A", "--run_command=B"]) == 2
+  assert "differ in d_optimizer" in capsys.readouterr().err
+  assert results.main(["results", "--record=x", f"--workdir={first}", f"--workdir={second}",
+                       "--run_command=A"]) == 2
+  assert "one --run_command per --workdir" in capsys.readouterr().err
 
 
 def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
