@@ -24,6 +24,7 @@ import optax
 from experiments import disk
 from experiments import populations
 from experiments import records
+from experiments import resources
 from experiments import workdir as workdirs
 from experiments import writers
 from gan_jax import checkpoint
@@ -174,7 +175,8 @@ def _record_time(workdir: str, from_step: int, to_step: int, seconds: float) -> 
   """
   try:
     workdirs.append_line(os.path.join(workdir, workdirs.TIME_FILE),
-                         {"from_step": from_step, "to_step": to_step, "seconds": round(seconds, 1)})
+                         {"from_step": from_step, "to_step": to_step, "seconds": round(seconds, 1),
+                          "machine": resources.machine()})
   except OSError:
     pass
 

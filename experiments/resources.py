@@ -7,7 +7,9 @@ runs out: host memory from /proc/meminfo, an accelerator's from its
 compiled program (the compilation is the one the first step reuses).
 """
 
+import functools
 import os
+import platform
 import shutil
 from typing import Optional
 
@@ -18,6 +20,22 @@ import numpy as np
 from experiments.errors import UserError
 
 FLOAT_BYTES = 4
+
+
+@functools.cache
+def machine() -> str:
+  """This machine in words: its accelerators (`1 x NVIDIA H200`), else its CPU model and cores."""
+  devices = jax.devices()
+  if devices[0].platform != "cpu":
+    kinds = ", ".join(sorted({d.device_kind for d in devices}))
+    return f"{len(devices)} x {kinds}"
+  model = platform.processor() or "unknown CPU"
+  try:
+    with open("/proc/cpuinfo") as f:
+      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    pass
+  return f"{model}, {os.cpu_count()} cores"
 
 
 def gib(num_bytes: float) -> str:

@@ -24,13 +24,13 @@ import datetime
 import json
 import math
 import os
-import platform
 import shlex
 import subprocess
 import sys
 
 from absl import flags
 
+from experiments import resources
 from experiments import workdir as workdirs
 from experiments.command import load_config, parse_flags, split_config_flag
 from experiments.errors import UserError
@@ -95,17 +95,6 @@ def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
   return line
 
 
-def machine() -> str:
-  """The CPU model and core count (or the GPUs JAX sees), in words."""
-  model = platform.processor() or "unknown CPU"
-  try:
-    with open("/proc/cpuinfo") as f:
-      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return f"{model}, {os.cpu_count()} cores"
-
-
 def commit() -> str:
   try:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -168,7 +157,7 @@ def make_record(name: str, workdir, *, run_command, published: dict, title: str 
   config, last = evaluated[0]
   # Compared as trained: each config with the changes its resumes made.
   shared = workdirs.apply_changes(config, workdirs.read_changes(workdir_list[0]))
-  members, seeds, commands, walls = {}, [], [], []
+  members, seeds, commands, walls, trained_on = {}, [], [], [], []
   for w, command, (other, evaluation) in zip(workdir_list, run_commands, evaluated):
     trained = workdirs.apply_changes(other, workdirs.read_changes(w))
     differs = sorted(k for k in set(shared) | set(trained)
@@ -190,6 +179,9 @@ def make_record(name: str, workdir, *, run_command, published: dict, title: str 
     seeds += [m.get("seed") for m in other.get("population", [])] or sorted(own, key=_seed_order)
     commands += [command, _evaluate_command(w, other, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
+    for span in workdirs.read_json_records(os.path.join(w, workdirs.TIME_FILE)):
+      if span.get("machine") and span["machine"] not in trained_on:
+        trained_on.append(span["machine"])
   if len(members) < 3:
     raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members) or 1} seed(s); "
                     "a record needs a population of at least 3 (--config.num_seeds=3)")
@@ -209,7 +201,8 @@ def make_record(name: str, workdir, *, run_command, published: dict, title: str 
       "num_steps": shared["num_steps"],
       # The populations' training times added up (one machine, one after the other).
       "wall_time_s": None if None in walls else sum(walls),
-      "machine": machine(),
+      # Where it trained (train_time.jsonl), else this machine.
+      "machine": "; ".join(trained_on) or resources.machine(),
       "commit": commit(),
       "date": datetime.date.today().isoformat(),
       "protocol": last.get("protocol", {}),

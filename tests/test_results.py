@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -137,6 +138,13 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
       "modes_covered"] for w, names in ((first, range(3)), (second, range(3, 5)))
            for n in (f"seed={i}" for i in names)]
   assert record["metrics"]["modes_covered"]["seeds"] == modes
+  # The machine is where the populations trained, as their training times say.
+  assert record["machine"] == resources.machine()
+  spans = second / "train_time.jsonl"
+  spans.write_text(spans.read_text().replace(resources.machine(), "1 x NVIDIA H200"))
+  record = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
+                               published={})
+  assert record["machine"] == f"{resources.machine()}; 1 x NVIDIA H200"
 
   capsys.readouterr()
   twice = ["results", "--record=x", f"--workdir={first}", f"--workdir={first}",
