@@ -244,11 +244,13 @@ def _loop(experiment, state, step, manager, logs, progress, stop, prefix, workdi
       if logs.population:
         last_members = {name: {"step": step, **r} for name, r in zip(logs.names, records)}
     if saving_step:
-      checkpoint.save(manager, state, step=step)
+      # The span first: a kill between the two leaves a span past the last checkpoint
+      # (the resume's span overlaps it, counted once), never a checkpoint without one.
       if experiment.writer:
         now = time.perf_counter()
         _record_time(workdir, span_step, step, now - span_started)
         span_step, span_started = step, now
+      checkpoint.save(manager, state, step=step)
     if stopping and not final:
       manager.wait_until_finished()
       progress.close()

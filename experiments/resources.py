@@ -22,20 +22,27 @@ from experiments.errors import UserError
 FLOAT_BYTES = 4
 
 
-@functools.cache
-def machine() -> str:
-  """This machine in words: its accelerators (`1 x NVIDIA H200`), else its CPU model and cores."""
-  devices = jax.devices()
-  if devices[0].platform != "cpu":
-    kinds = ", ".join(sorted({d.device_kind for d in devices}))
-    return f"{len(devices)} x {kinds}"
-  model = platform.processor() or "unknown CPU"
+def cpu() -> str:
+  """This host's CPU model and core count, in words."""
+  model = "unknown CPU"
   try:
     with open("/proc/cpuinfo") as f:
       model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
   except (OSError, StopIteration):
-    pass
+    model = platform.processor() or model
   return f"{model}, {os.cpu_count()} cores"
+
+
+@functools.cache
+def machine() -> str:
+  """What this process trains on: its host's accelerators (`1 x NVIDIA H200`; with several
+  processes, `2 hosts x 8 x NVIDIA H100`), else its CPU."""
+  devices = jax.local_devices()
+  if devices[0].platform == "cpu":
+    return cpu()
+  kinds = ", ".join(sorted({d.device_kind for d in devices}))
+  hosts = f"{jax.process_count()} hosts x " if jax.process_count() > 1 else ""
+  return f"{hosts}{len(devices)} x {kinds}"
 
 
 def gib(num_bytes: float) -> str:

@@ -8,16 +8,17 @@ r"""Results as records: one JSON file per README row, and the table rendered fro
   # Render the table; --check fails when README.md differs, --write rewrites it:
   python -m experiments.results [--check | --write]
 
-A record holds the commands that reproduce it, the resolved config, the seeds,
-each seed's metrics with their mean, std (divided by n), min and max, the step
-evaluated (and the run's length), the wall time, the machine and the commit. The rendered row puts
-the mean +- std over n seeds beside the published figure with its own n and
-protocol, and says plainly where the row falls short of the paper: outside the
-published mean +- 2 standard errors, or stopped before its config's length (the paper's,
-where the config reproduces it); and when the paper's error is over more runs than the
-row's seeds. `--workdir` and `--run_command` repeated: populations of other seeds of one
-config (`--config.seed=S --config.num_seeds=N`), one row. A figure without numbers is an anchor too (`shows`:
-what every seed must show).
+A record holds the commands that reproduce it, the resolved config, the seeds, each
+seed's metrics with their mean, std (divided by n), min and max, the step evaluated
+(and the run's length), the training time, the machine it trained on and the commit.
+The rendered row puts the mean +- std over n seeds beside the published figure with
+its own n and protocol, and says plainly where the row falls short of the paper:
+outside the published mean +- 2 standard errors, or stopped before its config's length
+(the paper's, where the config reproduces it); and when the paper's error is over more
+runs than the row's seeds. A figure without numbers is an anchor too (`shows`: what
+every seed must show). `--workdir` and `--run_command` given once per population make
+one row of populations that train other seeds of one config
+(`--config.seed=S --config.num_seeds=N`).
 """
 
 import datetime
@@ -27,6 +28,7 @@ import os
 import shlex
 import subprocess
 import sys
+from typing import Sequence
 
 from absl import flags
 
@@ -114,6 +116,9 @@ def _summary(values: list) -> dict:
 
 # Config fields in which the populations of one record may differ: which seeds they train.
 _SEED_FIELDS = ("seed", "num_seeds", "population")
+# Protocol fields that may differ between populations scored alike: where the scorer's
+# files lie, and the classifier's accuracy as each evaluation re-measured it.
+_PROTOCOL_LOCAL = ("extractor", "classifier_channel_accuracy")
 
 
 def _seed_order(member: str):
@@ -122,8 +127,8 @@ def _seed_order(member: str):
   return (int(number), "") if number.isdigit() else (math.inf, member)
 
 
-def _evaluated(workdir: str) -> tuple[dict, dict]:
-  """`workdir`'s config and its latest evaluation (experiments.evaluate)."""
+def _evaluated(workdir: str) -> tuple[dict, dict, dict]:
+  """`workdir`'s config.json, the config it trained with, and its latest evaluation."""
   config = workdirs.read_config(workdir)
   if config is None:
     raise UserError(f"{workdir} holds no config.json; pass the --workdir of a run")
@@ -131,78 +136,106 @@ def _evaluated(workdir: str) -> tuple[dict, dict]:
   if not evaluations:
     raise UserError(f"{workdir} has no {EVAL_FILE}; run python -m experiments.evaluate "
                     f"--workdir={workdir} first")
-  return config, evaluations[-1]
+  if not evaluations[-1].get("members"):
+    raise UserError(f"{workdir} is a single run, not a population: train its seeds as one "
+                    "(--config.num_seeds=3)")
+  trained = workdirs.with_added_fields(
+      workdirs.apply_changes(config, workdirs.read_changes(workdir)))
+  return config, trained, evaluations[-1]
 
 
-def make_record(name: str, workdir, *, run_command, published: dict, title: str = "",
+def _members_settings(config: dict) -> list[dict]:
+  """What each member of a population trains with, but its name and seed."""
+  return [{k: v for k, v in m.items() if k not in ("name", "seed")}
+          for m in config.get("population", [])]
+
+
+def _trained_on(workdir: str, step: int) -> list[str]:
+  """The machines named by the training spans up to `step`; for a workdir whose spans name
+  none (trained before they did), this host's CPU, where such records were made."""
+  spans = workdirs.read_json_records(os.path.join(workdir, workdirs.TIME_FILE))
+  named = [s["machine"] for s in spans if s.get("machine") and s.get("from_step", 0) < step]
+  return named or [resources.cpu()]
+
+
+def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
+                run_command: str | Sequence[str], published: dict, title: str = "",
                 note: str = "", goal: dict | None = None) -> dict:
   """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
 
   Args:
     workdir: the population's workdir, or a list of workdirs whose populations train
       other seeds of the same config (`--config.seed=S --config.num_seeds=N`), all
-      evaluated at the same step with the same protocol: their members make one row.
+      evaluated at the same step with the same protocol: their members make one row,
+      its wall time the sum of their training times.
     run_command: the command that trained each workdir (a string, or one per workdir).
 
   Raises:
-    UserError: no config, no evaluation, populations that differ in more than their
-      seeds, a seed twice, or fewer than 3 seeds in all.
+    UserError: no config, no evaluation, a single run, populations that differ in more
+      than their seeds or were scored differently, a seed twice, or fewer than 3 seeds.
   """
-  workdir_list = [workdir] if isinstance(workdir, str) else list(workdir)
+  single = isinstance(workdir, (str, os.PathLike))
+  workdir_list = [os.fspath(w) for w in ([workdir] if single else workdir)]
   run_commands = [run_command] if isinstance(run_command, str) else list(run_command)
   if len(run_commands) != len(workdir_list):
     raise UserError(f"{len(workdir_list)} workdirs and {len(run_commands)} run commands: "
                     "give one --run_command per --workdir, in the same order")
   evaluated = [_evaluated(w) for w in workdir_list]
-  config, last = evaluated[0]
-  # Compared as trained: each config with the changes its resumes made.
-  shared = workdirs.apply_changes(config, workdirs.read_changes(workdir_list[0]))
-  members, seeds, commands, walls, trained_on = {}, [], [], [], []
-  for w, command, (other, evaluation) in zip(workdir_list, run_commands, evaluated):
-    trained = workdirs.apply_changes(other, workdirs.read_changes(w))
-    differs = sorted(k for k in set(shared) | set(trained)
-                     if k not in _SEED_FIELDS and trained.get(k) != shared.get(k))
+  first, (config, shared, last) = workdir_list[0], evaluated[0]
+  protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
+  members, seed_of, commands, walls, machines, changes = {}, {}, [], [], [], []
+  for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
+    differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
+    # Every member of every population trains as the first does (a sweep is not a row).
+    if any(m != _members_settings(shared)[0] for m in _members_settings(trained)):
+      differs.append("the members' settings (population)")
     if differs:
-      raise UserError(f"{w} and {workdir_list[0]} differ in {', '.join(differs)}, not only in "
-                      "their seeds: one record is one config")
-    for key in ("step", "protocol"):
-      if evaluation.get(key) != last.get(key):
-        raise UserError(f"{w} was evaluated with {key} {evaluation.get(key)}, {workdir_list[0]} "
-                        f"with {last.get(key)}: evaluate them alike (experiments.evaluate "
-                        "--step=S)")
-    own = evaluation.get("members") or {}
-    twice = sorted(set(own) & set(members))
+      raise UserError(f"{w} and {first} differ in {', '.join(differs)}, not only in their "
+                      "seeds: one record is one config")
+    if evaluation.get("step") != last.get("step"):
+      raise UserError(f"{w} was evaluated at step {evaluation.get('step')}, {first} at "
+                      f"{last.get('step')}: evaluate both at one step (experiments.evaluate "
+                      "--step=S)")
+    scored = {k: v for k, v in evaluation.get("protocol", {}).items()
+              if k not in _PROTOCOL_LOCAL}
+    if scored != protocol:
+      fields = sorted(k for k in set(scored) | set(protocol) if scored.get(k) != protocol.get(k))
+      raise UserError(f"{w} and {first} were evaluated with different {', '.join(fields)}: "
+                      "score both with the same experiments.evaluate flags")
+    own = evaluation["members"]
+    twice = sorted(set(own) & set(members), key=_seed_order)
     if twice:
       raise UserError(f"{', '.join(twice)} of {w} is already in another workdir: give each "
                       "population other seeds (--config.seed=S)")
     members.update(own)
-    seeds += [m.get("seed") for m in other.get("population", [])] or sorted(own, key=_seed_order)
-    commands += [command, _evaluate_command(w, other, evaluation.get("protocol", {}))]
+    seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
+    commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
-    for span in workdirs.read_json_records(os.path.join(w, workdirs.TIME_FILE)):
-      if span.get("machine") and span["machine"] not in trained_on:
-        trained_on.append(span["machine"])
+    machines += _trained_on(w, evaluation["step"])
+    changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
   if len(members) < 3:
-    raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members) or 1} seed(s); "
-                    "a record needs a population of at least 3 (--config.num_seeds=3)")
+    raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members)} seed(s); a "
+                    "record needs a population of at least 3 (--config.num_seeds=3)")
   names = sorted(members, key=_seed_order)
+  fields = set(members[names[0]])
+  if any(set(members[n]) != fields for n in names):
+    raise UserError(f"the members of {', '.join(workdir_list)} were scored on different "
+                    "metrics: evaluate them with the same experiments.evaluate flags")
   metrics = {field: _summary([members[n].get(field) for n in names])
              for field in members[names[0]]}
-  changes = [change for w in workdir_list for change in workdirs.read_changes(w)]
   return {
       "name": name,
       "title": title or name,
       "commands": commands,
       "config": config,
       "changes": changes,
-      "seeds": seeds,
+      "seeds": [seed_of.get(n, n) for n in names],
       "members": names,
       "step": last["step"],
       "num_steps": shared["num_steps"],
-      # The populations' training times added up (one machine, one after the other).
+      # Training time: with several populations, theirs added up.
       "wall_time_s": None if None in walls else sum(walls),
-      # Where it trained (train_time.jsonl), else this machine.
-      "machine": "; ".join(trained_on) or resources.machine(),
+      "machine": " + ".join(dict.fromkeys(machines)),
       "commit": commit(),
       "date": datetime.date.today().isoformat(),
       "protocol": last.get("protocol", {}),

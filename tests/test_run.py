@@ -157,9 +157,10 @@ def test_a_killed_run_keeps_the_time_of_its_checkpointed_steps(tmp_path):
   spans_file = tmp_path / workdirs.TIME_FILE
   killed = _subprocess(args)
   deadline = time.time() + 300
-  while time.time() < deadline and not (
+  while killed.poll() is None and time.time() < deadline and not (
       spans_file.exists() and len(spans_file.read_text().splitlines()) >= 2):
     time.sleep(0.02)
+  assert killed.poll() is None, killed.communicate()  # Still training when killed.
   killed.kill()
   killed.communicate(timeout=60)
   saved = workdirs.read_json_records(str(spans_file))
