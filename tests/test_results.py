@@ -160,6 +160,19 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   with pytest.raises(results.UserError, match="at step 10"):
     results.make_record("x", [first, single], run_command=["A", "C"], published={})
 
+  # A network argument added since a workdir was written is at its default there.
+  config = json.loads((second / "config.json").read_text())
+  assert config["model"]["g"].pop("batch_norm_epsilon") == 1e-5
+  (second / "config.json").write_text(json.dumps(config))
+  assert results.make_record("x", [first, second], run_command=["A", "B"],
+                             published={})["seeds"] == [0, 1, 2, 3, 4]
+  config["model"]["g"]["batch_norm_epsilon"] = 1e-4
+  (second / "config.json").write_text(json.dumps(config))
+  with pytest.raises(results.UserError, match="model.g.batch_norm_epsilon"):
+    results.make_record("x", [first, second], run_command=["A", "B"], published={})
+  config["model"]["g"]["batch_norm_epsilon"] = 1e-5
+  (second / "config.json").write_text(json.dumps(config))
+
   capsys.readouterr()
   twice = ["results", "--record=x", f"--workdir={first}", f"--workdir={first}",
            "--run_command=A", "--run_command=A"]
