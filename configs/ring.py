@@ -27,7 +27,12 @@ pack's M members in M passes of 100 latents (batch statistics of 100 each), here
 pass of 100 * M, as are the refresh passes; it refreshes those averages after every
 epoch, before it scores, and the refresh here happens at
 each evaluation (every 20,000 steps) and leaves training's own averages untouched;
-PacGAN reports 10 trials, the results here 3 seeds.
+PacGAN reports 10 trials, the results here 3 seeds. Its beta1 0.8 is read as Kingma and
+Ba's (the averaging weight of the old mean), as Blocks has read it since January 2017
+and as the development Blocks its setup asks for (through ALI's) reads it; in Blocks
+0.2 and before, `beta1` weighted the new gradient, so the same 0.8 was Kingma and Ba's
+0.2, and ALI's `experiments/gan_mixture.py` (2016), whose settings these are, trained
+with that (`--config.g_optimizer.b1=0.2 --config.d_optimizer.b1=0.2`, not measured).
 
 Run (arguments: `pac=M` packs M samples per discriminator input; `steps=N` a shorter
 run; `runlocal` a 20-step check):
