@@ -27,12 +27,16 @@ pack's M members in M passes of 100 latents (batch statistics of 100 each), here
 pass of 100 * M, as are the refresh passes; it refreshes those averages after every
 epoch, before it scores, and the refresh here happens at
 each evaluation (every 20,000 steps) and leaves training's own averages untouched;
-PacGAN reports 10 trials, the results here 3 seeds. Its beta1 0.8 is read as Kingma and
-Ba's (the averaging weight of the old mean), as Blocks has read it since January 2017
-and as the development Blocks its setup asks for (through ALI's) reads it; in Blocks
-0.2 and before, `beta1` weighted the new gradient, so the same 0.8 was Kingma and Ba's
-0.2, and ALI's `experiments/gan_mixture.py` (2016), whose settings these are, trained
-with that (`--config.g_optimizer.b1=0.2 --config.d_optimizer.b1=0.2`, not measured).
+PacGAN reports 10 trials, the results here 3 seeds.
+
+PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
+Blocks has read it since its commit aa064519 of 24 January 2017, and so as the
+development Blocks reads it that PacGAN's code installs through ALI's instructions.
+Before that commit (release 0.2 of February 2016, and the development version through
+2016), Blocks' `beta1` weighted the new gradient, so the same 0.8 meant Kingma and Ba's
+0.2; ALI's `experiments/gan_mixture.py` (June 2016), whose settings these are, would
+have trained with that (`--config.g_optimizer.b1=0.2 --config.d_optimizer.b1=0.2`, not
+measured). The default beta2 means 0.999 under both readings.
 
 Run (arguments: `pac=M` packs M samples per discriminator input; `steps=N` a shorter
 run; `runlocal` a 20-step check):

@@ -36,7 +36,6 @@ from experiments import resources
 from experiments import workdir as workdirs
 from experiments.command import load_config, parse_flags, split_config_flag
 from experiments.errors import UserError
-from gan_jax import models
 
 RESULTS_DIR = "results"
 README = "README.md"
@@ -140,24 +139,12 @@ def _evaluated(workdir: str) -> tuple[dict, dict, dict]:
   if not evaluations[-1].get("members"):
     raise UserError(f"{workdir} is a single run, not a population: train its seeds as one "
                     "(--config.num_seeds=3)")
-  trained = _with_network_defaults(workdirs.with_added_fields(
+  if not config.get("population"):
+    raise UserError(f"{workdir}/{workdirs.CONFIG_FILE} lists no population members: record "
+                    "a population trained with --config.num_seeds=3")
+  trained = workdirs.with_network_defaults(workdirs.with_added_fields(
       workdirs.apply_changes(config, workdirs.read_changes(workdir))))
   return config, trained, evaluations[-1]
-
-
-def _with_network_defaults(config: dict) -> dict:
-  """`config` with each library network's unset arguments at their defaults, so that a
-  workdir written before an argument existed compares equal to one that sets its
-  default (a plugin's network is left as it is)."""
-  config = json.loads(json.dumps(config))
-  model = config.get("model") or {}
-  for role, name_field, registry in (("g", "generator", models.GENERATORS),
-                                     ("d", "discriminator", models.DISCRIMINATORS)):
-    entry = registry.get(model.get(name_field)) if isinstance(model.get(name_field), str) else None
-    if entry is not None and isinstance(model.get(role), dict):
-      for name, value in entry.defaults.items():
-        model[role].setdefault(name, json.loads(json.dumps(value)))
-  return config
 
 
 def _members_settings(config: dict) -> list[dict]:
@@ -203,7 +190,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
     # Every member of every population trains as the first does (a sweep is not a row).
-    if any(m not in _members_settings(shared)[:1] for m in _members_settings(trained)):
+    if any(m != _members_settings(shared)[0] for m in _members_settings(trained)):
       differs.append("the members' settings (population)")
     if differs:
       raise UserError(f"{w} and {first} differ in {', '.join(differs)}, not only in their "

@@ -118,10 +118,12 @@ def prepare(job, workdir: str) -> Prepared:
   saved = read_workdir_config(workdir)
   changed = {}
   if saved is not None:
-    # Fields added since the run was written count as their defaults.
-    current = workdirs.saved_config(workdir).to_dict()
+    # Fields and network arguments added since the run was written count as their
+    # defaults, on both sides.
+    current = workdirs.with_network_defaults(workdirs.saved_config(workdir).to_dict())
+    target = workdirs.with_network_defaults(resolved)
     with_defaults = {**current, "resolved": saved.get("resolved")}
-    differences = builders.architecture_differences(with_defaults, resolved)
+    differences = builders.architecture_differences(with_defaults, target)
     old, new = saved.get("population"), resolved.get("population")
     if builders.normalize(old) != builders.normalize(new):
       count = lambda p: f"{len(p)} population members" if p else "a single run"
@@ -132,7 +134,7 @@ def prepare(job, workdir: str) -> Prepared:
           f"{workdir} holds a run with another architecture ({'; '.join(differences[:3])}); "
           "use a new --workdir, or the config that run was started with"
       )
-    changed = workdirs.changes(current, resolved)
+    changed = workdirs.changes(current, target)
   state, step = workdirs.restore_latest(
       workdir, experiment.abstract_state,
       fix="use a new --workdir, or the config that run was started with")

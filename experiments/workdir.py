@@ -26,6 +26,7 @@ import ml_collections
 
 from experiments.errors import UserError
 from gan_jax import checkpoint
+from gan_jax import models
 
 CONFIG_FILE = "config.json"
 CHANGES_FILE = "config_changes.jsonl"
@@ -243,6 +244,27 @@ def with_added_fields(config: dict) -> dict:
       node = node.setdefault(part, {}) if isinstance(node, dict) else None
     if isinstance(node, dict):
       node.setdefault(leaf, value)
+  return config
+
+
+def with_network_defaults(config: dict) -> dict:
+  """`config` (nested) with each library network's unset arguments at their factory's
+  defaults, so that a workdir written before a network argument existed compares equal
+  to a config that sets it to its default. The defaults are today's: a new argument's
+  default must keep the behaviour from before it (ADDED_FIELDS holds old values)."""
+  config = json.loads(json.dumps(config))
+  model = config.get("model")
+  if not isinstance(model, dict):
+    return config
+  for role, name_field, registry in (("g", "generator", models.GENERATORS),
+                                     ("d", "discriminator", models.DISCRIMINATORS)):
+    name, arguments = model.get(name_field), model.get(role)
+    if isinstance(name, str) and name in registry and isinstance(arguments, dict):
+      for argument, value in registry[name].defaults.items():
+        try:
+          arguments.setdefault(argument, json.loads(json.dumps(value)))  # Tuples as lists.
+        except TypeError:  # Not JSON (a function): no config.json can hold it either.
+          pass
   return config
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 import shutil
 import sys
@@ -171,6 +172,14 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   with pytest.raises(results.UserError, match="model.g.batch_norm_epsilon"):
     results.make_record("x", [first, second], run_command=["A", "B"], published={})
   config["model"]["g"]["batch_norm_epsilon"] = 1e-5
+  (second / "config.json").write_text(json.dumps(config))
+
+  population = config.pop("population")
+  (second / "config.json").write_text(json.dumps(config))
+  for order in ([first, second], [second, first]):
+    with pytest.raises(results.UserError, match=re.escape(f"{second}/config.json lists no")):
+      results.make_record("x", order, run_command=["A", "B"], published={})
+  config["population"] = population
   (second / "config.json").write_text(json.dumps(config))
 
   capsys.readouterr()

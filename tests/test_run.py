@@ -406,9 +406,10 @@ def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
 
 
 def _without_added_fields(workdir):
-  """Rewrites config.json as a version before every field of ADDED_FIELDS wrote it."""
+  """Rewrites config.json as a version before every field of ADDED_FIELDS, and the MLP
+  generator's batch_norm_epsilon argument, wrote it."""
   config = json.loads((workdir / "config.json").read_text())
-  for field in workdirs.ADDED_FIELDS:
+  for field in [*workdirs.ADDED_FIELDS, "model.g.batch_norm_epsilon"]:
     *parents, leaf = field.split(".")
     node = config
     for part in parents:
