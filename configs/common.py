@@ -69,6 +69,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.latent = "normal"  # "normal": N(0, I); "uniform": U[-scale, scale].
   config.model.latent_scale = 1.0
   config.model.pack = 1  # PacGAN: the discriminator judges packs of this many samples.
+  # Training-mode generator passes per batch, each with its own batch statistics
+  # (PacGAN's code makes a pack's members in one pass each: set it to the pack).
+  config.model.generator_passes = 1
   # Keyword arguments of the generator and discriminator factories.
   config.model.g = ml_collections.ConfigDict(dict(hidden=(128, 128), activation="relu"))
   config.model.d = ml_collections.ConfigDict(dict(hidden=(128, 128), activation="relu"))

@@ -9,11 +9,13 @@ a pack are concatenated); weights N(0, 0.02^2), biases 0; Adam 1e-4 with beta1 0
 both players, which update simultaneously from the same point (the reference's
 `ali_algorithm`); the non-saturating generator loss; batches of 100 discriminator
 inputs (with `pac=M`, 100 packs of M: 100 * M real and 100 * M generated points a
-step); 400,000 steps (400 epochs of 1,000 batches). Evaluation draws 2,500 samples:
-a sample is high quality within 3 std of its nearest mode, a mode is covered when it
-has a high-quality sample.
-Before it samples, the generator's batch-norm averages (momentum 0.95) are re-estimated
-with 50 training-mode passes of 100 latents through the frozen generator, as the
+step, the generator making each pack's M members in M passes of 100 latents, each
+with its own batch statistics, and averaging their batch-norm updates:
+`model.generator_passes`); 400,000 steps (400 epochs of 1,000 batches). Evaluation
+draws 2,500 samples: a sample is high quality within 3 std of its nearest mode, a
+mode is covered when it has a high-quality sample. Before it samples, the generator's
+batch-norm averages (momentum 0.95) are re-estimated with 50 training-mode batches of
+100 latents (100 * M in M passes with `pac=M`) through the frozen generator, as the
 reference's monitoring of the training stream does with its batch-norm updates
 (`eval.bn_refresh_batches`).
 
@@ -22,12 +24,10 @@ passes), drawn once and then resampled with replacement (`GaussianPackingMixture
 its `pacgan/datasets.py`: about 63% of them distinct), this config draws fresh points
 every step; its batch norm uses epsilon 1e-4 (here 1e-5, as the records were made;
 `--config.model.g.batch_norm_epsilon=1e-4` for theirs, not yet measured) and averages
-the standard deviation (here the variance); with `pac=M` its generator makes each
-pack's M members in M passes of 100 latents (batch statistics of 100 each), here one
-pass of 100 * M, as are the refresh passes; it refreshes those averages after every
-epoch, before it scores, and the refresh here happens at
-each evaluation (every 20,000 steps) and leaves training's own averages untouched;
-PacGAN reports 10 trials, the results here 3 seeds.
+the standard deviation (here the variance); it refreshes those averages after every
+epoch, before it scores, and the refresh here happens at each evaluation (every
+20,000 steps) and leaves training's own averages untouched; PacGAN reports 10 trials,
+the results here 3 seeds.
 
 PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
 Blocks has read it since its commit aa064519 of 24 January 2017, and so as the
@@ -93,6 +93,7 @@ def protocol_config(dataset: str, arg, *, num_steps: int):
   config.model.d = ml_collections.ConfigDict(dict(
       hidden=(200, 200, 200), maxout_pieces=5, init_std=0.02))
   config.model.pack = args.pac
+  config.model.generator_passes = args.pac  # One pass of 100 latents per pack member.
   # Both players step at once from the same point (PacGAN's ali_algorithm), with
   # the non-saturating generator loss.
   config.update_rule = "simultaneous"
@@ -114,5 +115,6 @@ def get_sweep(arg=None):
   # A batch holds 100 packs whatever their size, as `pac=M` sets it.
   packing = sweeps.zip_(
       sweeps.axis("model.pack", PACKING_DEGREES),
+      sweeps.axis("model.generator_passes", PACKING_DEGREES),
       sweeps.axis("data.batch_size", [PACKS_PER_BATCH * m for m in PACKING_DEGREES]))
   return sweeps.product(packing, sweeps.axis("seed", [0, 1, 2]))

@@ -26,9 +26,8 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   99.2% here) and reads samples clipped to [0, 1] (its Keras classifier reads the raw
   tanh outputs, negatives included); its generator's batch-norm averages move at
   every training-mode pass (five an iteration, two of them only to print losses),
-  here at the two updates; with `pac=M` both see 64 packs of M per batch, and its
-  generator makes each pack's M members in M passes (batch statistics of 64 each),
-  here one pass of 64 * M.
+  here at the two updates. With `pac=M` both see 64 packs of M per batch, and the
+  generator makes each pack's M members in M passes (batch statistics of 64 each).
 * `metz`: the networks of Metz et al., whose discriminator is weak on purpose
   (`gan_jax/models/metz.py`: G 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 3
   channels; D 3x3 stride-2 convolutions with 2, 4, 8 channels, `d_size=quarter`,
@@ -39,8 +38,8 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   stacks freshly drawn digits (unlimited triples), here the 128,000 training
   images; its samples are drawn with batch norm in training mode (statistics of
   each batch of 128), here with the running averages; it scores 25,600 samples,
-  here 26,000; with `pac=M` both see 128 packs of M per batch, and its generator
-  makes each pack's M members in M passes, here one pass of 128 * M.
+  here 26,000. With `pac=M` both see 128 packs of M per batch, and the generator
+  makes each pack's M members in M passes.
 
 Run (argument `dataset=stacked_mnist:DIR` builds the 128,000 training images from
 the MNIST IDX files in DIR, or from TFDS "mnist" without `:DIR`; `pac=M`;
@@ -98,6 +97,7 @@ def get_config(arg=None):
   config = common.get_config()
   common.set_dataset(config, args.dataset)
   config.model.pack = args.pac
+  config.model.generator_passes = args.pac  # Each pack member in a pass of its own.
   if args.setting == "veegan":
     common.image_models(config, "tf_dcgan")
     config.data.split = "train+test"

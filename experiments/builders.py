@@ -79,6 +79,10 @@ def _check_loop(config) -> None:
   require(config.model.pack >= 1, "model.pack", config.model.pack, ">= 1 (1 = no packing)")
   require(config.data.batch_size % config.model.pack == 0, "data.batch_size",
          config.data.batch_size, f"divisible by model.pack={config.model.pack}")
+  passes = config.model.generator_passes
+  require(passes >= 1, "model.generator_passes", passes, ">= 1 (1 = one pass)")
+  require(config.data.batch_size % passes == 0, "data.batch_size", config.data.batch_size,
+          f"divisible by model.generator_passes={passes}")
   require(config.eval.num_samples >= 2, "eval.num_samples", config.eval.num_samples, ">= 2")
   require(config.eval.num_pictures >= 1, "eval.num_pictures", config.eval.num_pictures, ">= 1")
   require(config.eval.bn_refresh_batches >= 0, "eval.bn_refresh_batches",
@@ -181,8 +185,11 @@ def build_gan(config, spec: DataSpec, hparams=None, data: Optional[Data] = None)
   discriminator = networks.build_network(config, spec, "d")
   if config.model.pack > 1:
     discriminator = models.packed(discriminator, config.model.pack)
+  generator = networks.build_network(config, spec, "g", data)
+  if config.model.generator_passes > 1:
+    generator = models.in_passes(generator, config.model.generator_passes)
   return gan_jax.GAN(
-      generator=networks.build_network(config, spec, "g", data),
+      generator=generator,
       discriminator=discriminator,
       g_optimizer=optimizers.build_optimizer(config, "g_optimizer", hparams),
       d_optimizer=optimizers.build_optimizer(config, "d_optimizer", hparams),

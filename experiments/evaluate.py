@@ -104,6 +104,10 @@ def main(argv: list[str]) -> int:
     workdirs.check_writable(fv.workdir, "--workdir")  # eval.jsonl goes there
     gan, state, scale = sample.load(fv.workdir, fv.step)
     config = workdirs.saved_config(fv.workdir)
+    passes = config.model.generator_passes
+    if fv.bn_refresh_batch_size is not None and fv.bn_refresh_batch_size % passes:
+      raise UserError(f"--bn_refresh_batch_size={fv.bn_refresh_batch_size} must be divisible "
+                      f"by the run's model.generator_passes={passes}")
     target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
     inception_params, reference = _inception_setup(fv, config, scale)

@@ -208,6 +208,7 @@ ADDED_FIELDS = {
     "g_steps": 1,
     "data.scale": "",
     "eval.bn_refresh_batches": 0,
+    "model.generator_passes": 1,
     **{f"{player}.{field}": value
        for player in ("g_optimizer", "d_optimizer")
        for field, value in (("max_norm", 0.0), ("momentum_final", 0.0),

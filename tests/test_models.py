@@ -270,6 +270,32 @@ def test_packed_discriminator():
   assert _output_shapes(images, (8, 28, 28, 1), train=True)[0] == ((2,), jnp.float32)
 
 
+def test_a_generator_in_passes_normalises_each_pass_with_its_own_statistics():
+  """Pass k makes rows k, k + m, ... (the k-th member of each pack) from its own batch
+  statistics; the batch-norm averages move by the mean of the passes' updates."""
+  base = models.mlp_generator(3, (16,), batch_norm=True)
+  net = models.in_passes(base, 2)
+  z = _normal((6, 2))
+  params, collections, samples, updated = _init_apply(net, z)
+  by_pass = [base.apply(params, collections, z[k::2], rng=KEY, train=True) for k in range(2)]
+  for k, (expected, _) in enumerate(by_pass):
+    np.testing.assert_allclose(samples[k::2], expected, rtol=1e-5, atol=1e-6)
+  whole, _ = base.apply(params, collections, z, rng=KEY, train=True)
+  assert not np.allclose(samples, whole, atol=1e-3)  # Other statistics than one pass.
+  jax.tree.map(lambda new, a, b: np.testing.assert_allclose(new, (a + b) / 2, rtol=1e-5,
+                                                            atol=1e-7),
+               updated, by_pass[0][1], by_pass[1][1])
+  packs = models.pack(samples, 2)  # Each pack: one member from each pass.
+  np.testing.assert_allclose(packs[:, 3:], by_pass[1][0], rtol=1e-5, atol=1e-6)
+  # Inference uses the averages, not batch statistics: one pass, as the network's.
+  inferred, same = net.apply(params, updated, z, rng=KEY, train=False)
+  np.testing.assert_array_equal(inferred, base.apply(params, updated, z, rng=KEY,
+                                                     train=False)[0])
+  assert same is updated
+  with pytest.raises(ValueError, match="divisible by 2"):
+    net.apply(params, collections, z[:5], rng=KEY, train=True)
+
+
 # ------------------------------------------------------------------- spectral normalization
 
 

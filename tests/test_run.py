@@ -333,6 +333,7 @@ BAD_INPUTS = [
     (["--config.g_optimizer.b1=1.5"], "fresh", "g_optimizer.b1=1.5 is impossible"),
     (["--config.data.batch_size=0"], "fresh", "data.batch_size must be >= 1"),
     (["--config.model.pack=3"], "fresh", "divisible by model.pack=3"),
+    (["--config.model.generator_passes=5"], "fresh", "divisible by model.generator_passes=5"),
     (["--config.steps_per_call=3"], "fresh", "a multiple of steps_per_call=3"),
     (["--config.d_steps=0"], "fresh", "d_steps=0 is impossible"),
     (["--config.num_steps=-5"], "fresh", "num_steps=-5 is impossible"),

@@ -33,6 +33,7 @@ from gan_jax.models.metz import MetzGenerator
 from gan_jax.models.metz import metz_discriminator
 from gan_jax.models.metz import metz_generator
 from gan_jax.models.nnx_adapter import from_nnx
+from gan_jax.models.pacgan import in_passes
 from gan_jax.models.pacgan import pack
 from gan_jax.models.pacgan import packed
 from gan_jax.models.registry import Model

@@ -1,7 +1,9 @@
 """PacGAN packing: the discriminator judges m samples at once.
 
 A packed discriminator sees m real or m generated samples side by side, so a
-generator that covers few modes produces packs that look unlike real packs.
+generator that covers few modes produces packs that look unlike real packs. PacGAN's
+code makes the m members of its packs in m calls of the generator, each with its own
+batch statistics: `in_passes` does the same.
 
 References:
   Lin et al., 2018, "PacGAN: the power of two samples in generative adversarial
@@ -58,3 +60,39 @@ def packed(network: nets.Network, m: int) -> nets.Network:
     return network.apply(params, collections, pack(inputs, m), rng=rng, train=train)
 
   return nets.Network(init=init, apply=apply)
+
+
+def in_passes(network: nets.Network, m: int) -> nets.Network:
+  """Wraps a generator so that a training-mode batch is made in m passes.
+
+  Pass k makes rows k, k + m, k + 2m, ... of the batch, so with packs of m (`packed`)
+  it makes the k-th member of every pack, as PacGAN's code calls its generator once
+  per member. Each pass normalises with its own batch statistics, and the updates of
+  the collections (batch-norm averages) are averaged over the passes, as Blocks
+  merges them in PacGAN's code. Inference (`train=False`) uses no batch statistics
+  and is one pass.
+
+  Args:
+    network: a generator `Network`.
+    m: the number of passes; training batches must be divisible by it.
+
+  Returns:
+    A `Network` with the wrapped network's params and collections.
+  """
+
+  def apply(params, collections, inputs, *, rng, train):
+    if not train or m == 1:
+      return network.apply(params, collections, inputs, rng=rng, train=train)
+    if inputs.shape[0] % m:
+      raise ValueError(f"a generator in {m} passes needs batches divisible by {m}, got "
+                       f"shape {inputs.shape}")
+    passes = inputs.reshape(inputs.shape[0] // m, m, *inputs.shape[1:]).swapaxes(0, 1)
+
+    def one_pass(latents, key):
+      return network.apply(params, collections, latents, rng=key, train=True)
+
+    outputs, updated = jax.vmap(one_pass)(passes, jax.random.split(rng, m))
+    outputs = outputs.swapaxes(0, 1).reshape(inputs.shape[0], *outputs.shape[2:])
+    return outputs, jax.tree.map(lambda c: jnp.mean(c, axis=0).astype(c.dtype), updated)
+
+  return nets.Network(init=network.init, apply=apply)
