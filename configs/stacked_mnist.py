@@ -27,7 +27,9 @@ samples (PacDCGAN-M). Argument `setting=` picks one of two protocols:
   tanh outputs, negatives included); its generator's batch-norm averages move at
   every training-mode pass (five an iteration, two of them only to print losses),
   here at the two updates. With `pac=M` both see 64 packs of M per batch, and the
-  generator makes each pack's M members in M passes (batch statistics of 64 each).
+  generator makes each pack's M members in M passes (batch statistics of 64 each);
+  there each pass moves the averages in turn (M moves a call), here they move once, by
+  the passes' mean.
 * `metz`: the networks of Metz et al., whose discriminator is weak on purpose
   (`gan_jax/models/metz.py`: G 4x4x64 -> 7x7x32 -> 14x14x16 -> 28x28x8 -> 3
   channels; D 3x3 stride-2 convolutions with 2, 4, 8 channels, `d_size=quarter`,

@@ -81,7 +81,8 @@ def main(argv: list[str]) -> int:
                        "(default: the config's eval.bn_refresh_batches; 0: none).",
                        flag_values=fv)
   flags.DEFINE_integer("bn_refresh_batch_size", None, "Latents per batch-norm refresh pass "
-                       "(default: the config's data.batch_size).", flag_values=fv)
+                       "(default: the config's data.batch_size; divisible by its "
+                       "model.generator_passes).", flag_values=fv)
   try:
     run.parse_flags(fv, argv)
     if not fv.workdir:
@@ -105,9 +106,10 @@ def main(argv: list[str]) -> int:
     gan, state, scale = sample.load(fv.workdir, fv.step)
     config = workdirs.saved_config(fv.workdir)
     passes = config.model.generator_passes
-    if fv.bn_refresh_batch_size is not None and fv.bn_refresh_batch_size % passes:
-      raise UserError(f"--bn_refresh_batch_size={fv.bn_refresh_batch_size} must be divisible "
-                      f"by the run's model.generator_passes={passes}")
+    size = fv.bn_refresh_batch_size
+    if size is not None and (size % passes or size // passes < 2):
+      raise UserError(f"--bn_refresh_batch_size={size} must be divisible by the run's "
+                      f"model.generator_passes={passes} into passes of >= 2 latents")
     target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
     inception_params, reference = _inception_setup(fv, config, scale)

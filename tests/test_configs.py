@@ -212,7 +212,7 @@ def test_sweep_members_are_valid_overrides(name):
 def test_packing_keeps_the_papers_number_of_discriminator_inputs(name, arg, packs, pac):
   # PacGAN's code feeds its discriminator a batch of `packs` packs of `pac` samples each.
   config = _load(name).get_config(f"{arg}pac={pac}")
-  assert config.model.pack == pac
+  assert config.model.pack == config.model.generator_passes == pac
   assert config.data.batch_size == packs * pac
   builders.check(config)
 

@@ -81,6 +81,15 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--bn_refresh_batch_size=1"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "--bn_refresh_batch_size must be >= 2" in err[0]
+  # A generator in passes refreshes in passes of >= 2 latents each.
+  config = json.loads((workdir / "config.json").read_text())
+  config["model"]["generator_passes"] = 2
+  (workdir / "config.json").write_text(json.dumps(config))
+  for size in (5, 2):
+    assert evaluate.main(["evaluate", f"--workdir={workdir}",
+                          f"--bn_refresh_batch_size={size}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.generator_passes=2 into passes of >= 2" in err[0]
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])

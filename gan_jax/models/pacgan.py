@@ -3,7 +3,7 @@
 A packed discriminator sees m real or m generated samples side by side, so a
 generator that covers few modes produces packs that look unlike real packs. PacGAN's
 code makes the m members of its packs in m calls of the generator, each with its own
-batch statistics: `in_passes` does the same.
+batch statistics: `in_passes` makes them so.
 
 References:
   Lin et al., 2018, "PacGAN: the power of two samples in generative adversarial
@@ -67,18 +67,29 @@ def in_passes(network: nets.Network, m: int) -> nets.Network:
 
   Pass k makes rows k, k + m, k + 2m, ... of the batch, so with packs of m (`packed`)
   it makes the k-th member of every pack, as PacGAN's code calls its generator once
-  per member. Each pass normalises with its own batch statistics, and the updates of
-  the collections (batch-norm averages) are averaged over the passes, as Blocks
-  merges them in PacGAN's code. Inference (`train=False`) uses no batch statistics
-  and is one pass.
+  per member. Each pass normalises with its own batch statistics. The passes' updates
+  of floating-point collections (batch-norm averages) are averaged, as PacGAN's 2-D
+  mixture code merges Blocks' duplicate updates (its TensorFlow code applies them one
+  after another); other collections keep the first pass's. Inference (`train=False`)
+  uses no batch statistics and is one pass.
 
   Args:
     network: a generator `Network`.
-    m: the number of passes; training batches must be divisible by it.
+    m: the number of passes (>= 1); training batches must be divisible by it.
 
   Returns:
     A `Network` with the wrapped network's params and collections.
+
+  References:
+    Lin et al., 2018, https://arxiv.org/abs/1712.04086; code: fjxmlzn/PacGAN.
   """
+  if m < 1:
+    raise ValueError(f"in_passes needs m >= 1 passes, got {m}")
+
+  def merged(leaf):  # [m, ...] per-pass values -> one.
+    if jnp.issubdtype(leaf.dtype, jnp.inexact):
+      return jnp.mean(leaf, axis=0).astype(leaf.dtype)
+    return leaf[0]
 
   def apply(params, collections, inputs, *, rng, train):
     if not train or m == 1:
@@ -92,7 +103,8 @@ def in_passes(network: nets.Network, m: int) -> nets.Network:
       return network.apply(params, collections, latents, rng=key, train=True)
 
     outputs, updated = jax.vmap(one_pass)(passes, jax.random.split(rng, m))
-    outputs = outputs.swapaxes(0, 1).reshape(inputs.shape[0], *outputs.shape[2:])
-    return outputs, jax.tree.map(lambda c: jnp.mean(c, axis=0).astype(c.dtype), updated)
+    outputs = jax.tree.map(
+        lambda o: o.swapaxes(0, 1).reshape(inputs.shape[0], *o.shape[2:]), outputs)
+    return outputs, jax.tree.map(merged, updated)
 
   return nets.Network(init=network.init, apply=apply)
