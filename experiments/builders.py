@@ -81,7 +81,8 @@ def _check_loop(config) -> None:
          config.data.batch_size, f"divisible by model.pack={config.model.pack}")
   passes = config.model.generator_passes
   require(passes >= 1, "model.generator_passes", passes, ">= 1 (1 = one pass)")
-  require(config.data.batch_size % passes == 0 and config.data.batch_size // passes >= 2,
+  require(passes == 1 or (config.data.batch_size % passes == 0
+                          and config.data.batch_size // passes >= 2),
           "data.batch_size", config.data.batch_size,
           f"divisible by model.generator_passes={passes} into passes of >= 2 latents")
   require(config.eval.num_samples >= 2, "eval.num_samples", config.eval.num_samples, ">= 2")
