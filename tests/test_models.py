@@ -287,6 +287,14 @@ def test_a_generator_in_passes_normalises_each_pass_with_its_own_statistics():
                updated, by_pass[0][1], by_pass[1][1])
   packs = models.pack(samples, 2)  # Each pack: one member from each pass.
   np.testing.assert_allclose(packs[:, 3:], by_pass[1][0], rtol=1e-5, atol=1e-6)
+  # The parameters' gradient is the sum of the passes' (the passes share the weights).
+  target = _normal((6, 3))
+  loss = lambda f, p, rows: jnp.sum(target[rows] * f.apply(p, collections, z[rows], rng=KEY,
+                                                             train=True)[0])
+  grad = jax.grad(lambda p: loss(net, p, slice(None)))(params)
+  per_pass = [jax.grad(lambda p: loss(base, p, slice(k, None, 2)))(params) for k in range(2)]
+  jax.tree.map(lambda g, a, b: np.testing.assert_allclose(g, a + b, rtol=1e-4, atol=1e-5),
+               grad, *per_pass)
   # Inference uses the averages, not batch statistics: one pass, as the network's.
   inferred, same = net.apply(params, updated, z, rng=KEY, train=False)
   np.testing.assert_array_equal(inferred, base.apply(params, updated, z, rng=KEY,
