@@ -61,6 +61,9 @@ def get_config() -> ml_collections.ConfigDict:
   # its tanh generator against [0, 1] images.)
   config.data.scale = ""
   config.data.params = ml_collections.ConfigDict(gdata.toy_defaults("ring"))
+  # Toy data: 0 draws fresh points every step; N trains on N points drawn once, each
+  # pack of model.pack members drawn from them with replacement (PacGAN's protocol).
+  config.data.fixed_points = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.generator = "mlp"

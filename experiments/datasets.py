@@ -136,6 +136,13 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
   if config.data.image_size < 0:
     raise UserError(f"data.image_size must be >= 0 (0 keeps the stored size), got "
                     f"{config.data.image_size}")
+  if config.data.fixed_points < 0:
+    raise UserError(f"data.fixed_points must be >= 0 (0: fresh points every step), got "
+                    f"{config.data.fixed_points}")
+  if config.data.fixed_points and not is_toy(config.data.name):
+    raise UserError(f"data.fixed_points={config.data.fixed_points} draws a set from a toy "
+                    f"distribution, but data.name={config.data.name!r} is stored data; set "
+                    "--config.data.fixed_points=0")
   num_reference = max(config.eval.num_samples, config.eval.num_pictures)
   process = (dict(process_index=0, process_count=1) if whole_batch else
              dict(process_index=jax.process_index(), process_count=jax.process_count()))
@@ -148,8 +155,13 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
       dim = np.shape(gdata.sample_mixture(sampler, np.random.default_rng(0), 1)[0]
                      if isinstance(sampler, gdata.Mixture) else sampler(np.random.default_rng(0), 1)[0])
       resources.check_data(config, dim, points=True)
-      source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
-                                      seed=config.seed, **process)
+      if config.data.fixed_points:  # PacGAN's set, drawn once, in fixed packs.
+        source = gdata.FixedSyntheticDataset(
+            sampler, num_points=config.data.fixed_points, pack=config.model.pack,
+            batch_size=d_steps * batch_size, seed=config.seed, **process)
+      else:
+        source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
+                                        seed=config.seed, **process)
       rng = np.random.default_rng([config.seed, 1])  # Not the training stream (seed, step, p).
       if isinstance(sampler, gdata.Mixture):
         reference = gdata.sample_mixture(sampler, rng, num_reference)

@@ -141,7 +141,10 @@ def plan(config: ml_collections.ConfigDict, overrides: Optional[list[dict]] = No
 
 
 def _reseeded(source, seed: int):
-  """`source` (an ArrayDataset or SyntheticDataset) with another seed."""
+  """`source` (an ArrayDataset, SyntheticDataset or FixedSyntheticDataset) with another
+  seed."""
+  if isinstance(source, gdata.FixedSyntheticDataset):
+    return source.reseeded(seed)  # Another set of points, as another trial draws.
   process = dict(process_index=source.process_index, process_count=source.process_count)
   if isinstance(source, gdata.ArrayDataset):
     return gdata.ArrayDataset(source.images, batch_size=source.batch_size, seed=seed, **process)

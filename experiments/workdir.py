@@ -207,6 +207,7 @@ ADDED_FIELDS = {
     "penalty_weight_final": 0.0,
     "g_steps": 1,
     "data.scale": "",
+    "data.fixed_points": 0,
     "eval.bn_refresh_batches": 0,
     "model.generator_passes": 1,
     **{f"{player}.{field}": value

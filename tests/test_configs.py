@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the reposit
 from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import optimizers  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import populations  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import transforms  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -215,6 +216,22 @@ def test_packing_keeps_the_papers_number_of_discriminator_inputs(name, arg, pack
   assert config.model.pack == config.model.generator_passes == pac
   assert config.data.batch_size == packs * pac
   builders.check(config)
+
+
+def test_pacgans_fixed_set_gives_each_seed_its_own_set_in_fixed_packs():
+  """`data.fixed_points=N`: a member trains on N points of its own, drawn once, each
+  pack of model.pack members fixed (PacGAN's `GaussianPackingMixture`)."""
+  config = _load("ring").get_config("pac=2,runlocal")
+  config.data.fixed_points, config.num_seeds = 1_000, 2
+  (job,) = populations.plan(config)
+  sources = [e.data.source for e in populations.build(job.members).member_experiments]
+  assert all(isinstance(s, gdata.FixedSyntheticDataset) and s.pack == 2 for s in sources)
+  assert len(sources[0].images) == 1_000
+  assert not np.array_equal(sources[0].images, sources[1].images)
+  batch = sources[1].batch_at(3)
+  assert batch.shape == (config.data.batch_size, 2)
+  packs = {p.tobytes() for p in sources[1].images}
+  assert all(p.tobytes() in packs for p in batch.reshape(-1, 2, 2))
 
 
 def test_sweep_helpers():

@@ -98,6 +98,47 @@ def test_synthetic_dataset_is_a_function_of_seed_and_step_whatever_the_processes
   np.testing.assert_array_equal(roll.batch_at(2), roll.batch_at(2))
 
 
+def test_a_fixed_synthetic_set_is_drawn_once_in_fixed_packs():
+  """PacGAN's toy training set: N points drawn once, member k of the N packs a resample of
+  them with replacement; epochs reshuffle whole packs; a pure function of (seed, step)."""
+  n, pack, batch = 1_000, 2, 40  # 20 packs a batch, 50 steps an epoch
+  ds = data.FixedSyntheticDataset(data.grid(), num_points=n, pack=pack, batch_size=batch, seed=3)
+  assert ds.steps_per_epoch == 50 and ds.batch_at(0).shape == (batch, 2)
+  epochs = [np.concatenate([ds.batch_at(e * 50 + i) for i in range(50)]).reshape(n, pack, 2)
+            for e in range(2)]
+  as_set = lambda packs: {p.tobytes() for p in packs}
+  assert as_set(epochs[0]) == as_set(epochs[1]) == as_set(ds.images)  # the same N packs
+  assert not np.array_equal(epochs[0], epochs[1])  # in another order
+  # The 2N members are drawn from N points: 1 - (1 - 1/N)^2N ~ 86.5% of them appear.
+  points = np.unique(ds.images.reshape(-1, 2), axis=0)
+  assert abs(len(points) / n - (1 - (1 - 1 / n) ** (2 * n))) < 0.04
+  assert np.abs(ds.images[:, 0] - ds.images[:, 1]).max() > 0  # members drawn apart
+  again = data.FixedSyntheticDataset(data.grid(), num_points=n, pack=pack, batch_size=batch,
+                                     seed=3)
+  np.testing.assert_array_equal(again.batch_at(77), ds.batch_at(77))
+  other = ds.reseeded(4)
+  assert not np.array_equal(other.images, ds.images)
+  np.testing.assert_array_equal(other.batch_at(5), data.FixedSyntheticDataset(
+      data.grid(), num_points=n, pack=pack, batch_size=batch, seed=4).batch_at(5))
+  shards = [data.FixedSyntheticDataset(data.grid(), num_points=n, pack=pack, batch_size=batch,
+                                       seed=3, process_index=p, process_count=2)
+            for p in range(2)]
+  np.testing.assert_array_equal(np.concatenate([s.batch_at(9) for s in shards]), ds.batch_at(9))
+  # Packs of 1 are a resample too: 1 - (1 - 1/N)^N ~ 63.2% of the points appear (binomial
+  # spread about 0.5 points in a hundred at N = 10,000).
+  single = data.FixedSyntheticDataset(data.ring(), num_points=10_000, batch_size=100, seed=0)
+  distinct = len(np.unique(single.images.reshape(-1, 2), axis=0)) / 10_000
+  assert abs(distinct - (1 - (1 - 1e-4) ** 10_000)) < 0.02
+  roll = data.FixedSyntheticDataset(data.swiss_roll(), num_points=50, batch_size=10, seed=0)
+  assert roll.batch_at(0).shape == (10, 2)
+  with pytest.raises(data.DataError, match="not divisible by the pack size 3"):
+    data.FixedSyntheticDataset(data.grid(), num_points=n, pack=3, batch_size=40, seed=0)
+  with pytest.raises(data.DataError, match="num_points >= 1"):
+    data.FixedSyntheticDataset(data.grid(), num_points=0, batch_size=40, seed=0)
+  with pytest.raises(data.DataError, match="larger than the dataset"):
+    data.FixedSyntheticDataset(data.grid(), num_points=10, pack=2, batch_size=40, seed=0)
+
+
 def test_to_float_and_back():
   levels = np.arange(256, dtype=np.uint8)
   tanh = data.to_float(levels, "tanh")

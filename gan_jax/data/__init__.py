@@ -1,15 +1,15 @@
 """Data for GANs: synthetic mixtures, local files and tensorflow-datasets, as numpy batches.
 
 Loading returns uint8 images `[N, H, W, C]` (and int64 labels `[N]`) on the host;
-`ArrayDataset`/`SyntheticDataset` turn data into deterministic, resumable,
-per-process batches; `to_float` maps each uint8 batch to the generator's scale.
+`ArrayDataset`/`SyntheticDataset`/`FixedSyntheticDataset` turn data into deterministic,
+resumable, per-process batches; `to_float` maps each uint8 batch to the generator's scale.
 Every problem a user can fix raises `DataError` with a one-line message.
 """
 
 from gan_jax.data.errors import DataError
 from gan_jax.data.files import load_idx, load_npz, read_idx
-from gan_jax.data.pipeline import (SCALES, ArrayDataset, SyntheticDataset, to_float, to_uint8,
-                                   to_unit_range)
+from gan_jax.data.pipeline import (SCALES, ArrayDataset, FixedSyntheticDataset,
+                                   SyntheticDataset, to_float, to_uint8, to_unit_range)
 from gan_jax.data.stacked import stacked_mnist
 from gan_jax.data.synthetic import (
     TOY_DATASETS,
@@ -30,6 +30,7 @@ __all__ = [
     "TOY_DATASETS",
     "ArrayDataset",
     "DataError",
+    "FixedSyntheticDataset",
     "Mixture",
     "Sampler",
     "SyntheticDataset",

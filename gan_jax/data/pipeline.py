@@ -185,6 +185,67 @@ class ArrayDataset(_StepIndexed):
     return self.images[self.indices_at(step)]
 
 
+class FixedSyntheticDataset(ArrayDataset):
+  """A training set drawn once from a mixture or sampler, in fixed packs, as PacGAN's.
+
+  PacGAN's toy experiments train on `num_points` points drawn once: member k of the
+  `num_points` packs of `pack` members is a resample of those points with replacement,
+  drawn for each k (its `GaussianPackingMixture`, also for packs of 1: about 63% of the
+  points appear). The set is a pure function of (seed, num_points, pack). Each epoch
+  reshuffles the packs, not their members, with the seed as `ArrayDataset` does: a
+  batch of B examples holds B/pack whole packs, pack j in rows `j*pack .. j*pack +
+  pack - 1`, which `gan_jax.models.pack` joins again.
+
+  Args:
+    mixture_or_sampler: a `Mixture`, or a `Sampler` `(rng, n) -> [n, D]`.
+    num_points: the size N of the set (PacGAN: 100,000).
+    pack: the members of a pack, m (the discriminator's packing degree).
+    batch_size: the global batch B in examples (B/m packs), summed over processes.
+    seed, process_index, process_count: as `ArrayDataset`'s; each process takes a
+      contiguous share of the packs.
+
+  Raises:
+    DataError: N or m under 1, B not divisible by m, or `ArrayDataset`'s errors for
+      B/m packs.
+
+  References:
+    Lin et al., 2018, https://arxiv.org/abs/1712.04086 (code: fjxmlzn/PacGAN,
+      `synthetic_data_experiments/PacGAN/pacgan/datasets.py`).
+  """
+
+  def __init__(self, mixture_or_sampler: Union[Mixture, Sampler], *, num_points: int,
+               pack: int = 1, batch_size: int, seed: int, process_index: int = 0,
+               process_count: int = 1):
+    if num_points < 1 or pack < 1:
+      raise DataError(f"a fixed set needs num_points >= 1 and packs of >= 1, got "
+                      f"num_points={num_points}, pack={pack}")
+    if batch_size % pack:
+      raise DataError(f"batch_size {batch_size} is not divisible by the pack size {pack}; "
+                      f"use a multiple of {pack}")
+    _check_sharding(batch_size, seed, process_index, process_count)
+    rng = np.random.default_rng([seed, num_points, pack, 1])  # Not a step's [seed, step].
+    if isinstance(mixture_or_sampler, Mixture):
+      points = sample_mixture(mixture_or_sampler, rng, num_points)
+    else:
+      points = np.asarray(mixture_or_sampler(rng, num_points), np.float32)
+    packs = points[rng.integers(0, num_points, size=(num_points, pack))]  # [N, m, D]
+    super().__init__(packs, batch_size=batch_size // pack, seed=seed,
+                     process_index=process_index, process_count=process_count)
+    self.source, self.num_points, self.pack = mixture_or_sampler, num_points, pack
+
+  def reseeded(self, seed: int) -> "FixedSyntheticDataset":
+    """The same protocol with another seed: another set, another order."""
+    return FixedSyntheticDataset(self.source, num_points=self.num_points, pack=self.pack,
+                                 batch_size=self.batch_size * self.pack, seed=seed,
+                                 process_index=self.process_index,
+                                 process_count=self.process_count)
+
+  def batch_at(self, step: int) -> np.ndarray:
+    """This process's examples `[B / process_count, D]` at `step`, packs in rows."""
+    packs = super().batch_at(step)
+    return packs.reshape(-1, *packs.shape[2:])
+
+
 class SyntheticDataset(_StepIndexed):
   """Fresh samples of a mixture or sampler at every step, indexed by step.
 
