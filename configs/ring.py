@@ -19,17 +19,18 @@ batch-norm averages (momentum 0.95) are re-estimated with 50 training-mode batch
 reference's monitoring of the training stream does with its batch-norm updates
 (`eval.bn_refresh_batches`).
 
-Differences that remain: the reference trains on a fixed set of 100,000 points (400
-passes), drawn once, each pack's members drawn from it with replacement and fixed
-(`GaussianPackingMixture` in its `pacgan/datasets.py`: about 63% of the points appear
-in packs of 1); this config draws fresh points every step, as the records were made
-(`--config.data.fixed_points=100000` trains on theirs with
-`gan_jax.data.FixedSyntheticDataset`, not yet measured); its batch norm uses epsilon
-1e-4 (here 1e-5, as the records were made; `--config.model.g.batch_norm_epsilon=1e-4`
-for theirs, not yet measured) and averages the standard deviation (here the variance);
-it refreshes those averages after every epoch, before it scores, and the refresh here
-happens at each evaluation (every 20,000 steps) and leaves training's own averages
-untouched; PacGAN reports 10 trials, the results here 3 seeds.
+Differences that remain: the reference trains on a fixed set of 100,000 points drawn
+once, each pack's members drawn from it with replacement and fixed
+(`GaussianPackingMixture` in its `pacgan/datasets.py`: with packs of 1 only about 63%
+of the points are ever used), for 400 epochs of its 100,000 packs; this config draws
+fresh points every step, as the records were made (`--config.data.fixed_points=100000`
+trains on a set drawn as theirs is, `gan_jax.data.FixedSyntheticDataset`; not yet
+measured); its batch norm uses epsilon 1e-4 (here 1e-5, as the records were made;
+`--config.model.g.batch_norm_epsilon=1e-4` for theirs, not yet measured) and averages
+the standard deviation (here the variance); it refreshes those averages after every
+epoch, before it scores, and the refresh here happens at each evaluation (every 20,000
+steps) and leaves training's own averages untouched; PacGAN reports 10 trials, the
+results here 3 seeds.
 
 PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
 Blocks has read it since its commit aa064519 of 24 January 2017, and so as the

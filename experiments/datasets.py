@@ -1,8 +1,8 @@
 """The data of a run: toy distributions, image files, TFDS; batches at any step.
 
 `build_data` reads `config.data` into a `Data`: its `DataSpec` (what the networks
-see), its source (an `ArrayDataset` or `SyntheticDataset` that yields the batch of
-any step), and the mixture a toy run is evaluated against.
+see), its source (an `ArrayDataset`, `SyntheticDataset` or `FixedSyntheticDataset`
+that yields the batch of any step), and the mixture a toy run is evaluated against.
 """
 
 import inspect
@@ -41,8 +41,8 @@ class Data(NamedTuple):
 
   Attributes:
     spec: its `DataSpec`.
-    source: an `ArrayDataset`/`SyntheticDataset`; `batch_at(step)` returns the
-      step's `d_steps` minibatches, `[d_steps * B, ...]` (uint8 for images).
+    source: an `ArrayDataset`/`SyntheticDataset`/`FixedSyntheticDataset`; `batch_at(step)`
+      returns the step's `d_steps` minibatches, `[d_steps * B, ...]` (uint8 for images).
     mixture: the `Mixture` that generated toy data (its modes are counted), or None.
     reference: real examples for evaluation and pictures: `[N, D]` float32 points,
       or up to N uint8 images.
@@ -162,7 +162,8 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
       else:
         source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
                                         seed=config.seed, **process)
-      rng = np.random.default_rng([config.seed, 1])  # Not the training stream (seed, step, p).
+      # The stream of step 1's fresh batch (kept: the records' evaluations drew it so).
+      rng = np.random.default_rng([config.seed, 1])
       if isinstance(sampler, gdata.Mixture):
         reference = gdata.sample_mixture(sampler, rng, num_reference)
         mixture = sampler
@@ -175,4 +176,6 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
                                 **process)
     return Data(DataSpec("image", images.shape[1:]), source, None, images[:num_reference])
   except gdata.DataError as e:
+    if config.data.fixed_points and "fixed set" in str(e):
+      raise UserError(f"{e} (--config.data.fixed_points)") from None
     raise UserError(str(e)) from None

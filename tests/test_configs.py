@@ -226,11 +226,14 @@ def test_pacgans_fixed_set_gives_each_seed_its_own_set_in_fixed_packs():
   (job,) = populations.plan(config)
   sources = [e.data.source for e in populations.build(job.members).member_experiments]
   assert all(isinstance(s, gdata.FixedSyntheticDataset) and s.pack == 2 for s in sources)
-  assert len(sources[0].images) == 1_000
-  assert not np.array_equal(sources[0].images, sources[1].images)
+  assert len(sources[0].packs) == 1_000
+  assert not np.array_equal(sources[0].packs, sources[1].packs)
   batch = sources[1].batch_at(3)
   assert batch.shape == (config.data.batch_size, 2)
-  packs = {p.tobytes() for p in sources[1].images}
+  # A member's batches are those of its standalone run.
+  alone = datasets.build_data(job.members[1].config, d_steps=1).source
+  np.testing.assert_array_equal(batch, alone.batch_at(3))
+  packs = {p.tobytes() for p in sources[1].packs}
   assert all(p.tobytes() in packs for p in batch.reshape(-1, 2, 2))
 
 

@@ -107,36 +107,46 @@ def test_a_fixed_synthetic_set_is_drawn_once_in_fixed_packs():
   epochs = [np.concatenate([ds.batch_at(e * 50 + i) for i in range(50)]).reshape(n, pack, 2)
             for e in range(2)]
   as_set = lambda packs: {p.tobytes() for p in packs}
-  assert as_set(epochs[0]) == as_set(epochs[1]) == as_set(ds.images)  # the same N packs
+  assert as_set(epochs[0]) == as_set(epochs[1]) == as_set(ds.packs)  # the same N packs
   assert not np.array_equal(epochs[0], epochs[1])  # in another order
-  # The 2N members are drawn from N points: 1 - (1 - 1/N)^2N ~ 86.5% of them appear.
-  points = np.unique(ds.images.reshape(-1, 2), axis=0)
+  # The 2N members are drawn from N points: 1 - (1 - 1/N)^2N ~ 86.5% of them appear
+  # (spread about 0.9 in a hundred at N = 1,000: the bound is over 4 spreads).
+  points = np.unique(ds.packs.reshape(-1, 2), axis=0)
   assert abs(len(points) / n - (1 - (1 - 1 / n) ** (2 * n))) < 0.04
-  assert np.abs(ds.images[:, 0] - ds.images[:, 1]).max() > 0  # members drawn apart
+  assert np.abs(ds.packs[:, 0] - ds.packs[:, 1]).max() > 0  # members drawn apart
   again = data.FixedSyntheticDataset(data.grid(), num_points=n, pack=pack, batch_size=batch,
                                      seed=3)
   np.testing.assert_array_equal(again.batch_at(77), ds.batch_at(77))
   other = ds.reseeded(4)
-  assert not np.array_equal(other.images, ds.images)
+  assert not np.array_equal(other.packs, ds.packs)
   np.testing.assert_array_equal(other.batch_at(5), data.FixedSyntheticDataset(
       data.grid(), num_points=n, pack=pack, batch_size=batch, seed=4).batch_at(5))
   shards = [data.FixedSyntheticDataset(data.grid(), num_points=n, pack=pack, batch_size=batch,
                                        seed=3, process_index=p, process_count=2)
             for p in range(2)]
   np.testing.assert_array_equal(np.concatenate([s.batch_at(9) for s in shards]), ds.batch_at(9))
-  # Packs of 1 are a resample too: 1 - (1 - 1/N)^N ~ 63.2% of the points appear (binomial
-  # spread about 0.5 points in a hundred at N = 10,000).
+  # Packs of 1 are a resample too: 1 - (1 - 1/N)^N ~ 63.2% of the points appear (spread
+  # about 0.3 in a hundred at N = 10,000: the bound is over 6 spreads).
   single = data.FixedSyntheticDataset(data.ring(), num_points=10_000, batch_size=100, seed=0)
-  distinct = len(np.unique(single.images.reshape(-1, 2), axis=0)) / 10_000
+  distinct = len(np.unique(single.packs.reshape(-1, 2), axis=0)) / 10_000
   assert abs(distinct - (1 - (1 - 1e-4) ** 10_000)) < 0.02
   roll = data.FixedSyntheticDataset(data.swiss_roll(), num_points=50, batch_size=10, seed=0)
   assert roll.batch_at(0).shape == (10, 2)
-  with pytest.raises(data.DataError, match="not divisible by the pack size 3"):
+  # Every packing degree of a seed packs the same N points (drawn apart, the 6N members of
+  # packs of 2 and 4 would hold about 1.85N distinct points).
+  pack4 = data.FixedSyntheticDataset(data.grid(), num_points=n, pack=4, batch_size=40, seed=3)
+  assert len(np.unique(np.concatenate([pack4.packs, ds.packs], 1).reshape(-1, 2), axis=0)) <= n
+  with pytest.raises(data.DataError, match="whole packs of 3 .* a multiple of 3"):
     data.FixedSyntheticDataset(data.grid(), num_points=n, pack=3, batch_size=40, seed=0)
+  with pytest.raises(data.DataError, match="whole packs of 4 for each of 4 .* multiple of 16"):
+    data.FixedSyntheticDataset(data.grid(), num_points=n, pack=4, batch_size=8, seed=0,
+                               process_count=4)
   with pytest.raises(data.DataError, match="num_points >= 1"):
     data.FixedSyntheticDataset(data.grid(), num_points=0, batch_size=40, seed=0)
-  with pytest.raises(data.DataError, match="larger than the dataset"):
+  with pytest.raises(data.DataError, match="20 packs of 2, more than the 10 packs"):
     data.FixedSyntheticDataset(data.grid(), num_points=10, pack=2, batch_size=40, seed=0)
+  with pytest.raises(data.DataError, match="needs a Mixture or a sampler"):
+    data.FixedSyntheticDataset(3, num_points=10, batch_size=4, seed=0)
 
 
 def test_to_float_and_back():

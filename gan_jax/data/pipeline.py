@@ -185,16 +185,18 @@ class ArrayDataset(_StepIndexed):
     return self.images[self.indices_at(step)]
 
 
-class FixedSyntheticDataset(ArrayDataset):
+class FixedSyntheticDataset(_StepIndexed):
   """A training set drawn once from a mixture or sampler, in fixed packs, as PacGAN's.
 
   PacGAN's toy experiments train on `num_points` points drawn once: member k of the
   `num_points` packs of `pack` members is a resample of those points with replacement,
-  drawn for each k (its `GaussianPackingMixture`, also for packs of 1: about 63% of the
-  points appear). The set is a pure function of (seed, num_points, pack). Each epoch
-  reshuffles the packs, not their members, with the seed as `ArrayDataset` does: a
-  batch of B examples holds B/pack whole packs, pack j in rows `j*pack .. j*pack +
-  pack - 1`, which `gan_jax.models.pack` joins again.
+  drawn for each k (its `GaussianPackingMixture`; with packs of 1 only about 63% of the
+  points are ever used, 1 - e^-m of them with packs of m). The points are a pure
+  function of (seed, num_points), so every packing degree of a seed packs the same
+  points; the packs, of (seed, num_points, pack). Each epoch reshuffles the packs, not
+  their members, as `ArrayDataset` reshuffles examples: a batch of B examples holds
+  B/pack whole packs, pack j in rows `j*pack .. j*pack + pack - 1`, which
+  `gan_jax.models.pack` joins again.
 
   Args:
     mixture_or_sampler: a `Mixture`, or a `Sampler` `(rng, n) -> [n, D]`.
@@ -205,8 +207,8 @@ class FixedSyntheticDataset(ArrayDataset):
       contiguous share of the packs.
 
   Raises:
-    DataError: N or m under 1, B not divisible by m, or `ArrayDataset`'s errors for
-      B/m packs.
+    DataError: N or m under 1, B not divisible by m, B/m packs more than N or not
+      divisible by the process count, a bad seed or process index.
 
   References:
     Lin et al., 2018, https://arxiv.org/abs/1712.04086 (code: fjxmlzn/PacGAN,
@@ -216,33 +218,48 @@ class FixedSyntheticDataset(ArrayDataset):
   def __init__(self, mixture_or_sampler: Union[Mixture, Sampler], *, num_points: int,
                pack: int = 1, batch_size: int, seed: int, process_index: int = 0,
                process_count: int = 1):
+    if not isinstance(mixture_or_sampler, Mixture) and not callable(mixture_or_sampler):
+      raise DataError(f"FixedSyntheticDataset needs a Mixture or a sampler (rng, n) -> "
+                      f"[n, D], got {type(mixture_or_sampler).__name__}")
     if num_points < 1 or pack < 1:
       raise DataError(f"a fixed set needs num_points >= 1 and packs of >= 1, got "
                       f"num_points={num_points}, pack={pack}")
-    if batch_size % pack:
-      raise DataError(f"batch_size {batch_size} is not divisible by the pack size {pack}; "
-                      f"use a multiple of {pack}")
-    _check_sharding(batch_size, seed, process_index, process_count)
-    rng = np.random.default_rng([seed, num_points, pack, 1])  # Not a step's [seed, step].
+    self.local_batch_size = _check_sharding(batch_size, seed, process_index, process_count)
+    packs_per_batch = batch_size // pack
+    if batch_size % pack or packs_per_batch % process_count:
+      raise DataError(f"a batch of {batch_size} examples does not split into whole packs of "
+                      f"{pack} for each of {process_count} process(es); use a multiple of "
+                      f"{pack * process_count}")
+    if packs_per_batch > num_points:
+      raise DataError(f"a batch of {batch_size} examples is {packs_per_batch} packs of "
+                      f"{pack}, more than the {num_points} packs of the fixed set; draw at "
+                      f"least {packs_per_batch} points or lower batch_size")
+    # Streams apart from a step's [seed, step] and an epoch's [seed, epoch].
+    rng = np.random.default_rng([seed, num_points, 1])
     if isinstance(mixture_or_sampler, Mixture):
       points = sample_mixture(mixture_or_sampler, rng, num_points)
     else:
       points = np.asarray(mixture_or_sampler(rng, num_points), np.float32)
-    packs = points[rng.integers(0, num_points, size=(num_points, pack))]  # [N, m, D]
-    super().__init__(packs, batch_size=batch_size // pack, seed=seed,
-                     process_index=process_index, process_count=process_count)
+    members = np.random.default_rng([seed, num_points, pack, 2]).integers(
+        0, num_points, size=(num_points, pack))
     self.source, self.num_points, self.pack = mixture_or_sampler, num_points, pack
+    self.batch_size, self.seed = batch_size, seed
+    self.process_index, self.process_count = process_index, process_count
+    self.packs = points[members]  # [N, m, D]
+    self._order = ArrayDataset(self.packs, batch_size=packs_per_batch, seed=seed,
+                               process_index=process_index, process_count=process_count)
+    self.steps_per_epoch = self._order.steps_per_epoch
 
   def reseeded(self, seed: int) -> "FixedSyntheticDataset":
     """The same protocol with another seed: another set, another order."""
     return FixedSyntheticDataset(self.source, num_points=self.num_points, pack=self.pack,
-                                 batch_size=self.batch_size * self.pack, seed=seed,
+                                 batch_size=self.batch_size, seed=seed,
                                  process_index=self.process_index,
                                  process_count=self.process_count)
 
   def batch_at(self, step: int) -> np.ndarray:
     """This process's examples `[B / process_count, D]` at `step`, packs in rows."""
-    packs = super().batch_at(step)
+    packs = self._order.batch_at(step)
     return packs.reshape(-1, *packs.shape[2:])
 
 
