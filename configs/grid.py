@@ -16,8 +16,8 @@ run; `runlocal` a 20-step check):
 Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 17.3 +- 0.8 modes
 and 94.8 +- 0.7% high-quality samples; PacGAN4 24.8 +- 0.2 and 93.6 +- 0.6%. About 80
 steps/s a seed on a 2-core CPU (80 minutes a run), 35-37 for a 3-seed population with
-its evaluations (about 3 hours); measured over 3 seeds at 400k (results/grid.json):
-15.0 +- 2.2 modes, 2.3 under PacGAN's, and 94.1 +- 2.1% high quality, inside its +- 2 SE.
+its evaluations (about 3 hours); measured over 6 seeds at 400k (results/grid.json):
+16.0 +- 2.8 modes and 95.0 +- 1.8% high quality, inside PacGAN's +- 2 SE.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
