@@ -143,6 +143,11 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
     raise UserError(f"data.fixed_points={config.data.fixed_points} draws a set from a toy "
                     f"distribution, but data.name={config.data.name!r} is stored data; set "
                     "--config.data.fixed_points=0")
+  packs = d_steps * batch_size // max(config.model.pack, 1)
+  if 0 < config.data.fixed_points < packs:
+    raise UserError(f"data.fixed_points={config.data.fixed_points} holds fewer packs than the "
+                    f"{packs} of a step (d_steps x data.batch_size / model.pack); set "
+                    f"--config.data.fixed_points>={packs} or lower --config.data.batch_size")
   num_reference = max(config.eval.num_samples, config.eval.num_pictures)
   process = (dict(process_index=0, process_count=1) if whole_batch else
              dict(process_index=jax.process_index(), process_count=jax.process_count()))
@@ -176,6 +181,4 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
                                 **process)
     return Data(DataSpec("image", images.shape[1:]), source, None, images[:num_reference])
   except gdata.DataError as e:
-    if config.data.fixed_points and "fixed set" in str(e):
-      raise UserError(f"{e} (--config.data.fixed_points)") from None
     raise UserError(str(e)) from None

@@ -149,9 +149,10 @@ def check_data(config, example_shape, *, points: bool) -> None:
           drawn if points else 0)
                           # The samples, their scaled copy and the metrics' work arrays.
                           + config.eval.num_samples * example * FLOAT_BYTES * 4,
-      # A fixed toy set, drawn and packed for each member of a population.
-      "data.fixed_points": (config.data.fixed_points * max(config.num_seeds, 1) * (
-          drawn + config.model.pack * (FLOAT_BYTES * example + 8)) if points else 0),
+      # A fixed toy set, drawn and packed for each member of a population (and once more
+      # for the population's first build), with its epoch's order.
+      "data.fixed_points": (config.data.fixed_points * (max(config.num_seeds, 1) + 1) * (
+          drawn + config.model.pack * (FLOAT_BYTES * example + 8) + 8) if points else 0),
   }
   need = sum(parts.values())
   available = host_bytes()

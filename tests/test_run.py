@@ -348,7 +348,7 @@ BAD_INPUTS = [
      "does not exist"),
     (["--config.model.generator=dcgan"], "fresh", "is for image data"),
     (["--config.data.fixed_points=-1"], "fresh", "data.fixed_points must be >= 0"),
-    (["--config.data.fixed_points=10"], "fresh", "more than the 10 packs of the fixed set"),
+    (["--config.data.fixed_points=10"], "fresh", "fewer packs than the 16 of a step"),
     (["--config.data.fixed_points=1000000000000"], "fresh", "lower --config.data.fixed_points"),
     (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz",
       "--config.data.fixed_points=100"], "fresh", "'npz' is stored data"),

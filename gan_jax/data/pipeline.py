@@ -193,10 +193,10 @@ class FixedSyntheticDataset(_StepIndexed):
   drawn for each k (its `GaussianPackingMixture`; with packs of 1 only about 63% of the
   points are ever used, 1 - e^-m of them with packs of m). The points are a pure
   function of (seed, num_points), so every packing degree of a seed packs the same
-  points; the packs, of (seed, num_points, pack). Each epoch reshuffles the packs, not
-  their members, as `ArrayDataset` reshuffles examples: a batch of B examples holds
-  B/pack whole packs, pack j in rows `j*pack .. j*pack + pack - 1`, which
-  `gan_jax.models.pack` joins again.
+  points (PacGAN draws a new set for every packing degree and trial); the packs, of
+  (seed, num_points, pack). Each epoch reshuffles the packs, not their members, as
+  `ArrayDataset` reshuffles examples: a batch of B examples holds B/pack whole packs,
+  pack j in rows `j*pack .. j*pack + pack - 1`, which `gan_jax.models.pack` joins again.
 
   Args:
     mixture_or_sampler: a `Mixture`, or a `Sampler` `(rng, n) -> [n, D]`.
@@ -252,6 +252,8 @@ class FixedSyntheticDataset(_StepIndexed):
 
   def reseeded(self, seed: int) -> "FixedSyntheticDataset":
     """The same protocol with another seed: another set, another order."""
+    if seed == self.seed:
+      return self
     return FixedSyntheticDataset(self.source, num_points=self.num_points, pack=self.pack,
                                  batch_size=self.batch_size, seed=seed,
                                  process_index=self.process_index,
