@@ -33,7 +33,6 @@ import ml_collections
 import numpy as np
 
 import gan_jax
-from gan_jax import data as gdata
 from gan_jax import parallel
 from experiments import builders
 from experiments import optimizers
@@ -138,17 +137,6 @@ def plan(config: ml_collections.ConfigDict, overrides: Optional[list[dict]] = No
 
 
 # --- Building a population ----------------------------------------------------
-
-
-def _reseeded(source, seed: int):
-  """`source` (an ArrayDataset, SyntheticDataset or FixedSyntheticDataset) with another
-  seed."""
-  if isinstance(source, gdata.FixedSyntheticDataset):
-    return source.reseeded(seed)  # Another set of points, as another trial draws.
-  process = dict(process_index=source.process_index, process_count=source.process_count)
-  if isinstance(source, gdata.ArrayDataset):
-    return gdata.ArrayDataset(source.images, batch_size=source.batch_size, seed=seed, **process)
-  return gdata.SyntheticDataset(source.source, batch_size=source.batch_size, seed=seed, **process)
 
 
 class Population(NamedTuple):
@@ -257,7 +245,7 @@ def build(members: tuple) -> Population:
   member_experiments = tuple(
       experiment._replace(config=m.config, eval_key=builders.keys(m.config.seed)[2],
                           data=experiment.data._replace(
-                              source=_reseeded(experiment.data.source, m.config.seed)))
+                              source=experiment.data.source.reseeded(m.config.seed)))
       for m in members)
   hparams = {field: np.asarray([_get(m.config, field) for m in members], np.float32)
              for field in HPARAM_FIELDS}

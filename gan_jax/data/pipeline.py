@@ -125,6 +125,19 @@ def _check_sharding(batch_size: int, seed: int, process_index: int, process_coun
   return batch_size // process_count
 
 
+def _check_source(mixture_or_sampler, owner: str) -> None:
+  if not isinstance(mixture_or_sampler, Mixture) and not callable(mixture_or_sampler):
+    raise DataError(f"{owner} needs a Mixture or a sampler (rng, n) -> [n, D], "
+                    f"got {type(mixture_or_sampler).__name__}")
+
+
+def _draw(mixture_or_sampler: Union[Mixture, Sampler], rng, n: int) -> np.ndarray:
+  """`n` points `[n, D]` float32 of a mixture or sampler."""
+  if isinstance(mixture_or_sampler, Mixture):
+    return sample_mixture(mixture_or_sampler, rng, n)
+  return np.asarray(mixture_or_sampler(rng, n), np.float32)
+
+
 class ArrayDataset(_StepIndexed):
   """Batches of an in-memory array, reshuffled every epoch, indexed by step.
 
@@ -162,6 +175,11 @@ class ArrayDataset(_StepIndexed):
     # One cached permutation: consecutive steps share an epoch, and the cache
     # does not change what batch_at returns.
     self._epoch, self._order = None, None
+
+  def reseeded(self, seed: int) -> "ArrayDataset":
+    """The same examples and batches in the order of another seed."""
+    return ArrayDataset(self.images, batch_size=self.batch_size, seed=seed,
+                        process_index=self.process_index, process_count=self.process_count)
 
   @property
   def num_examples(self) -> int:
@@ -218,9 +236,7 @@ class FixedSyntheticDataset(_StepIndexed):
   def __init__(self, mixture_or_sampler: Union[Mixture, Sampler], *, num_points: int,
                pack: int = 1, batch_size: int, seed: int, process_index: int = 0,
                process_count: int = 1):
-    if not isinstance(mixture_or_sampler, Mixture) and not callable(mixture_or_sampler):
-      raise DataError(f"FixedSyntheticDataset needs a Mixture or a sampler (rng, n) -> "
-                      f"[n, D], got {type(mixture_or_sampler).__name__}")
+    _check_source(mixture_or_sampler, "FixedSyntheticDataset")
     if num_points < 1 or pack < 1:
       raise DataError(f"a fixed set needs num_points >= 1 and packs of >= 1, got "
                       f"num_points={num_points}, pack={pack}")
@@ -235,11 +251,7 @@ class FixedSyntheticDataset(_StepIndexed):
                       f"{pack}, more than the {num_points} packs of the fixed set; draw at "
                       f"least {packs_per_batch} points or lower batch_size")
     # Streams apart from a step's [seed, step] and an epoch's [seed, epoch].
-    rng = np.random.default_rng([seed, num_points, 1])
-    if isinstance(mixture_or_sampler, Mixture):
-      points = sample_mixture(mixture_or_sampler, rng, num_points)
-    else:
-      points = np.asarray(mixture_or_sampler(rng, num_points), np.float32)
+    points = _draw(mixture_or_sampler, np.random.default_rng([seed, num_points, 1]), num_points)
     members = np.random.default_rng([seed, num_points, pack, 2]).integers(
         0, num_points, size=(num_points, pack))
     self.source, self.num_points, self.pack = mixture_or_sampler, num_points, pack
@@ -286,21 +298,21 @@ class SyntheticDataset(_StepIndexed):
   def __init__(self, mixture_or_sampler: Union[Mixture, Sampler], *, batch_size: int, seed: int,
                process_index: int = 0, process_count: int = 1):
     self.local_batch_size = _check_sharding(batch_size, seed, process_index, process_count)
-    if not isinstance(mixture_or_sampler, Mixture) and not callable(mixture_or_sampler):
-      raise DataError(f"SyntheticDataset needs a Mixture or a sampler (rng, n) -> [n, D], "
-                      f"got {type(mixture_or_sampler).__name__}")
+    _check_source(mixture_or_sampler, "SyntheticDataset")
     self.source = mixture_or_sampler
     self.batch_size = batch_size
     self.seed = seed
     self.process_index = process_index
     self.process_count = process_count
 
+  def reseeded(self, seed: int) -> "SyntheticDataset":
+    """The same source with another seed: other points at every step."""
+    return SyntheticDataset(self.source, batch_size=self.batch_size, seed=seed,
+                            process_index=self.process_index, process_count=self.process_count)
+
   def batch_at(self, step: int) -> np.ndarray:
     """This process's batch `[B / process_count, D]` float32 at `step`."""
     rng = np.random.default_rng([self.seed, _check_step(step)])
-    if isinstance(self.source, Mixture):
-      batch = sample_mixture(self.source, rng, self.batch_size)
-    else:
-      batch = np.asarray(self.source(rng, self.batch_size), np.float32)
+    batch = _draw(self.source, rng, self.batch_size)
     start = self.process_index * self.local_batch_size
     return batch[start : start + self.local_batch_size]
