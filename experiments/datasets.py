@@ -157,8 +157,7 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
       if not (isinstance(sampler, gdata.Mixture) or callable(sampler)):
         raise UserError(f"data.name={config.data.name!r} returned a {type(sampler).__name__}, "
                         "not a gan_jax.data.Mixture or a sampler (rng, num) -> [num, D] points")
-      dim = np.shape(gdata.sample_mixture(sampler, np.random.default_rng(0), 1)[0]
-                     if isinstance(sampler, gdata.Mixture) else sampler(np.random.default_rng(0), 1)[0])
+      dim = gdata.sample_points(sampler, np.random.default_rng(0), 1).shape[1:]
       resources.check_data(config, dim, points=True)
       if config.data.fixed_points:  # PacGAN's set, drawn once, in fixed packs.
         source = gdata.FixedSyntheticDataset(
@@ -168,12 +167,9 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
         source = gdata.SyntheticDataset(sampler, batch_size=d_steps * batch_size,
                                         seed=config.seed, **process)
       # The stream of step 1's fresh batch (kept: the records' evaluations drew it so).
-      rng = np.random.default_rng([config.seed, 1])
-      if isinstance(sampler, gdata.Mixture):
-        reference = gdata.sample_mixture(sampler, rng, num_reference)
-        mixture = sampler
-      else:
-        reference, mixture = np.asarray(sampler(rng, num_reference), np.float32), None
+      reference = gdata.sample_points(sampler, np.random.default_rng([config.seed, 1]),
+                                      num_reference)
+      mixture = sampler if isinstance(sampler, gdata.Mixture) else None
       return Data(DataSpec("points", reference.shape[1:]), source, mixture, reference)
     images = load_images(config)
     resources.check_data(config, images.shape[1:], points=False)

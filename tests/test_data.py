@@ -216,6 +216,18 @@ def test_swiss_roll():
   assert np.abs(x).max() < 2.0
 
 
+def test_sample_points_draws_a_mixture_or_a_sampler():
+  ring = data.ring()
+  np.testing.assert_array_equal(data.sample_points(ring, np.random.default_rng(3), 5),
+                                data.sample_mixture(ring, np.random.default_rng(3), 5))
+  points = data.sample_points(lambda rng, n: rng.standard_normal((n, 3)),
+                              np.random.default_rng(3), 5)
+  assert points.dtype == np.float32
+  np.testing.assert_array_equal(points, np.random.default_rng(3).standard_normal((5, 3))
+                                .astype(np.float32))
+
+
+
 # ---------------------------------------------------------------------------
 # Local files
 

@@ -19,6 +19,7 @@ from gan_jax.data.synthetic import (
     grid,
     ring,
     sample_mixture,
+    sample_points,
     swiss_roll,
     toy_defaults,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "read_idx",
     "ring",
     "sample_mixture",
+    "sample_points",
     "stacked_mnist",
     "swiss_roll",
     "to_float",

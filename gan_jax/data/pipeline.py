@@ -28,7 +28,7 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from gan_jax.data.errors import DataError
-from gan_jax.data.synthetic import Mixture, Sampler, sample_mixture
+from gan_jax.data.synthetic import Mixture, Sampler, sample_points
 
 # Name of a data scale -> (divisor, offset) with float = uint8 / divisor + offset;
 # dividing (not multiplying by a rounded reciprocal) maps 255 to exactly 1.0.
@@ -129,13 +129,6 @@ def _check_source(mixture_or_sampler, owner: str) -> None:
   if not isinstance(mixture_or_sampler, Mixture) and not callable(mixture_or_sampler):
     raise DataError(f"{owner} needs a Mixture or a sampler (rng, n) -> [n, D], "
                     f"got {type(mixture_or_sampler).__name__}")
-
-
-def _draw(mixture_or_sampler: Union[Mixture, Sampler], rng, n: int) -> np.ndarray:
-  """`n` points `[n, D]` float32 of a mixture or sampler."""
-  if isinstance(mixture_or_sampler, Mixture):
-    return sample_mixture(mixture_or_sampler, rng, n)
-  return np.asarray(mixture_or_sampler(rng, n), np.float32)
 
 
 class ArrayDataset(_StepIndexed):
@@ -251,7 +244,7 @@ class FixedSyntheticDataset(_StepIndexed):
                       f"{pack}, more than the {num_points} packs of the fixed set; draw at "
                       f"least {packs_per_batch} points or lower batch_size")
     # Streams apart from a step's [seed, step] and an epoch's [seed, epoch].
-    points = _draw(mixture_or_sampler, np.random.default_rng([seed, num_points, 1]), num_points)
+    points = sample_points(mixture_or_sampler, np.random.default_rng([seed, num_points, 1]), num_points)
     members = np.random.default_rng([seed, num_points, pack, 2]).integers(
         0, num_points, size=(num_points, pack))
     self.source, self.num_points, self.pack = mixture_or_sampler, num_points, pack
@@ -313,6 +306,6 @@ class SyntheticDataset(_StepIndexed):
   def batch_at(self, step: int) -> np.ndarray:
     """This process's batch `[B / process_count, D]` float32 at `step`."""
     rng = np.random.default_rng([self.seed, _check_step(step)])
-    batch = _draw(self.source, rng, self.batch_size)
+    batch = sample_points(self.source, rng, self.batch_size)
     start = self.process_index * self.local_batch_size
     return batch[start : start + self.local_batch_size]

@@ -112,6 +112,14 @@ def sample_mixture(mixture: Mixture, rng: np.random.Generator, n: int) -> np.nda
   return (mixture.centers[modes] + mixture.std * noise).astype(np.float32)
 
 
+def sample_points(mixture_or_sampler: "Mixture | Sampler", rng: np.random.Generator,
+                  n: int) -> np.ndarray:
+  """`n` points `[n, D]` float32 of a `Mixture` (`sample_mixture`) or a sampler."""
+  if isinstance(mixture_or_sampler, Mixture):
+    return sample_mixture(mixture_or_sampler, rng, n)
+  return np.asarray(mixture_or_sampler(rng, n), np.float32)
+
+
 def _sample_swiss_roll(
     rng: np.random.Generator, n: int, *, noise: float, scale: float
 ) -> np.ndarray:
