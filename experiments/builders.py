@@ -243,7 +243,7 @@ def check(config) -> None:
     optimizers.build_optimizer(config, field)
 
 
-def build(config, *, whole_batch: bool = False) -> Experiment:
+def build(config, *, whole_batch: bool = False, members: int = 1) -> Experiment:
   """Validates the config and builds the run; reads data but writes nothing.
 
   The train step is traced once (`jax.eval_shape`), so shape errors in the
@@ -252,12 +252,14 @@ def build(config, *, whole_batch: bool = False) -> Experiment:
   Args:
     config: the run's config.
     whole_batch: every process reads the whole global batch (see `build_data`).
+    members: the population's members, for the data's memory check (see `build_data`).
 
   Raises:
     UserError: anything wrong with the config or the data.
   """
   check(config)
-  data = datasets.build_data(config, d_steps=config.d_steps, whole_batch=whole_batch)
+  data = datasets.build_data(config, d_steps=config.d_steps, whole_batch=whole_batch,
+                             members=members)
   gan = build_gan(config, data.spec, data=data)
   multi_step = make_multi_step(config, gan)
   mesh = None

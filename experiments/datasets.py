@@ -116,7 +116,7 @@ def load_images(config) -> np.ndarray:
   return images
 
 
-def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
+def build_data(config, *, d_steps: int, whole_batch: bool = False, members: int = 1) -> Data:
   """Loads or generates the config's data (nothing is written).
 
   Args:
@@ -125,6 +125,8 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
       `[d_steps * data.batch_size, ...]`.
     whole_batch: every process reads the whole global batch (a population split
       over processes by member), not its share of it.
+    members: the population's members; the memory check counts a fixed toy set
+      (`data.fixed_points`) for each, as each reseeds the source.
 
   Raises:
     UserError: unknown dataset, bad parameters, missing files.
@@ -143,14 +145,21 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
     raise UserError(f"data.fixed_points={config.data.fixed_points} draws a set from a toy "
                     f"distribution, but data.name={config.data.name!r} is stored data; set "
                     "--config.data.fixed_points=0")
-  packs = d_steps * batch_size // max(config.model.pack, 1)
-  if 0 < config.data.fixed_points < packs:
-    raise UserError(f"data.fixed_points={config.data.fixed_points} holds fewer packs than the "
-                    f"{packs} of a step (d_steps x data.batch_size / model.pack); set "
-                    f"--config.data.fixed_points>={packs} or lower --config.data.batch_size")
-  num_reference = max(config.eval.num_samples, config.eval.num_pictures)
   process = (dict(process_index=0, process_count=1) if whole_batch else
              dict(process_index=jax.process_index(), process_count=jax.process_count()))
+  if config.data.fixed_points:
+    rows, pack, count = d_steps * batch_size, max(config.model.pack, 1), process["process_count"]
+    if rows % (pack * count):
+      raise UserError(f"data.fixed_points gives each of {count} process(es) whole packs of "
+                      f"model.pack={pack}, but a step's d_steps x data.batch_size = {rows} "
+                      f"examples do not split so; make it a multiple of {pack * count} "
+                      "(--config.data.batch_size)")
+    if config.data.fixed_points < rows // pack:
+      raise UserError(f"data.fixed_points={config.data.fixed_points} holds fewer packs than "
+                      f"the {rows // pack} of a step (d_steps x data.batch_size / model.pack); "
+                      f"set --config.data.fixed_points>={rows // pack} or lower "
+                      "--config.data.batch_size")
+  num_reference = max(config.eval.num_samples, config.eval.num_pictures)
   try:
     if is_toy(config.data.name):
       sampler = _toy_sampler(config)
@@ -158,7 +167,7 @@ def build_data(config, *, d_steps: int, whole_batch: bool = False) -> Data:
         raise UserError(f"data.name={config.data.name!r} returned a {type(sampler).__name__}, "
                         "not a gan_jax.data.Mixture or a sampler (rng, num) -> [num, D] points")
       dim = gdata.sample_points(sampler, np.random.default_rng(0), 1).shape[1:]
-      resources.check_data(config, dim, points=True)
+      resources.check_data(config, dim, points=True, members=members)
       if config.data.fixed_points:  # PacGAN's set, drawn once, in fixed packs.
         source = gdata.FixedSyntheticDataset(
             sampler, num_points=config.data.fixed_points, pack=config.model.pack,

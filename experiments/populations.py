@@ -241,7 +241,7 @@ def build(members: tuple) -> Population:
           f"{len(devices)} members or of {len(devices)} rows (--config.data.batch_size)")
   # The first member's experiment validates the networks against the data; a
   # "members" layout reads whole batches (each process builds its own members').
-  experiment = builders.build(first, whole_batch=layout == "members")
+  experiment = builders.build(first, whole_batch=layout == "members", members=n)
   member_experiments = tuple(
       experiment._replace(config=m.config, eval_key=builders.keys(m.config.seed)[2],
                           data=experiment.data._replace(

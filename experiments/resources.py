@@ -131,12 +131,13 @@ def check_run(experiment) -> None:
         "lower --config.data.batch_size or --config.steps_per_call")
 
 
-def check_data(config, example_shape, *, points: bool) -> None:
+def check_data(config, example_shape, *, points: bool, members: int = 1) -> None:
   """Refuses data requests the host cannot hold together: a call's batches, the
   evaluation reference and the evaluation samples.
 
   `points`: toy data generated in float64 (each value costs about 3 float64 temporaries
-  while drawn); otherwise uint8 images (1 byte per stored value).
+  while drawn); otherwise uint8 images (1 byte per stored value). `members`: the
+  population's members, each of which holds its own fixed toy set.
   """
   example = int(np.prod(example_shape))
   drawn = example * (3 * 8 + FLOAT_BYTES) + 8 if points else example
@@ -149,9 +150,9 @@ def check_data(config, example_shape, *, points: bool) -> None:
           drawn if points else 0)
                           # The samples, their scaled copy and the metrics' work arrays.
                           + config.eval.num_samples * example * FLOAT_BYTES * 4,
-      # A fixed toy set, drawn and packed for each member of a population (and once more
-      # for the population's first build), with its epoch's order.
-      "data.fixed_points": (config.data.fixed_points * (max(config.num_seeds, 1) + 1) * (
+      # A fixed toy set, drawn and packed for each member of a population, with its
+      # epoch's order.
+      "data.fixed_points": (config.data.fixed_points * members * (
           drawn + config.model.pack * (FLOAT_BYTES * example + 8) + 8) if points else 0),
   }
   need = sum(parts.values())

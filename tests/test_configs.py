@@ -27,6 +27,7 @@ from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-im
 from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import optimizers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import populations  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sweeps  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import transforms  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -231,10 +232,23 @@ def test_pacgans_fixed_set_gives_each_seed_its_own_set_in_fixed_packs():
   batch = sources[1].batch_at(3)
   assert batch.shape == (config.data.batch_size, 2)
   # A member's batches are those of its standalone run.
-  alone = datasets.build_data(job.members[1].config, d_steps=1).source
+  member = job.members[1].config
+  alone = datasets.build_data(member, d_steps=member.d_steps).source
   np.testing.assert_array_equal(batch, alone.batch_at(3))
   packs = {p.tobytes() for p in sources[1].packs}
   assert all(p.tobytes() in packs for p in batch.reshape(-1, 2, 2))
+
+
+def test_data_checks_count_a_fixed_set_for_each_member_and_whole_packs(monkeypatch):
+  config = _load("ring").get_config("pac=2,runlocal")
+  config.data.fixed_points = 1_000_000  # About 0.1 GB a set of 2-D points in packs of 2.
+  monkeypatch.setattr(resources, "host_bytes", lambda: 2**30)
+  datasets.build_data(config, d_steps=1, members=1)
+  with pytest.raises(UserError, match="lower --config.data.fixed_points"):
+    datasets.build_data(config, d_steps=1, members=20)
+  config.data.fixed_points, config.model.pack = 1_000, 5  # Batches of 12 in packs of 5.
+  with pytest.raises(UserError, match="make it a multiple of 5"):
+    datasets.build_data(config, d_steps=1)
 
 
 def test_sweep_helpers():

@@ -227,7 +227,6 @@ def test_sample_points_draws_a_mixture_or_a_sampler():
                                 .astype(np.float32))
 
 
-
 # ---------------------------------------------------------------------------
 # Local files
 

@@ -244,7 +244,8 @@ class FixedSyntheticDataset(_StepIndexed):
                       f"{pack}, more than the {num_points} packs of the fixed set; draw at "
                       f"least {packs_per_batch} points or lower batch_size")
     # Streams apart from a step's [seed, step] and an epoch's [seed, epoch].
-    points = sample_points(mixture_or_sampler, np.random.default_rng([seed, num_points, 1]), num_points)
+    points = sample_points(mixture_or_sampler, np.random.default_rng([seed, num_points, 1]),
+                           num_points)
     members = np.random.default_rng([seed, num_points, pack, 2]).integers(
         0, num_points, size=(num_points, pack))
     self.source, self.num_points, self.pack = mixture_or_sampler, num_points, pack
@@ -256,7 +257,8 @@ class FixedSyntheticDataset(_StepIndexed):
     self.steps_per_epoch = self._order.steps_per_epoch
 
   def reseeded(self, seed: int) -> "FixedSyntheticDataset":
-    """The same protocol with another seed: another set, another order."""
+    """The same protocol with another seed: another set, another order (the same
+    seed returns this source: its set is not drawn again)."""
     if seed == self.seed:
       return self
     return FixedSyntheticDataset(self.source, num_points=self.num_points, pack=self.pack,
