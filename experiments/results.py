@@ -10,7 +10,9 @@ r"""Results as records: one JSON file per README row, and the table rendered fro
 
 A record holds the commands that reproduce it, the resolved config, the seeds, each
 seed's metrics with their mean, std (divided by n), min and max, the step evaluated
-(and the run's length), the training time, the machine it trained on and the commit.
+(and the run's length), the training time, the machine it trained on and the commit,
+and the trajectory: the runs' own evaluations along training (each member's
+metrics.jsonl, the config's `eval` settings), summarised over the seeds at each step.
 The rendered row puts the mean +- std over n seeds beside the published figure with
 its own n and protocol, and says plainly where the row falls short of the paper:
 outside the published mean +- 2 standard errors, or stopped before its config's length
@@ -34,6 +36,7 @@ from absl import flags
 
 from experiments import resources
 from experiments import workdir as workdirs
+from experiments import writers
 from experiments.command import load_config, parse_flags, split_config_flag
 from experiments.errors import UserError
 
@@ -127,6 +130,31 @@ def _seed_order(member: str):
   return (int(number), "") if number.isdigit() else (math.inf, member)
 
 
+def _number(value):
+  """A metric as metrics.jsonl holds it (a non-finite one as its string) as a float."""
+  return float(value) if isinstance(value, (int, float, str)) else None
+
+
+def _history(workdir: str, member: str, last_step: int) -> dict:
+  """`member`'s own evaluations during training up to `last_step`, by step: the shown
+  metrics of its metrics.jsonl lines (a step logged twice, across a resume: the later)."""
+  lines = writers.read_metrics(os.path.join(workdir, workdirs.MEMBERS_DIR, member))
+  return {line["step"]: {f: _number(line[f]) for f in SHOWN if f in line} for line in lines
+          if isinstance(line.get("step"), int) and line["step"] <= last_step
+          and any(f in line for f in SHOWN)}
+
+
+def trajectory(histories: Sequence[dict]) -> list[dict]:
+  """Each step that every member evaluated, with each metric's summary over the members."""
+  steps = set.intersection(*(set(h) for h in histories)) if histories else set()
+  points = []
+  for step in sorted(steps):
+    fields = [f for f in SHOWN if all(f in h[step] for h in histories)]
+    points.append({"step": step, **{f: _summary([h[step][f] for h in histories])
+                                    for f in fields}})
+  return points
+
+
 def _evaluated(workdir: str) -> tuple[dict, dict, dict]:
   """`workdir`'s config.json, the config it trained with, and its latest evaluation."""
   config = workdirs.read_config(workdir)
@@ -187,6 +215,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   first, (config, shared, last) = workdir_list[0], evaluated[0]
   protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
   members, seed_of, commands, walls, machines, changes = {}, {}, [], [], [], []
+  histories = {}
   for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
     # Every member of every population trains as the first does (a sweep is not a row).
@@ -211,6 +240,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       raise UserError(f"{', '.join(twice)} of {w} is already in another workdir: give each "
                       "population other seeds (--config.seed=S)")
     members.update(own)
+    histories.update({n: _history(w, n, last["step"]) for n in own})
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
     commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
@@ -243,6 +273,8 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       "date": datetime.date.today().isoformat(),
       "protocol": last.get("protocol", {}),
       "metrics": metrics,
+      # The runs' own evaluations along the way (config.eval, on other samples).
+      "trajectory": trajectory([histories[n] for n in names]),
       "published": published,
       "goal": goal or {},
       "note": note,
@@ -359,7 +391,28 @@ def render(records: list[dict]) -> str:
   machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
                      for r in records})
   lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
+  along = [_trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
+           if r.get("trajectory")]
+  if along:
+    lines += ["", "Along training, the runs' own evaluations (each config's `eval` settings, "
+              "on other samples than the row's), means over the row's seeds:", "", *along]
   return "\n".join(lines)
+
+
+def _trajectory_line(record: dict) -> str:
+  """One Markdown item: the record's first two shown metrics at each step it evaluated."""
+  points = record["trajectory"]
+  fields = [f for f in SHOWN if "mean" in points[-1].get(f, {})][:2]
+
+  def shown(point, field):
+    _, scale, digits = SHOWN[field]
+    return f"{point[field]['mean'] * scale:.{digits}f}" if "mean" in point.get(field, {}) else "?"
+
+  def at(step):
+    return f"{step // 1000:,}k" if step >= 1000 and step % 1000 == 0 else f"{step:,}"
+
+  values = ", ".join(f"{at(p['step'])} " + "/".join(shown(p, f) for f in fields) for p in points)
+  return f"- {record['title']}, {' / '.join(SHOWN[f][0] for f in fields)}: {values}"
 
 
 def load_records(directory: str = RESULTS_DIR) -> list[dict]:

@@ -112,11 +112,43 @@ def test_a_record_of_an_evaluated_population(tmp_path, capsys):
   assert record["metrics"]["modes_covered"]["mean"] == pytest.approx(np.mean(modes))
   assert record["config"]["population"][0]["name"] == "seed=0"
   assert record["seeds"] == [0, 1, 2] and record["wall_time_s"] >= 0
+  # The trajectory: the members' own evaluations at eval_every (10) during training.
+  own = [[json.loads(line) for line in (workdir / "members" / n / "metrics.jsonl").open()]
+         for n in record["members"]]
+  assert [p["step"] for p in record["trajectory"]] == [10, 20]
+  at_20 = [next(line["modes_covered"] for line in lines if line["step"] == 20) for lines in own]
+  assert record["trajectory"][-1]["modes_covered"]["seeds"] == at_20
+  assert results.render([record]).splitlines()[-1].startswith("- ring_test, modes / % high")
   capsys.readouterr()
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
   os.remove(workdir / "eval.jsonl")
   assert results.main(["results", "--record=x", f"--workdir={workdir}"]) == 2
   assert "experiments.evaluate" in capsys.readouterr().err
+
+
+def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
+  """A step logged twice across a resume counts once (the later); a step that a member
+  lacks, or past the evaluated step, is left out; a non-finite value is undefined."""
+  lines = {"a": [{"step": 10, "modes_covered": 1.0}, {"step": 20, "modes_covered": 5.0},
+                 {"step": 20, "d_loss": 0.7},  # No evaluation in this line.
+                 {"step": 20, "modes_covered": 7.0, "kl_to_uniform": "nan"},
+                 {"step": 30, "modes_covered": 8.0}, {"step": 40, "modes_covered": 8.0}],
+           "b": [{"step": 20, "modes_covered": 5.0, "kl_to_uniform": 0.5},
+                 {"step": 30, "modes_covered": 6.0}, {"step": 40, "modes_covered": 4.0}]}
+  for member, records in lines.items():
+    (tmp_path / "members" / member).mkdir(parents=True)
+    (tmp_path / "members" / member / "metrics.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records))
+  histories = [results._history(str(tmp_path), m, last_step=30) for m in ("a", "b")]
+  points = results.trajectory(histories)
+  assert [p["step"] for p in points] == [20, 30]
+  assert points[0]["modes_covered"]["seeds"] == [7.0, 5.0]
+  assert points[0]["modes_covered"]["mean"] == 6.0
+  assert points[0]["kl_to_uniform"]["seeds"][1] == 0.5
+  assert points[0]["kl_to_uniform"]["mean"] == 0.5  # Over the one seed where it is defined.
+  assert "kl_to_uniform" not in points[1]
+  record = dict(_record(7.0), title="`x.py`", trajectory=points)
+  assert results.render([record]).splitlines()[-1] == "- `x.py`, modes: 20 6.0, 30 7.0"
 
 
 def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
