@@ -391,7 +391,7 @@ def render(records: list[dict]) -> str:
   machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
                      for r in records})
   lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
-  along = [_trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
+  along = [trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
            if r.get("trajectory")]
   if along:
     lines += ["", "Along training, the runs' own evaluations (each config's `eval` settings, "
@@ -399,7 +399,7 @@ def render(records: list[dict]) -> str:
   return "\n".join(lines)
 
 
-def _trajectory_line(record: dict) -> str:
+def trajectory_line(record: dict) -> str:
   """One Markdown item: the record's first two shown metrics at each step it evaluated."""
   points = record["trajectory"]
   fields = [f for f in SHOWN if "mean" in points[-1].get(f, {})][:2]
