@@ -131,8 +131,10 @@ def _seed_order(member: str):
 
 
 def _number(value):
-  """A metric as metrics.jsonl holds it (a non-finite one as its string) as a float."""
-  return float(value) if isinstance(value, (int, float, str)) else None
+  """A metric as metrics.jsonl holds it (a non-finite one as its string): a finite float,
+  or None (undefined, as a record's seeds say it)."""
+  value = float(value) if isinstance(value, (int, float, str)) else math.nan
+  return value if math.isfinite(value) else None
 
 
 def _history(workdir: str, member: str, last_step: int) -> dict:

@@ -144,7 +144,7 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   assert [p["step"] for p in points] == [20, 30]
   assert points[0]["modes_covered"]["seeds"] == [7.0, 5.0]
   assert points[0]["modes_covered"]["mean"] == 6.0
-  assert points[0]["kl_to_uniform"]["seeds"][1] == 0.5
+  assert points[0]["kl_to_uniform"]["seeds"] == [None, 0.5]
   assert points[0]["kl_to_uniform"]["mean"] == 0.5  # Over the one seed where it is defined.
   assert "kl_to_uniform" not in points[1]
   record = dict(_record(7.0), title="`x.py`", trajectory=points)
