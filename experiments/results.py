@@ -130,7 +130,7 @@ def _seed_order(member: str):
   return (int(number), "") if number.isdigit() else (math.inf, member)
 
 
-def _number(value):
+def _finite_or_none(value):
   """A metric as metrics.jsonl holds it (a non-finite one as its string): a finite float,
   or None (undefined, as a record's seeds say it)."""
   value = float(value) if isinstance(value, (int, float, str)) else math.nan
@@ -141,7 +141,7 @@ def _history(workdir: str, member: str, last_step: int) -> dict:
   """`member`'s own evaluations during training up to `last_step`, by step: the shown
   metrics of its metrics.jsonl lines (a step logged twice, across a resume: the later)."""
   lines = writers.read_metrics(os.path.join(workdir, workdirs.MEMBERS_DIR, member))
-  return {line["step"]: {f: _number(line[f]) for f in SHOWN if f in line} for line in lines
+  return {line["step"]: {f: _finite_or_none(line[f]) for f in SHOWN if f in line} for line in lines
           if isinstance(line.get("step"), int) and line["step"] <= last_step
           and any(f in line for f in SHOWN)}
 
@@ -243,6 +243,10 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
                       "population other seeds (--config.seed=S)")
     members.update(own)
     histories.update({n: _history(w, n, last["step"]) for n in own})
+    for n in own:
+      if not histories[n]:
+        print(f"{w}: member {n} logged no evaluation during training; the record has no "
+              "trajectory", file=sys.stderr)
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
     commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
@@ -394,17 +398,22 @@ def render(records: list[dict]) -> str:
                      for r in records})
   lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
   along = [trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
-           if r.get("trajectory")]
+           if r.get("trajectory") and trajectory_fields(r)]
   if along:
     lines += ["", "Along training, the runs' own evaluations (each config's `eval` settings, "
-              "on other samples than the row's), means over the row's seeds:", "", *along]
+              "on other samples than the row's), means over the row's seeds (over those where "
+              "a metric is defined):", "", *along]
   return "\n".join(lines)
+
+
+def trajectory_fields(record: dict) -> list[str]:
+  """The first two shown metrics that the record's trajectory has a mean of."""
+  return [f for f in SHOWN if any("mean" in p.get(f, {}) for p in record["trajectory"])][:2]
 
 
 def trajectory_line(record: dict) -> str:
   """One Markdown item: the record's first two shown metrics at each step it evaluated."""
-  points = record["trajectory"]
-  fields = [f for f in SHOWN if "mean" in points[-1].get(f, {})][:2]
+  points, fields = record["trajectory"], trajectory_fields(record)
 
   def shown(point, field):
     _, scale, digits = SHOWN[field]
@@ -496,7 +505,8 @@ def main(argv: list[str]) -> int:
                         f"metrics are {', '.join(sorted(record['metrics']))}")
       os.makedirs(RESULTS_DIR, exist_ok=True)
       path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
-      workdirs.write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+      text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)  # Plain JSON.
+      workdirs.write_atomic(path, text + "\n")
       print(f"wrote {path}")
       return EXIT_OK
     table = render(load_records())

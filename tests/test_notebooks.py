@@ -25,7 +25,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
   monkeypatch.setenv("MPLBACKEND", "Agg")
   book = nbformat.read(path, as_version=4)
   client = nbclient.NotebookClient(book, timeout=600, kernel_name="python3",
-                                   resources={"metadata": {"path": str(ROOT)}})
+                                   resources={"metadata": {"path": str(ROOT / "notebooks")}})
   client.execute()  # Raises CellExecutionError, with the cell and its traceback, on failure.
   errors = [o for cell in book.cells for o in cell.get("outputs", []) if o.output_type == "error"]
   assert not errors

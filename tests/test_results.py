@@ -26,11 +26,18 @@ def _repo_cwd(monkeypatch):
   monkeypatch.chdir(ROOT)
 
 
+def _refuse(constant):
+  raise ValueError(f"{constant} is not JSON")
+
+
 def test_readme_results_table_is_the_rendering_of_the_records(capsys):
   assert results.main(["results", "--check"]) == 0, capsys.readouterr().err
+  for path in sorted((ROOT / results.RESULTS_DIR).glob("*.json")):
+    json.loads(path.read_text(), parse_constant=_refuse)  # Plain JSON: no NaN or Infinity.
   for record in results.load_records():
     assert len(record["members"]) >= 3 and record["commands"] and record["commit"]
-    for summary in record["metrics"].values():
+    summaries = [s for p in record.get("trajectory", []) for f, s in p.items() if f != "step"]
+    for summary in [*record["metrics"].values(), *summaries]:
       finite = [v for v in summary["seeds"] if v is not None]
       if finite:
         assert summary["mean"] == pytest.approx(np.mean(finite))
@@ -148,7 +155,14 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   assert points[0]["kl_to_uniform"]["mean"] == 0.5  # Over the one seed where it is defined.
   assert "kl_to_uniform" not in points[1]
   record = dict(_record(7.0), title="`x.py`", trajectory=points)
-  assert results.render([record]).splitlines()[-1] == "- `x.py`, modes: 20 6.0, 30 7.0"
+  assert results.render([record]).splitlines()[-1] == (
+      "- `x.py`, modes / KL: 20 6.0/0.500, 30 7.0/?")
+  # Modes at the last step undefined for every seed: still a metric of the line.
+  points[1]["modes_covered"] = results._summary([None, None])
+  assert results.render([record]).splitlines()[-1] == "- `x.py`, modes / KL: 20 6.0/0.500, 30 ?/?"
+  # No metric defined anywhere: no line.
+  record["trajectory"] = [{"step": 20, "modes_covered": results._summary([None])}]
+  assert "Along training" not in results.render([record])
 
 
 def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
@@ -171,6 +185,14 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
       "modes_covered"] for w, names in ((first, range(3)), (second, range(3, 5)))
            for n in (f"seed={i}" for i in names)]
   assert record["metrics"]["modes_covered"]["seeds"] == modes
+  # Each member's trajectory is its own workdir's evaluations during training.
+  own = [[json.loads(line) for line in (w / "members" / f"seed={i}" / "metrics.jsonl").open()]
+         for w, names in ((first, range(3)), (second, range(3, 5))) for i in names]
+  assert [p["step"] for p in record["trajectory"]] == [10, 20]
+  for point in record["trajectory"]:
+    assert point["modes_covered"]["seeds"] == [
+        next(line["modes_covered"] for line in lines if line["step"] == point["step"])
+        for lines in own]
   # The machine is where the populations trained, as their training times say.
   assert record["machine"] == resources.machine()
   spans = second / "train_time.jsonl"
