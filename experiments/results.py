@@ -141,9 +141,10 @@ def _history(workdir: str, member: str, last_step: int) -> dict:
   """`member`'s own evaluations during training up to `last_step`, by step: the shown
   metrics of its metrics.jsonl lines (a step logged twice, across a resume: the later)."""
   lines = writers.read_metrics(os.path.join(workdir, workdirs.MEMBERS_DIR, member))
-  return {line["step"]: {f: _finite_or_none(line[f]) for f in SHOWN if f in line} for line in lines
-          if isinstance(line.get("step"), int) and line["step"] <= last_step
-          and any(f in line for f in SHOWN)}
+  evaluations = [line for line in lines if isinstance(line.get("step"), int)
+                 and line["step"] <= last_step and any(f in line for f in SHOWN)]
+  return {line["step"]: {f: _finite_or_none(line[f]) for f in SHOWN if f in line}
+          for line in evaluations}
 
 
 def trajectory(histories: Sequence[dict]) -> list[dict]:
@@ -243,10 +244,6 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
                       "population other seeds (--config.seed=S)")
     members.update(own)
     histories.update({n: _history(w, n, last["step"]) for n in own})
-    for n in own:
-      if not histories[n]:
-        print(f"{w}: member {n} logged no evaluation during training; the record has no "
-              "trajectory", file=sys.stderr)
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
     commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
@@ -262,6 +259,12 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
                     "metrics: evaluate them with the same experiments.evaluate flags")
   metrics = {field: _summary([members[n].get(field) for n in names])
              for field in members[names[0]]}
+  points = trajectory([histories[n] for n in names])
+  if not points:
+    silent = [n for n in names if not histories[n]]
+    print(f"no step up to {last['step']:,} that every member evaluated during training"
+          + (f" ({', '.join(silent)}: none)" if silent else "") + "; the record has no trajectory",
+          file=sys.stderr)
   return {
       "name": name,
       "title": title or name,
@@ -280,7 +283,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       "protocol": last.get("protocol", {}),
       "metrics": metrics,
       # The runs' own evaluations along the way (config.eval, on other samples).
-      "trajectory": trajectory([histories[n] for n in names]),
+      "trajectory": points,
       "published": published,
       "goal": goal or {},
       "note": note,
@@ -446,9 +449,15 @@ def readme_with(table: str, readme: str) -> str:
   return f"{head}{BEGIN}\n{table}\n{END}{tail}"
 
 
+def _refuse_constant(name: str):
+  def refuse(constant):
+    raise UserError(f"--{name} holds {constant}: JSON has no NaN or Infinity; give a number")
+  return refuse
+
+
 def _json_flag(name: str, text: str) -> dict:
   try:
-    value = json.loads(text)
+    value = json.loads(text, parse_constant=_refuse_constant(name))
   except json.JSONDecodeError as e:
     raise UserError(f"--{name} is not JSON ({e})") from None
   if not isinstance(value, dict):
@@ -505,7 +514,11 @@ def main(argv: list[str]) -> int:
                         f"metrics are {', '.join(sorted(record['metrics']))}")
       os.makedirs(RESULTS_DIR, exist_ok=True)
       path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
-      text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)  # Plain JSON.
+      try:  # Plain JSON: a NaN or an infinity has no place in it.
+        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
+      except ValueError as e:
+        raise UserError(f"the record of {', '.join(fv.workdir)} would hold a non-finite "
+                        f"number (its config.json's settings?): {e}") from None
       workdirs.write_atomic(path, text + "\n")
       print(f"wrote {path}")
       return EXIT_OK

@@ -274,13 +274,15 @@ def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
     ('{"source": "F", "shows": {"modes_covered": [">=", 8]}, "values": {"x": [1, 1]}}', "{}"),
     ('{"source": "F", "shows": {"modes_covered": [">=", 8]}}', '{"modes_covered": [">=", 8]}'),
     ("{}", '{"modes_covered": [">=", true]}'),
+    ("{}", '{"modes_covered": [">=", Infinity]}'),
+    ('{"source": "P", "n": 10, "values": {"modes_covered": [NaN, 0.5]}}', "{}"),
 ])
 def test_a_malformed_anchor_or_goal_is_refused_in_one_line(capsys, published, goal):
   argv = ["results", "--record=x", "--workdir=/nonexistent", f"--published={published}",
           f"--goal={goal}"]
   assert results.main(argv) == 2
   err = capsys.readouterr().err.strip()
-  assert err.count("\n") == 0 and ("shows" in err or "--goal" in err)
+  assert err.count("\n") == 0 and ("shows" in err or "--goal" in err or "NaN" in err)
 
 
 def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
