@@ -58,6 +58,11 @@ SHOWN = {
 }
 
 
+def _shown(field: str) -> tuple[str, float, int]:
+  """(label, scale, digits) of a metric; one SHOWN does not list is shown as named, to 3 digits."""
+  return SHOWN.get(field, (field, 1, 3))
+
+
 def train_seconds(workdir: str, step: int):
   """Seconds of training to `step`, summed over the processes that trained the workdir.
 
@@ -291,7 +296,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
 
 
 def _cell(summary: dict, field: str) -> str:
-  label, scale, digits = SHOWN.get(field, (field, 1, 3))
+  label, scale, digits = _shown(field)
   if "mean" not in summary:
     return f"{label} n/a"
   mean, std = summary["mean"] * scale, summary["std"] * scale
@@ -313,14 +318,14 @@ def goal_misses(record: dict) -> list[str]:
     summary = record["metrics"].get(field, {})
     worst = summary.get("min" if op == ">=" else "max")
     if worst is None or not GOAL_TESTS[op](worst, bound):
-      misses.append(SHOWN.get(field, (field,))[0])
+      misses.append(_shown(field)[0])
   return misses
 
 
 def _goal_text(goal: dict, lead: str = "goal, every seed") -> str:
   parts = []
   for field, (op, bound) in goal.items():
-    label, scale, _ = SHOWN.get(field, (field, 1, 3))
+    label, scale, _ = _shown(field)
     parts.append(f"{'≥' if op == '>=' else '≤'} {bound * scale:g} {label}")
   return f"{lead}: " + ", ".join(parts)
 
@@ -355,7 +360,7 @@ def verdict(record: dict) -> str:
       # Not "short of": a figure may show a failure (a collapse) that a seed avoids.
       return (f"**unlike the paper's figure** ({', '.join(misses)}: not as it shows, on a seed"
               f"{length})")
-    shown = ", ".join(SHOWN.get(field, (field,))[0] for field in published["shows"])
+    shown = ", ".join(_shown(field)[0] for field in published["shows"])
     return f"as the paper's figure shows ({shown}), on every seed" + length
   if not values:
     return "no published figure" + length
@@ -365,7 +370,7 @@ def verdict(record: dict) -> str:
   short = []
   for field, (mean, error) in values.items():
     got = record["metrics"].get(field, {}).get("mean")
-    label = SHOWN.get(field, (field,))[0]
+    label = _shown(field)[0]
     if got is None:
       short.append(f"{label} not measured")
     elif abs(got - mean) > 2 * error:
@@ -387,8 +392,7 @@ def render(records: list[dict]) -> str:
             else f" ({seconds / 60:.0f} min)")
     published = r.get("published") or {}
     anchor = "; ".join(
-        f"{v[0] * SHOWN.get(f, (f, 1))[1]:g} ± {v[1] * SHOWN.get(f, (f, 1))[1]:g} "
-        f"{SHOWN.get(f, (f,))[0]}" for f, v in (published.get("values") or {}).items())
+        f"{v[0] * _shown(f)[1]:g} ± {v[1] * _shown(f)[1]:g} {_shown(f)[0]}" for f, v in (published.get("values") or {}).items())
     anchor = (f"{published.get('source', '')}: {anchor} (± {published.get('error', 'SE')}, "
               f"n={published.get('n', '?')})") if anchor else published.get("source", "—")
     if published.get("shows") and not published.get("values"):
@@ -419,7 +423,7 @@ def trajectory_line(record: dict) -> str:
   points, fields = record["trajectory"], trajectory_fields(record)
 
   def shown(point, field):
-    _, scale, digits = SHOWN[field]
+    _, scale, digits = _shown(field)
     return f"{point[field]['mean'] * scale:.{digits}f}" if "mean" in point.get(field, {}) else "?"
 
   def at(step):
