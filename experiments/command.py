@@ -120,16 +120,13 @@ def _flag_message(text: str) -> str:
   return lines[0] if lines else "bad command line"
 
 
-def parse_command(argv: list[str]) -> Command:
-  """Parses the command line of experiments.run into a `Command`; raises UserError."""
+def parse_command(argv: list[str], doc: str = "") -> Command:
+  """Parses the command line of experiments.run into a `Command`; raises UserError.
+
+  `--help` prints `doc` and the flags, with `--config=FILE` also the config file's
+  docstring and its fields, and exits 0.
+  """
   spec, rest = split_config_flag(argv[1:])
-  if spec is None:
-    if any(a.startswith("--workdir") for a in rest) or not any(
-        a.startswith("--config.") for a in rest):
-      raise UserError("--config is required, e.g. --config=configs/ring.py")
-    raise UserError("--config.FIELD overrides need --config=FILE first, e.g. "
-                    "--config=configs/ring.py")
-  config, module = load_config(spec)
   fv = flags.FlagValues()
   flags.DEFINE_string("workdir", None, "Directory of the run's outputs.", flag_values=fv)
   flags.DEFINE_bool("sweep", False, "Run every member of the config's get_sweep().",
@@ -142,6 +139,22 @@ def parse_command(argv: list[str]) -> Command:
                        "Number of processes of a multi-process run.", flag_values=fv)
   flags.DEFINE_integer("process_id", _env_int("JAX_PROCESS_ID"),
                        "This process's index in a multi-process run.", flag_values=fv)
+  if any(arg in HELP_FLAGS for arg in rest):
+    text = usage(f"{doc.strip()}\n\n--config=FILE[:ARG] names the config file; with it, --help "
+                 "also shows the file's docstring and the config's fields.", fv)
+    if spec is not None:
+      config, module = load_config(spec)
+      text += (f"\n\n{spec}: {(module.__doc__ or '').strip()}\n\n"
+               f"Its fields (--config.FIELD=VALUE overrides any):\n{config}")
+    print(text)
+    raise SystemExit(0)
+  if spec is None:
+    if any(a.startswith("--workdir") for a in rest) or not any(
+        a.startswith("--config.") for a in rest):
+      raise UserError("--config is required, e.g. --config=configs/ring.py")
+    raise UserError("--config.FIELD overrides need --config=FILE first, e.g. "
+                    "--config=configs/ring.py")
+  config, module = load_config(spec)
   try:
     # The overrides are parsed (and checked against the config) when the flag is defined.
     config_flags.DEFINE_config_dict("config", config, "The config, with --config.FIELD overrides.",
@@ -166,8 +179,34 @@ def parse_command(argv: list[str]) -> Command:
                  fv.num_processes, fv.process_id, module)
 
 
-def parse_flags(fv: flags.FlagValues, argv: list[str]) -> None:
-  """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line."""
+HELP_FLAGS = ("--help", "-h", "--helpshort", "--helpfull", "-?")
+
+
+def usage(doc: str, fv: flags.FlagValues) -> str:
+  """A tool's `--help`: its docstring (its usage), then each of its flags and default."""
+  lines = [doc.strip(), "", "Flags:"]
+  for name in sorted(fv):
+    flag = fv[name]
+    if name != flag.name:  # A flag's short name.
+      continue
+    default = "" if flag.default is None else f" (default: {flag.default_as_str.strip(chr(39))})"
+    lines.append(f"  --{name}: {flag.help}{default}")
+  return "\n".join(lines)
+
+
+def exit_on_help(argv: list[str], doc: str, fv: flags.FlagValues) -> None:
+  """Prints `usage` to stdout and exits 0 when `argv` asks for help, as absl's apps do."""
+  if any(arg in HELP_FLAGS for arg in argv[1:]):
+    print(usage(doc, fv))
+    raise SystemExit(0)
+
+
+def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str = "") -> None:
+  """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line.
+
+  `--help` prints `doc` and the flags and exits 0.
+  """
+  exit_on_help(argv, doc, fv)
   try:
     rest = fv(argv)
   except flags.Error as e:

@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
                        "(default: the config's data.batch_size; divisible by its "
                        "model.generator_passes).", flag_values=fv)
   try:
-    run.parse_flags(fv, argv)
+    run.parse_flags(fv, argv, __doc__)
     if not fv.workdir:
       raise UserError("--workdir is required: --workdir=DIR of a run of experiments.run")
     if not os.path.isdir(fv.workdir):

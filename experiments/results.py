@@ -498,7 +498,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
   flags.DEFINE_string("note", "", "A note kept in the record.", flag_values=fv)
   try:
-    parse_flags(fv, argv)
+    parse_flags(fv, argv, __doc__)
     if fv.record:
       if not fv.workdir:
         raise UserError("--record needs --workdir=DIR of an evaluated population")

@@ -199,7 +199,7 @@ def _prepare_all(argv):
   Every job spans every process: a population splits its members over the
   devices of all processes, a single run its batch.
   """
-  command = parse_command(argv)
+  command = parse_command(argv, __doc__)
   gan_jax.parallel.initialize_distributed(
       command.coordinator_address, command.num_processes, command.process_id,
       heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S)

@@ -141,7 +141,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_integer("step", None, "The checkpoint's step (default: the latest kept).",
                        flag_values=fv)
   try:
-    run.parse_flags(fv, argv)
+    run.parse_flags(fv, argv, __doc__)
     for name in ("workdir", "num", "out"):
       if fv[name].value is None:
         raise UserError(f"--{name} is required: --workdir=DIR --num=N --out=FILE.npy")

@@ -402,6 +402,31 @@ def test_command_line_errors(tmp_path, capsys, argv, message):
   assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.parametrize("tool,argv,shown", [
+    ("run", ["--help"], ["Trains a GAN", "--workdir:", "--sweep:", "--config=FILE"]),
+    ("run", ["--config=configs/ring.py", "-h"],
+     ["Trains a GAN", "configs/ring.py: 2-D ring of 8 Gaussians", "maxout_pieces: 5"]),
+    ("evaluate", ["--workdir=W", "--help"], ["Evaluates the latest checkpoint", "--seed:",
+                                             "(default: 0)", "--bn_refresh_batches:"]),
+    ("sample", ["--help"], ["Writes samples", "--member:", "--ema:", "(default: true)"]),
+    ("results", ["--check", "--help"], ["Results as records", "--record:", "--published:"]),
+])
+def test_help_prints_the_usage_and_flags_and_exits_0(tmp_path, capsys, tool, argv, shown):
+  """`--help` (or `-h`) is usage, not a mistake: stdout, status 0, nothing run or written."""
+  from experiments import evaluate  # pylint: disable=g-import-not-at-top
+
+  main = {"run": run.main, "evaluate": evaluate.main, "sample": sample.main,
+          "results": results.main}[tool]
+  before = Path("README.md").read_text()
+  with pytest.raises(SystemExit) as exit_:
+    main([tool, *[a.replace("W", str(tmp_path / "w")) for a in argv]])
+  out, err = capsys.readouterr()
+  assert exit_.value.code == 0 and not err, err
+  for text in shown:
+    assert text in out, (text, out)
+  assert not (tmp_path / "w").exists() and Path("README.md").read_text() == before
+
+
 def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
   process = _subprocess(["--config=configs/ring.py", "--config.game=nope",
                          f"--workdir={tmp_path / 'w'}"])
