@@ -53,8 +53,8 @@ and 98.2 +- 0.2% high-quality samples; PacGAN2 7.9 +- 0.1 and 95.6 +- 2.0%. On a
 CPU a run takes about 80 steps/s, a 3-seed population about 40 (400k steps in about 2.8
 hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and KL
 0.47 +- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%,
-seed 9 at 93%, the other eight 97-99%: this config's generator leaves its modes' centres for
-an evaluation or two, more often than PacGAN's 0.2-point error allows); the README's
+seed 9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes
+for an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the README's
 Results give the trajectory.
 
 References:

@@ -10,13 +10,15 @@ import hashlib
 import importlib.util
 import os
 import re
-from typing import NamedTuple, Optional
+from typing import NamedTuple, NoReturn, Optional
 
 from absl import flags
 import ml_collections
 from ml_collections import config_flags
 
 from experiments.errors import UserError
+
+HELP_FLAGS = ("--help", "-h", "--helpshort", "--helpfull", "-?")
 
 
 class Command(NamedTuple):
@@ -139,15 +141,12 @@ def parse_command(argv: list[str], doc: str = "") -> Command:
                        "Number of processes of a multi-process run.", flag_values=fv)
   flags.DEFINE_integer("process_id", _env_int("JAX_PROCESS_ID"),
                        "This process's index in a multi-process run.", flag_values=fv)
-  if any(arg in HELP_FLAGS for arg in rest):
-    text = usage(f"{doc.strip()}\n\n--config=FILE[:ARG] names the config file; with it, --help "
-                 "also shows the file's docstring and the config's fields.", fv)
-    if spec is not None:
-      config, module = load_config(spec)
-      text += (f"\n\n{spec}: {(module.__doc__ or '').strip()}\n\n"
-               f"Its fields (--config.FIELD=VALUE overrides any):\n{config}")
-    print(text)
-    raise SystemExit(0)
+  help_asked = asks_for_help(rest)
+  rest = [arg for arg in rest if arg not in HELP_FLAGS]
+  doc = (f"{doc.strip()}\n\n--config=FILE[:ARG] names the config file; with it, --help also "
+         "shows the file's docstring and the config's fields, overrides applied.")
+  if help_asked and spec is None:
+    exit_with(usage(doc, fv))
   if spec is None:
     if any(a.startswith("--workdir") for a in rest) or not any(
         a.startswith("--config.") for a in rest):
@@ -170,6 +169,10 @@ def parse_command(argv: list[str], doc: str = "") -> Command:
     raise UserError(_override_error(e, rest)) from None
   if len(leftover) > 1:
     raise UserError(f"unexpected argument {leftover[1]!r}; flags take the form --name=value")
+  if help_asked:
+    # The config is shown as its fields, its overrides applied, not as a flag.
+    exit_with(f"{usage(doc, fv, skip=('config',))}\n\n{spec}: {(module.__doc__ or '').strip()}"
+              f"\n\nIts fields (--config.FIELD=VALUE overrides any):\n{fv.config}")
   if not fv.workdir:
     raise UserError("--workdir is required, e.g. --workdir=/tmp/ring")
   if fv.coordinator_address and (fv.num_processes is None or fv.process_id is None):
@@ -179,34 +182,40 @@ def parse_command(argv: list[str], doc: str = "") -> Command:
                  fv.num_processes, fv.process_id, module)
 
 
-HELP_FLAGS = ("--help", "-h", "--helpshort", "--helpfull", "-?")
-
-
-def usage(doc: str, fv: flags.FlagValues) -> str:
+def usage(doc: str, fv: flags.FlagValues, skip: tuple[str, ...] = ()) -> str:
   """A tool's `--help`: its docstring (its usage), then each of its flags and default."""
   lines = [doc.strip(), "", "Flags:"]
   for name in sorted(fv):
-    flag = fv[name]
-    if name != flag.name:  # A flag's short name.
+    if name.split(".")[0] in skip:  # A skipped flag and its --FLAG.FIELD overrides.
       continue
-    default = "" if flag.default is None else f" (default: {flag.default_as_str.strip(chr(39))})"
-    lines.append(f"  --{name}: {flag.help}{default}")
+    flag = fv[name]
+    text = flag.help.splitlines()[0].rstrip(";")  # Without absl's note on repeated flags.
+    if isinstance(flag, flags.MultiFlag):
+      text += " (repeatable)"
+    elif flag.default not in (None, ""):
+      default = flag.default_as_str.strip("'")  # absl quotes every default.
+      text += f" (default: {default})"
+    lines.append(f"  --{name}: {text}")
   return "\n".join(lines)
 
 
-def exit_on_help(argv: list[str], doc: str, fv: flags.FlagValues) -> None:
-  """Prints `usage` to stdout and exits 0 when `argv` asks for help, as absl's apps do."""
-  if any(arg in HELP_FLAGS for arg in argv[1:]):
-    print(usage(doc, fv))
-    raise SystemExit(0)
+def asks_for_help(args: list[str]) -> bool:
+  return any(arg in HELP_FLAGS for arg in args)
 
 
-def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str = "") -> None:
+def exit_with(text: str) -> NoReturn:
+  """Prints a tool's usage to stdout and exits 0 (absl's own --help exits 1)."""
+  print(text)
+  raise SystemExit(0)
+
+
+def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str) -> None:
   """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line.
 
-  `--help` prints `doc` and the flags and exits 0.
+  `--help` prints `doc` (the tool's docstring) and the flags, and exits 0.
   """
-  exit_on_help(argv, doc, fv)
+  if asks_for_help(argv[1:]):
+    exit_with(usage(doc, fv))
   try:
     rest = fv(argv)
   except flags.Error as e:

@@ -48,6 +48,7 @@ from experiments import run
 from experiments import sample
 from experiments import workdir as workdirs
 from experiments.builders import UserError
+from experiments.command import parse_flags
 from gan_jax import transforms
 from gan_jax.metrics import inception
 import gan_jax
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
                        "(default: the config's data.batch_size; divisible by its "
                        "model.generator_passes).", flag_values=fv)
   try:
-    run.parse_flags(fv, argv, __doc__)
+    parse_flags(fv, argv, __doc__)
     if not fv.workdir:
       raise UserError("--workdir is required: --workdir=DIR of a run of experiments.run")
     if not os.path.isdir(fv.workdir):

@@ -44,6 +44,7 @@ import numpy as np
 from experiments import run
 from experiments import sample
 from experiments import workdir as workdirs
+from experiments.command import asks_for_help, exit_with, usage
 from experiments.errors import UserError
 from gan_jax import data as gdata
 from gan_jax import metrics as gmetrics
@@ -206,7 +207,12 @@ def compare(a: Features, b: Features) -> dict:
 
 
 def _parse(fv: flags.FlagValues, argv: list[str]) -> list[str]:
-  """The flags into `fv`; returns the positional arguments (the sources)."""
+  """The flags into `fv`; returns the positional arguments (the sources).
+
+  `--help` prints the module's docstring and the flags, and exits 0.
+  """
+  if asks_for_help(argv[1:]):
+    exit_with(usage(__doc__, fv))
   try:
     return fv(argv)[1:]
   except flags.Error as e:

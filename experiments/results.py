@@ -380,6 +380,11 @@ def verdict(record: dict) -> str:
   return f"inside the paper's ±2 SE{length}"
 
 
+def _anchor_value(field: str, mean: float, error: float) -> str:
+  label, scale, _ = _shown(field)
+  return f"{mean * scale:g} ± {error * scale:g} {label}"
+
+
 def render(records: list[dict]) -> str:
   """The Markdown table of `records`, one row each."""
   lines = ["| SPEC | step (wall) | result, mean ± std over n seeds | published | verdict |",
@@ -391,8 +396,8 @@ def render(records: list[dict]) -> str:
     wall = ("" if not seconds else f" ({seconds:.0f} s)" if seconds < 60
             else f" ({seconds / 60:.0f} min)")
     published = r.get("published") or {}
-    anchor = "; ".join(
-        f"{v[0] * _shown(f)[1]:g} ± {v[1] * _shown(f)[1]:g} {_shown(f)[0]}" for f, v in (published.get("values") or {}).items())
+    anchor = "; ".join(_anchor_value(field, mean, error)
+                       for field, (mean, error) in (published.get("values") or {}).items())
     anchor = (f"{published.get('source', '')}: {anchor} (± {published.get('error', 'SE')}, "
               f"n={published.get('n', '?')})") if anchor else published.get("source", "—")
     if published.get("shows") and not published.get("values"):

@@ -21,7 +21,8 @@ The workdir is locked while a trainer uses it (`lock`: host, pid); its
 changes settings appends `{step, FIELD: [old, new]}` to `config_changes.jsonl`
 (experiments/workdir.py).
 
-Exit status: 0 when training finished or was interrupted by SIGTERM/SIGINT (a
+Exit status: 0 after `--help` (the usage, with `--config=FILE` the config's docstring
+and fields), when training finished or was interrupted by SIGTERM/SIGINT (a
 checkpoint is saved first; run the same command to resume); 1 when a loss or the
 parameters became non-finite (the last good checkpoint is kept), when
 `skip_nonfinite` skipped `max_consecutive_nonfinite` updates in a row, or when a
@@ -51,7 +52,7 @@ from experiments import resources
 from experiments import workdir as workdirs
 from experiments import writers
 from experiments.builders import UserError
-from experiments.command import parse_command, parse_flags  # pylint: disable=unused-import
+from experiments.command import parse_command
 from gan_jax import checkpoint
 import gan_jax
 from gan_jax import xla_cpu

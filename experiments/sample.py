@@ -34,6 +34,7 @@ from experiments import resources
 from experiments import run
 from experiments import workdir as workdirs
 from experiments.builders import UserError
+from experiments.command import parse_flags
 from gan_jax import checkpoint
 from gan_jax import data as gdata
 import gan_jax
@@ -141,7 +142,7 @@ def main(argv: list[str]) -> int:
   flags.DEFINE_integer("step", None, "The checkpoint's step (default: the latest kept).",
                        flag_values=fv)
   try:
-    run.parse_flags(fv, argv, __doc__)
+    parse_flags(fv, argv, __doc__)
     for name in ("workdir", "num", "out"):
       if fv[name].value is None:
         raise UserError(f"--{name} is required: --workdir=DIR --num=N --out=FILE.npy")

@@ -403,20 +403,26 @@ def test_command_line_errors(tmp_path, capsys, argv, message):
 
 
 @pytest.mark.parametrize("tool,argv,shown", [
-    ("run", ["--help"], ["Trains a GAN", "--workdir:", "--sweep:", "--config=FILE"]),
-    ("run", ["--config=configs/ring.py", "-h"],
-     ["Trains a GAN", "configs/ring.py: 2-D ring of 8 Gaussians", "maxout_pieces: 5"]),
+    ("run", ["--help"], ["Trains a GAN", "--workdir:", "--sweep: Run every", "--config=FILE"]),
+    ("run", ["--config=configs/ring.py", "--config.model.d.maxout_pieces=3", "-h"],
+     ["Trains a GAN", "configs/ring.py: 2-D ring of 8 Gaussians", "maxout_pieces: 3"]),
     ("evaluate", ["--workdir=W", "--help"], ["Evaluates the latest checkpoint", "--seed:",
                                              "(default: 0)", "--bn_refresh_batches:"]),
     ("sample", ["--help"], ["Writes samples", "--member:", "--ema:", "(default: true)"]),
-    ("results", ["--check", "--help"], ["Results as records", "--record:", "--published:"]),
+    ("results", ["--check", "--help"], ["Results as records", "--record:",
+                                        "--workdir: The evaluated population's workdir; "
+                                        "repeated, populations of other seeds of one config, "
+                                        "one row. (repeatable)"]),
+    ("fid", ["A", "B", "--help"], ["Inception FID and KID", "--num_samples:"]),
+    ("train_classifier", ["--out=W", "--help"], ["Trains the in-domain MNIST classifier",
+                                                 "--steps: Adam steps. (default: 1500)"]),
 ])
 def test_help_prints_the_usage_and_flags_and_exits_0(tmp_path, capsys, tool, argv, shown):
   """`--help` (or `-h`) is usage, not a mistake: stdout, status 0, nothing run or written."""
-  from experiments import evaluate  # pylint: disable=g-import-not-at-top
+  from experiments import evaluate, fid, train_classifier  # pylint: disable=g-import-not-at-top
 
   main = {"run": run.main, "evaluate": evaluate.main, "sample": sample.main,
-          "results": results.main}[tool]
+          "results": results.main, "fid": fid.main, "train_classifier": train_classifier.main}[tool]
   before = Path("README.md").read_text()
   with pytest.raises(SystemExit) as exit_:
     main([tool, *[a.replace("W", str(tmp_path / "w")) for a in argv]])
@@ -424,7 +430,15 @@ def test_help_prints_the_usage_and_flags_and_exits_0(tmp_path, capsys, tool, arg
   assert exit_.value.code == 0 and not err, err
   for text in shown:
     assert text in out, (text, out)
+  assert "config.model" not in out.split("Flags:")[1].split("\n\n")[0]  # Overrides: fields.
   assert not (tmp_path / "w").exists() and Path("README.md").read_text() == before
+
+
+def test_help_as_a_flags_value_is_that_value_and_a_bad_config_still_one_line(capsys):
+  assert results.main(["results", "--check", "--note=--help"]) == 0  # The table, checked.
+  assert run.main(["run", "--config=configs/no_such.py", "--help"]) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and "no such config file" in err, err
 
 
 def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
