@@ -441,6 +441,24 @@ def test_help_as_a_flags_value_is_that_value_and_a_bad_config_still_one_line(cap
   assert len(err.strip().splitlines()) == 1 and "no such config file" in err, err
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["--mnist_dir=NOPE"], "--mnist_dir=NOPE"),
+    (["--out=EXISTS"], "exists; pass a new --out"),
+    (["--step=3"], "Unknown command line flag 'step'"),
+])
+def test_train_classifier_mistakes_exit_2_with_one_line(tmp_path, capsys, argv, message):
+  from experiments import train_classifier  # pylint: disable=g-import-not-at-top
+
+  (tmp_path / "exists").mkdir()
+  argv = [a.replace("NOPE", str(tmp_path / "nope")).replace("EXISTS", str(tmp_path / "exists"))
+          for a in argv]
+  assert train_classifier.main(["train_classifier", f"--out={tmp_path / 'new'}", *argv]) == 2
+  err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and message.replace(
+      "NOPE", str(tmp_path / "nope")) in err, err
+  assert not (tmp_path / "new").exists()
+
+
 def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
   process = _subprocess(["--config=configs/ring.py", "--config.game=nope",
                          f"--workdir={tmp_path / 'w'}"])
