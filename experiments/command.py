@@ -209,19 +209,22 @@ def exit_with(text: str) -> NoReturn:
   raise SystemExit(0)
 
 
-def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str) -> None:
+def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str,
+                positional: bool = False) -> list[str]:
   """Parses `argv` into `fv` (a tool's own flags); raises UserError in one line.
 
-  `--help` prints `doc` (the tool's docstring) and the flags, and exits 0.
+  `--help` prints `doc` (the tool's docstring) and the flags, and exits 0. Returns the
+  positional arguments, which only a tool that takes them (`positional`) accepts.
   """
   if asks_for_help(argv[1:]):
     exit_with(usage(doc, fv))
   try:
-    rest = fv(argv)
+    rest = fv(argv)[1:]
   except flags.Error as e:
     raise UserError(str(e).splitlines()[0]) from None
-  if len(rest) > 1:
-    raise UserError(f"unexpected argument {rest[1]!r}; flags take the form --name=value")
+  if rest and not positional:
+    raise UserError(f"unexpected argument {rest[0]!r}; flags take the form --name=value")
+  return rest
 
 
 def load_sweep(command: Command) -> list[dict]:

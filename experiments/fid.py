@@ -44,7 +44,7 @@ import numpy as np
 from experiments import run
 from experiments import sample
 from experiments import workdir as workdirs
-from experiments.command import asks_for_help, exit_with, usage
+from experiments.command import parse_flags
 from experiments.errors import UserError
 from gan_jax import data as gdata
 from gan_jax import metrics as gmetrics
@@ -206,19 +206,6 @@ def compare(a: Features, b: Features) -> dict:
   return out
 
 
-def _parse(fv: flags.FlagValues, argv: list[str]) -> list[str]:
-  """The flags into `fv`; returns the positional arguments (the sources).
-
-  `--help` prints the module's docstring and the flags, and exits 0.
-  """
-  if asks_for_help(argv[1:]):
-    exit_with(usage(__doc__, fv))
-  try:
-    return fv(argv)[1:]
-  except flags.Error as e:
-    raise UserError(str(e).splitlines()[0]) from None
-
-
 def cached_statistics(images: np.ndarray, params, description: str,
                       cache_dir: Optional[str] = None) -> Features:
   """A reference set's statistics, computed once and kept under `cache_dir`.
@@ -262,7 +249,7 @@ def main(argv: list[str]) -> int:
                       flag_values=fv)
   flags.DEFINE_integer("batch_size", 50, "Images per Inception call.", flag_values=fv)
   try:
-    sources = _parse(fv, argv)
+    sources = parse_flags(fv, argv, __doc__, positional=True)
     if not 1 <= len(sources) <= 2 or (len(sources) == 1 and not fv.save_stats):
       raise UserError("pass two image sets (python -m experiments.fid A B), or one with "
                       "--save_stats=FILE; e.g. idx:DIR:test[:5000] idx:DIR:test[5000:]")
