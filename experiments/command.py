@@ -141,8 +141,8 @@ def parse_command(argv: list[str], doc: str = "") -> Command:
                        "Number of processes of a multi-process run.", flag_values=fv)
   flags.DEFINE_integer("process_id", _env_int("JAX_PROCESS_ID"),
                        "This process's index in a multi-process run.", flag_values=fv)
-  help_asked = asks_for_help(rest)
-  rest = [arg for arg in rest if arg not in HELP_FLAGS]
+  help_asked = asks_for_help(rest, fv)
+  rest = without_help(rest, fv)
   doc = (f"{doc.strip()}\n\n--config=FILE[:ARG] names the config file; with it, --help also "
          "shows the file's docstring and the config's fields, overrides applied.")
   if help_asked and spec is None:
@@ -199,8 +199,33 @@ def usage(doc: str, fv: flags.FlagValues, skip: tuple[str, ...] = ()) -> str:
   return "\n".join(lines)
 
 
-def asks_for_help(args: list[str]) -> bool:
-  return any(arg in HELP_FLAGS for arg in args)
+def _help_flags(args: list[str], fv: Optional[flags.FlagValues] = None) -> dict[int, bool]:
+  """The positions of `args` that are help flags, each with whether it asks for help.
+
+  `--help=true` (or 1) asks and `--help=false` (or 0) does not; a help flag given as the
+  value of the flag before it (`--note --help`, a string flag of `fv`) is that value.
+  """
+  found = {}
+  for i, arg in enumerate(args):
+    name, eq, value = arg.partition("=")
+    if name not in HELP_FLAGS:
+      continue
+    previous = args[i - 1] if i else ""
+    if (fv is not None and previous.startswith("--") and "=" not in previous
+        and previous[2:] in fv and not fv[previous[2:]].boolean and (i - 1) not in found):
+      continue  # The previous flag's value.
+    found[i] = not eq or value.lower() in ("true", "1")
+  return found
+
+
+def asks_for_help(args: list[str], fv: Optional[flags.FlagValues] = None) -> bool:
+  return any(_help_flags(args, fv).values())
+
+
+def without_help(args: list[str], fv: Optional[flags.FlagValues] = None) -> list[str]:
+  """`args` less their help flags (those that are not another flag's value)."""
+  found = _help_flags(args, fv)
+  return [arg for i, arg in enumerate(args) if i not in found]
 
 
 def exit_with(text: str) -> NoReturn:
@@ -216,10 +241,10 @@ def parse_flags(fv: flags.FlagValues, argv: list[str], doc: str,
   `--help` prints `doc` (the tool's docstring) and the flags, and exits 0. Returns the
   positional arguments, which only a tool that takes them (`positional`) accepts.
   """
-  if asks_for_help(argv[1:]):
+  if asks_for_help(argv[1:], fv):
     exit_with(usage(doc, fv))
   try:
-    rest = fv(argv)[1:]
+    rest = fv(argv[:1] + without_help(argv[1:], fv))[1:]
   except flags.Error as e:
     raise UserError(str(e).splitlines()[0]) from None
   if rest and not positional:

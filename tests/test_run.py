@@ -413,6 +413,7 @@ def test_command_line_errors(tmp_path, capsys, argv, message):
                                         "--workdir: The evaluated population's workdir; "
                                         "repeated, populations of other seeds of one config, "
                                         "one row. (repeatable)"]),
+    ("results", ["--help=true"], ["Results as records"]),
     ("fid", ["A", "B", "--help"], ["Inception FID and KID", "--num_samples:"]),
     ("train_classifier", ["--out=W", "--help"], ["Trains the in-domain MNIST classifier",
                                                  "--steps: Adam steps. (default: 1500)"]),
@@ -436,6 +437,9 @@ def test_help_prints_the_usage_and_flags_and_exits_0(tmp_path, capsys, tool, arg
 
 def test_help_as_a_flags_value_is_that_value_and_a_bad_config_still_one_line(capsys):
   assert results.main(["results", "--check", "--note=--help"]) == 0  # The table, checked.
+  assert results.main(["results", "--check", "--note", "--help"]) == 0
+  assert results.main(["results", "--check", "--help=false"]) == 0
+  assert "Results as records" not in capsys.readouterr().out
   assert run.main(["run", "--config=configs/no_such.py", "--help"]) == 2
   err = capsys.readouterr().err
   assert len(err.strip().splitlines()) == 1 and "no such config file" in err, err
