@@ -21,6 +21,13 @@ runs than the row's seeds. A figure without numbers is an anchor too (`shows`: w
 every seed must show). `--workdir` and `--run_command` given once per population make
 one row of populations that train other seeds of one config
 (`--config.seed=S --config.num_seeds=N`).
+
+  # A rerun of a record's commands (on another CPU, say) joins that record:
+  python -m experiments.results --rerun=NAME --workdir=DIR --run_command="..."
+
+A rerun must train the record's config and seeds and be scored as the record was; its
+line under the table says whether each seed's numbers are the record's, and whether its
+means lie within 2 standard errors of their difference from the record's.
 """
 
 import datetime
@@ -295,6 +302,88 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   }
 
 
+# Config fields that change what a run prints, not what it trains.
+_DISPLAY_FIELDS = ("progress", "tensorboard")
+
+
+def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
+               run_command: str | Sequence[str]) -> dict:
+  """A rerun of `record`'s commands, on another machine say: the machine, commit, date,
+  commands, training time and each seed's metrics of its populations' evaluations.
+
+  Raises:
+    UserError: as make_record does, and for populations that trained another config,
+      other seeds, or were evaluated at another step or with another protocol.
+  """
+  rerun = make_record(record["name"], workdir, run_command=run_command, published={})
+  name = f"results/{record['name']}.json"
+
+  def normal(config):
+    return workdirs.with_network_defaults(workdirs.with_added_fields(config))
+
+  differs = workdirs.changes(normal(record["config"]), normal(rerun["config"]),
+                             ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
+  if differs:
+    raise UserError(f"the rerun trained another config than {name} ({', '.join(differs)}): "
+                    "rerun the record's commands")
+  if rerun["seeds"] != record["seeds"]:
+    raise UserError(f"the rerun trained seeds {rerun['seeds']}, {name} {record['seeds']}: "
+                    "rerun the record's commands")
+  def scored(protocol, config):
+    protocol = {k: v for k, v in protocol.items() if k not in _PROTOCOL_LOCAL}
+    if "reference_size" in protocol:  # Before reference_seed, the run's seed drew it.
+      protocol.setdefault("reference_seed", config.get("seed", 0))
+    return protocol
+
+  ours, theirs = (scored(r["protocol"], r["config"]) for r in (rerun, record))
+  fields = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+  if fields:  # The step is one of the protocol's fields.
+    raise UserError(f"the rerun was evaluated with another {', '.join(fields)} than {name}: "
+                    "evaluate it with the record's experiments.evaluate command")
+  return {k: rerun[k] for k in ("commands", "machine", "commit", "date", "wall_time_s",
+                                "metrics")}
+
+
+def disagreements(record: dict, rerun: dict) -> list[str]:
+  """The shown metrics whose rerun mean is more than 2 standard errors of the difference
+  of the two means (each the seeds' sample std over sqrt(n)) from the record's."""
+  differ = []
+  for field in SHOWN:
+    a, b = record["metrics"].get(field, {}), rerun["metrics"].get(field, {})
+    if "mean" not in a or "mean" not in b:
+      continue
+    # A summary's std divides by n; the sample variance of the mean is std^2 / (n - 1).
+    counts = [sum(v is not None for v in m["seeds"]) for m in (a, b)]
+    variance = sum(m["std"] ** 2 / (n - 1) if n > 1 else math.inf
+                   for m, n in zip((a, b), counts))
+    if abs(b["mean"] - a["mean"]) > 2 * math.sqrt(variance):
+      differ.append(_shown(field)[0])
+  return differ
+
+
+def rerun_line(record: dict, rerun: dict) -> str:
+  """One Markdown item: a rerun beside the record, and whether their means agree."""
+  shown = [f for f in SHOWN if f in rerun["metrics"] and f in record["metrics"]]
+  cells = ", ".join(_cell(rerun["metrics"][f], f) for f in shown)
+  theirs = ", ".join(_cell(record["metrics"][f], f) for f in shown)
+  differ = disagreements(record, rerun)
+  if all(rerun["metrics"][f]["seeds"] == record["metrics"][f]["seeds"] for f in shown):
+    agreement = "every seed's numbers identical to the record's"
+  elif differ:
+    agreement = (f"the seeds' numbers differ and so do the means: **{', '.join(differ)} more "
+                 "than 2 SE of their difference apart**")
+  else:
+    agreement = ("the seeds' numbers differ, the means agree within 2 SE of their "
+                 "difference")
+  if record.get("goal"):
+    misses = goal_misses({"goal": record["goal"], "metrics": rerun["metrics"]})
+    agreement += (f"; **short of the goal** ({', '.join(misses)} missed by a seed)" if misses
+                  else "; meets the goal on every seed")
+  return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
+          f"{rerun['date']}): {cells} (n={len(record['members'])}); the record, on "
+          f"{record['machine']}: {theirs}; {agreement}")
+
+
 def _cell(summary: dict, field: str) -> str:
   label, scale, digits = _shown(field)
   if "mean" not in summary:
@@ -409,6 +498,13 @@ def render(records: list[dict]) -> str:
   machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
                      for r in records})
   lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
+  reruns = [rerun_line(r, rerun) for r in sorted(records, key=lambda r: r["name"])
+            for rerun in r.get("reruns", [])]
+  if reruns:
+    lines += ["", "Reruns of a record's commands, the same seeds on another machine (a "
+              "seed's training is bitwise reproducible on one CPU; on another its numbers "
+              "may differ, and what a record promises there is the mean within the seeds' "
+              "error):", "", *reruns]
   along = [trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
            if r.get("trajectory") and trajectory_fields(r)]
   if along:
@@ -484,6 +580,15 @@ def _check_thresholds(flag: str, tests) -> None:
       raise UserError(f'{flag} {field!r} must be [">=" or "<=", a number], not {test}')
 
 
+def _write_record(record: dict, path: str, workdir_list: Sequence[str]) -> None:
+  try:  # Plain JSON: a NaN or an infinity has no place in it.
+    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
+  except ValueError as e:
+    raise UserError(f"the record of {', '.join(workdir_list)} would hold a non-finite "
+                    f"number (its config.json's settings?): {e}") from None
+  workdirs.write_atomic(path, text + "\n")
+
+
 def main(argv: list[str]) -> int:
   fv = flags.FlagValues()
   flags.DEFINE_bool("check", False, "Exit 1 when README.md differs from the rendering.",
@@ -500,10 +605,28 @@ def main(argv: list[str]) -> int:
                       'shows {metric: [">=" or "<=", bound]} (what it shows).', flag_values=fv)
   flags.DEFINE_string("goal", "{}", "Thresholds every seed must meet, as JSON "
                       '{metric: [">=" or "<=", bound]}.', flag_values=fv)
+  flags.DEFINE_string("rerun", None, "Add --workdir, a rerun of results/NAME.json's "
+                      "commands (on another machine), to that record.", flag_values=fv)
   flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
   flags.DEFINE_string("note", "", "A note kept in the record.", flag_values=fv)
   try:
     parse_flags(fv, argv, __doc__)
+    if fv.record and fv.rerun:
+      raise UserError("--record writes a record and --rerun adds to one: give one of them")
+    if fv.rerun:
+      if not fv.workdir:
+        raise UserError("--rerun needs --workdir=DIR of the evaluated rerun")
+      path = os.path.join(RESULTS_DIR, f"{fv.rerun}.json")
+      if not os.path.isfile(path):
+        raise UserError(f"{path} does not exist; pass the NAME of a record in {RESULTS_DIR}/")
+      with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+      rerun = make_rerun(record, fv.workdir,
+                         run_command=fv.run_command or [""] * len(fv.workdir))
+      record["reruns"] = [*record.get("reruns", []), rerun]
+      _write_record(record, path, fv.workdir)
+      print(rerun_line(record, rerun))
+      return EXIT_OK
     if fv.record:
       if not fv.workdir:
         raise UserError("--record needs --workdir=DIR of an evaluated population")
@@ -523,12 +646,7 @@ def main(argv: list[str]) -> int:
                         f"metrics are {', '.join(sorted(record['metrics']))}")
       os.makedirs(RESULTS_DIR, exist_ok=True)
       path = os.path.join(RESULTS_DIR, f"{fv.record}.json")
-      try:  # Plain JSON: a NaN or an infinity has no place in it.
-        text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False)
-      except ValueError as e:
-        raise UserError(f"the record of {', '.join(fv.workdir)} would hold a non-finite "
-                        f"number (its config.json's settings?): {e}") from None
-      workdirs.write_atomic(path, text + "\n")
+      _write_record(record, path, fv.workdir)
       print(f"wrote {path}")
       return EXIT_OK
     table = render(load_records())

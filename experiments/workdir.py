@@ -215,7 +215,8 @@ ADDED_FIELDS = {
        for field, value in (("max_norm", 0.0), ("momentum_final", 0.0),
                             ("momentum_ramp_steps", 0), ("schedule", "constant"),
                             ("lr_final", 0.0), ("b2_final", 0.0), ("schedule_steps", 0),
-                            ("ema_halflife", 0.0))},
+                            ("ema_halflife", 0.0), ("eps_in_sqrt", True),
+                            ("initial_scale", 0.0))},
 }
 
 

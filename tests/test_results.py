@@ -317,3 +317,71 @@ def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
   spans.write_text('{"from_step": 0, "to_step": 100, "seconds": 10.0}\n'
                    '{"from_step": 150, "to_step": 200, "seconds": 20.0}\n')
   assert results.train_seconds(str(tmp_path), 200) is None
+
+
+def _metrics(**seeds):
+  return {field: results._summary(values) for field, values in seeds.items()}
+
+
+def test_a_rerun_agrees_when_its_means_lie_within_two_standard_errors():
+  """The standard error of the difference of two means over n = 3 seeds each: a summary's
+  std divides by n, so each mean's variance is std^2 / (n - 1)."""
+  record = dict(_record(7.0), metrics=_metrics(modes_covered=[6.0, 7.0, 8.0]))
+  # Each std^2 = 2/3, variance of each mean 1/3: 2 SE of the difference = 2 sqrt(2/3) = 1.63.
+  near = {"metrics": _metrics(modes_covered=[7.5, 8.5, 9.5]), "machine": "B", "commit": "c",
+          "date": "d"}
+  far = dict(near, metrics=_metrics(modes_covered=[7.7, 8.7, 9.7]))
+  assert results.disagreements(record, near) == [] and results.disagreements(record, far) == [
+      "modes"]
+  same = dict(near, metrics=record["metrics"])
+  assert "every seed's numbers identical" in results.rerun_line(record, same)
+  assert "the means agree" in results.rerun_line(record, near)
+  assert "**modes more than 2 SE" in results.rerun_line(record, far)
+  record["goal"] = {"modes_covered": [">=", 7.0]}
+  assert results.rerun_line(record, near).endswith("; meets the goal on every seed")
+  assert "**short of the goal** (modes" in results.rerun_line(record, same)
+  # A metric undefined for a seed counts over the others; one defined for no seed is skipped.
+  record["metrics"]["kl_to_uniform"] = results._summary([0.1, 0.2, None])
+  assert results.disagreements(record, dict(near, metrics={
+      **near["metrics"], "kl_to_uniform": results._summary([None, None, None])})) == []
+  assert "Reruns of a record's commands" in results.render([dict(record, reruns=[far])])
+
+
+def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protocol(
+    tmp_path, monkeypatch, capsys):
+  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
+            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
+  first, again = tmp_path / "first", tmp_path / "again"
+  for workdir in (first, again):  # The same command twice: the same program, same CPU.
+    assert run.main(["run", *common, "--config.num_seeds=3", f"--workdir={workdir}"]) == 0
+    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  monkeypatch.setattr(results, "RESULTS_DIR", str(tmp_path / "results"))
+  assert results.main(["results", "--record=x", f"--workdir={first}", "--run_command=A"]) == 0
+  capsys.readouterr()
+  assert results.main(["results", "--rerun=x", f"--workdir={again}", "--run_command=A"]) == 0
+  assert "every seed's numbers identical to the record's" in capsys.readouterr().out
+  record = json.loads((tmp_path / "results" / "x.json").read_text())
+  (rerun,) = record["reruns"]
+  assert rerun["metrics"] == record["metrics"] and rerun["commands"][0] == "A"
+  assert str(again) in rerun["commands"][1] and rerun["machine"] == record["machine"]
+
+  # Scored otherwise, other seeds, another config: refused in one line, the record kept.
+  before = (tmp_path / "results" / "x.json").read_text()
+  assert evaluate.main(["evaluate", f"--workdir={again}", "--num_samples=50"]) == 0
+  other = tmp_path / "other"
+  assert run.main(["run", *common, "--config.num_seeds=3", "--config.seed=1",
+                   f"--workdir={other}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={other}", "--num_samples=100"]) == 0
+  lr = tmp_path / "lr"
+  assert run.main(["run", *common, "--config.num_seeds=3", "--config.d_optimizer.lr=0.001",
+                   f"--workdir={lr}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={lr}", "--num_samples=100"]) == 0
+  capsys.readouterr()
+  for workdir, message in ((again, "another num_samples"), (other, "trained seeds [1, 2, 3]"),
+                           (lr, "another config than results/x.json (d_optimizer.lr)")):
+    assert results.main(["results", "--rerun=x", f"--workdir={workdir}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+  assert results.main(["results", "--rerun=nope", f"--workdir={again}"]) == 2
+  assert "results/nope.json does not exist" in capsys.readouterr().err
+  assert (tmp_path / "results" / "x.json").read_text() == before
