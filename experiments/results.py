@@ -28,6 +28,9 @@ one row of populations that train other seeds of one config
 A rerun must train the record's config and seeds and be scored as the record was; its
 line under the table says whether each seed's numbers are the record's, and whether its
 means lie within 2 standard errors of their difference from the record's.
+
+  # More seeds of a record's config join it (its own workdirs need not exist any more):
+  python -m experiments.results --extend=NAME --workdir=DIR --run_command="..."
 """
 
 import datetime
@@ -206,7 +209,7 @@ def _trained_on(workdir: str, step: int) -> list[str]:
 
 def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
                 run_command: str | Sequence[str], published: dict, title: str = "",
-                note: str = "", goal: dict | None = None) -> dict:
+                note: str = "", goal: dict | None = None, min_seeds: int = 3) -> dict:
   """The record of the latest evaluation (experiments.evaluate) of a population's workdir.
 
   Args:
@@ -261,7 +264,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     walls.append(train_seconds(w, evaluation["step"]))
     machines += _trained_on(w, evaluation["step"])
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
-  if len(members) < 3:
+  if len(members) < min_seeds:
     raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members)} seed(s); a "
                     "record needs a population of at least 3 (--config.num_seeds=3)")
   names = sorted(members, key=_seed_order)
@@ -306,6 +309,33 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
 _DISPLAY_FIELDS = ("progress", "tensorboard")
 
 
+def _check_same_experiment(record: dict, new: dict, what: str) -> None:
+  """Refuses `new` (make_record's) unless it trained `record`'s config, but for its seeds,
+  and was scored as `record` was."""
+  name = f"results/{record['name']}.json"
+
+  def normal(config):
+    return workdirs.with_network_defaults(workdirs.with_added_fields(config))
+
+  differs = workdirs.changes(normal(record["config"]), normal(new["config"]),
+                             ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
+  if differs:
+    raise UserError(f"{what} trained another config than {name} ({', '.join(differs)}): "
+                    "run the record's command")
+
+  def scored(protocol, config):
+    protocol = {k: v for k, v in protocol.items() if k not in _PROTOCOL_LOCAL}
+    if "reference_size" in protocol:  # Before reference_seed, the run's seed drew it.
+      protocol.setdefault("reference_seed", config.get("seed", 0))
+    return protocol
+
+  ours, theirs = (scored(r.get("protocol", {}), r["config"]) for r in (new, record))
+  fields = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+  if fields:  # The step is one of the protocol's fields.
+    raise UserError(f"{what} was evaluated with another {', '.join(fields)} than {name}: "
+                    "evaluate it with the record's experiments.evaluate command")
+
+
 def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
                run_command: str | Sequence[str]) -> dict:
   """A rerun of `record`'s commands, on another machine say: the machine, commit, date,
@@ -316,32 +346,63 @@ def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
       other seeds, or were evaluated at another step or with another protocol.
   """
   rerun = make_record(record["name"], workdir, run_command=run_command, published={})
-  name = f"results/{record['name']}.json"
-
-  def normal(config):
-    return workdirs.with_network_defaults(workdirs.with_added_fields(config))
-
-  differs = workdirs.changes(normal(record["config"]), normal(rerun["config"]),
-                             ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
-  if differs:
-    raise UserError(f"the rerun trained another config than {name} ({', '.join(differs)}): "
-                    "rerun the record's commands")
+  _check_same_experiment(record, rerun, "the rerun")
   if rerun["seeds"] != record["seeds"]:
-    raise UserError(f"the rerun trained seeds {rerun['seeds']}, {name} {record['seeds']}: "
-                    "rerun the record's commands")
-  def scored(protocol, config):
-    protocol = {k: v for k, v in protocol.items() if k not in _PROTOCOL_LOCAL}
-    if "reference_size" in protocol:  # Before reference_seed, the run's seed drew it.
-      protocol.setdefault("reference_seed", config.get("seed", 0))
-    return protocol
-
-  ours, theirs = (scored(r["protocol"], r["config"]) for r in (rerun, record))
-  fields = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-  if fields:  # The step is one of the protocol's fields.
-    raise UserError(f"the rerun was evaluated with another {', '.join(fields)} than {name}: "
-                    "evaluate it with the record's experiments.evaluate command")
+    raise UserError(f"the rerun trained seeds {rerun['seeds']}, results/{record['name']}.json "
+                    f"{record['seeds']}: rerun the record's commands")
   return {k: rerun[k] for k in ("commands", "machine", "commit", "date", "wall_time_s",
                                 "metrics")}
+
+
+def _merged(old: dict, old_names: list, new: dict, new_names: list, names: list) -> dict:
+  """The summary over `names` of two summaries' seeds (each in its own members' order)."""
+  values = {**dict(zip(old_names, old["seeds"])), **dict(zip(new_names, new["seeds"]))}
+  return _summary([values[n] for n in names])
+
+
+def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
+                  run_command: str | Sequence[str]) -> dict:
+  """`record` with the members of other seeds of its config added: their metrics, commands,
+  training time, machine and the trajectory's common steps. The record's own workdirs
+  need not exist any more (its seeds' numbers are in it).
+
+  Raises:
+    UserError: as make_record does (but for one or two seeds), and for a population
+      that trained another config, a seed the record has, or was scored otherwise.
+  """
+  workdir_list = [workdir] if isinstance(workdir, (str, os.PathLike)) else list(workdir)
+  new = make_record(record["name"], workdir_list, run_command=run_command, published={},
+                    min_seeds=1)
+  _check_same_experiment(record, new, "the population")
+  twice = sorted(set(new["members"]) & set(record["members"]), key=_seed_order)
+  if twice:
+    raise UserError(f"{', '.join(twice)} already in results/{record['name']}.json: give the "
+                    "population other seeds (--config.seed=S)")
+  if set(new["metrics"]) != set(record["metrics"]):
+    raise UserError(f"the population was scored on {', '.join(sorted(new['metrics']))}, the "
+                    f"record on {', '.join(sorted(record['metrics']))}: evaluate it with the "
+                    "record's experiments.evaluate command")
+  old_names, new_names = record["members"], new["members"]
+  names = sorted(old_names + new_names, key=_seed_order)
+  seed_of = {**dict(zip(old_names, record["seeds"])), **dict(zip(new_names, new["seeds"]))}
+  metrics = {f: _merged(record["metrics"][f], old_names, new["metrics"][f], new_names, names)
+             for f in record["metrics"]}
+  theirs = {p["step"]: p for p in new["trajectory"]}
+  points = []
+  for point in record.get("trajectory", []):
+    other = theirs.get(point["step"])
+    if other is not None:
+      points.append({"step": point["step"], **{
+          f: _merged(point[f], old_names, other[f], new_names, names)
+          for f in point if f != "step" and f in other}})
+  walls = [record.get("wall_time_s"), new["wall_time_s"]]
+  machines = record["machine"].split(" + ") + new["machine"].split(" + ")
+  return dict(record, members=names, seeds=[seed_of[n] for n in names], metrics=metrics,
+              trajectory=points, commands=record["commands"] + new["commands"],
+              changes=record.get("changes", []) + new["changes"],  # Each with its workdir.
+              wall_time_s=None if None in walls else sum(walls),
+              machine=" + ".join(dict.fromkeys(machines)), commit=new["commit"],
+              date=new["date"])
 
 
 def disagreements(record: dict, rerun: dict) -> list[str]:
@@ -367,7 +428,8 @@ def rerun_line(record: dict, rerun: dict) -> str:
   cells = ", ".join(_cell(rerun["metrics"][f], f) for f in shown)
   theirs = ", ".join(_cell(record["metrics"][f], f) for f in shown)
   differ = disagreements(record, rerun)
-  if all(rerun["metrics"][f]["seeds"] == record["metrics"][f]["seeds"] for f in shown):
+  if shown and all(rerun["metrics"][f]["seeds"] == record["metrics"][f]["seeds"]
+                   for f in shown):
     agreement = "every seed's numbers identical to the record's"
   elif differ:
     agreement = (f"the seeds' numbers differ and so do the means: **{', '.join(differ)} more "
@@ -607,25 +669,37 @@ def main(argv: list[str]) -> int:
                       '{metric: [">=" or "<=", bound]}.', flag_values=fv)
   flags.DEFINE_string("rerun", None, "Add --workdir, a rerun of results/NAME.json's "
                       "commands (on another machine), to that record.", flag_values=fv)
+  flags.DEFINE_string("extend", None, "Add --workdir, populations of other seeds of "
+                      "results/NAME.json's config, to that record (--note replaces its note).",
+                      flag_values=fv)
   flags.DEFINE_string("title", "", "The row's first cell.", flag_values=fv)
   flags.DEFINE_string("note", "", "A note kept in the record.", flag_values=fv)
   try:
     parse_flags(fv, argv, __doc__)
-    if fv.record and fv.rerun:
-      raise UserError("--record writes a record and --rerun adds to one: give one of them")
-    if fv.rerun:
+    given = [f"--{name}" for name in ("record", "rerun", "extend") if fv[name].value]
+    if len(given) > 1:
+      raise UserError(f"{' and '.join(given)}: give one of them (--record writes a record, "
+                      "--rerun and --extend add to one)")
+    if fv.rerun or fv.extend:
+      name = fv.rerun or fv.extend
       if not fv.workdir:
-        raise UserError("--rerun needs --workdir=DIR of the evaluated rerun")
-      path = os.path.join(RESULTS_DIR, f"{fv.rerun}.json")
+        raise UserError(f"{given[0]} needs --workdir=DIR of an evaluated population")
+      path = os.path.join(RESULTS_DIR, f"{name}.json")
       if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; pass the NAME of a record in {RESULTS_DIR}/")
       with open(path, encoding="utf-8") as f:
         record = json.load(f)
-      rerun = make_rerun(record, fv.workdir,
-                         run_command=fv.run_command or [""] * len(fv.workdir))
-      record["reruns"] = [*record.get("reruns", []), rerun]
+      commands = fv.run_command or [""] * len(fv.workdir)
+      if fv.rerun:
+        rerun = make_rerun(record, fv.workdir, run_command=commands)
+        record["reruns"] = [*record.get("reruns", []), rerun]
+        shown = rerun_line(record, rerun)
+      else:
+        record = extend_record(record, fv.workdir, run_command=commands)
+        record["note"] = fv.note or record.get("note", "")
+        shown = render([record]).splitlines()[2]
       _write_record(record, path, fv.workdir)
-      print(rerun_line(record, rerun))
+      print(shown)
       return EXIT_OK
     if fv.record:
       if not fv.workdir:

@@ -385,3 +385,46 @@ def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protoco
   assert results.main(["results", "--rerun=nope", f"--workdir={again}"]) == 2
   assert "results/nope.json does not exist" in capsys.readouterr().err
   assert (tmp_path / "results" / "x.json").read_text() == before
+
+
+def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
+    tmp_path, monkeypatch, capsys):
+  """--extend adds a population of other seeds to a record without the record's workdirs:
+  the same row as a record made from both workdirs at once."""
+  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
+            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
+  first, second = tmp_path / "seeds0", tmp_path / "seeds3"
+  for workdir, seeds in ((first, ["--config.num_seeds=3"]),
+                         (second, ["--config.seed=3", "--config.num_seeds=2"])):
+    assert run.main(["run", *common, *seeds, f"--workdir={workdir}"]) == 0
+    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  both = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
+                             published={})
+  monkeypatch.setattr(results, "RESULTS_DIR", str(tmp_path / "results"))
+  assert results.main(["results", "--record=x", f"--workdir={first}", "--run_command=A",
+                       "--note=old"]) == 0
+  shutil.rmtree(first)  # The record holds its seeds' numbers.
+  assert results.main(["results", "--extend=x", f"--workdir={second}", "--run_command=B",
+                       "--note=new"]) == 0
+  assert "(n=5)" in capsys.readouterr().out
+  extended = json.loads((tmp_path / "results" / "x.json").read_text())
+  for field in ("members", "seeds", "metrics", "trajectory", "commands", "machine", "step"):
+    assert extended[field] == both[field], field
+  assert extended["note"] == "new"
+  assert extended["wall_time_s"] == pytest.approx(both["wall_time_s"])
+
+  # Seeds the record has, or another config: refused in one line, the record kept.
+  before = (tmp_path / "results" / "x.json").read_text()
+  lr = tmp_path / "lr"
+  assert run.main(["run", *common, "--config.seed=5", "--config.num_seeds=2",
+                   "--config.d_optimizer.lr=0.001", f"--workdir={lr}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={lr}", "--num_samples=100"]) == 0
+  capsys.readouterr()
+  for workdir, message in ((second, "seed=3, seed=4 already in"),
+                           (lr, "another config than results/x.json (d_optimizer.lr)")):
+    assert results.main(["results", "--extend=x", f"--workdir={workdir}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+  assert results.main(["results", "--extend=x", "--rerun=x", f"--workdir={lr}"]) == 2
+  assert "--rerun and --extend: give one of them" in capsys.readouterr().err
+  assert (tmp_path / "results" / "x.json").read_text() == before
