@@ -441,6 +441,11 @@ def rerun_line(record: dict, rerun: dict) -> str:
     misses = goal_misses({"goal": record["goal"], "metrics": rerun["metrics"]})
     agreement += (f"; **short of the goal** ({', '.join(misses)} missed by a seed)" if misses
                   else "; meets the goal on every seed")
+  shows = (record.get("published") or {}).get("shows")
+  if shows and not (record.get("published") or {}).get("values"):
+    misses = goal_misses({"goal": shows, "metrics": rerun["metrics"]})
+    agreement += (f"; **unlike the paper's figure** ({', '.join(misses)}: not as it shows, on "
+                  "a seed)" if misses else "; as the paper's figure shows, on every seed")
   return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
           f"{rerun['date']}): {cells} (n={len(record['members'])}); the record, on "
           f"{record['machine']}: {theirs}; {agreement}")

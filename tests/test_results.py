@@ -340,6 +340,11 @@ def test_a_rerun_agrees_when_its_means_lie_within_two_standard_errors():
   record["goal"] = {"modes_covered": [">=", 7.0]}
   assert results.rerun_line(record, near).endswith("; meets the goal on every seed")
   assert "**short of the goal** (modes" in results.rerun_line(record, same)
+  del record["goal"]
+  record["published"] = {"source": "F", "shows": {"modes_covered": [">=", 7.5]}}
+  assert results.rerun_line(record, near).endswith("; as the paper's figure shows, on every seed")
+  assert results.rerun_line(record, same).endswith(
+      "; **unlike the paper's figure** (modes: not as it shows, on a seed)")
   # A metric undefined for a seed counts over the others; one defined for no seed is skipped.
   record["metrics"]["kl_to_uniform"] = results._summary([0.1, 0.2, None])
   assert results.disagreements(record, dict(near, metrics={
