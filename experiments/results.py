@@ -314,10 +314,11 @@ def _check_same_experiment(record: dict, new: dict, what: str) -> None:
   and was scored as `record` was."""
   name = f"results/{record['name']}.json"
 
-  def normal(config):
-    return workdirs.with_network_defaults(workdirs.with_added_fields(config))
+  def normal(r):  # As trained: the resumes' recorded changes applied.
+    return workdirs.with_network_defaults(workdirs.with_added_fields(
+        workdirs.apply_changes(r["config"], r.get("changes", []))))
 
-  differs = workdirs.changes(normal(record["config"]), normal(new["config"]),
+  differs = workdirs.changes(normal(record), normal(new),
                              ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
   if differs:
     raise UserError(f"{what} trained another config than {name} ({', '.join(differs)}): "
@@ -325,7 +326,7 @@ def _check_same_experiment(record: dict, new: dict, what: str) -> None:
 
   def scored(protocol, config):
     protocol = {k: v for k, v in protocol.items() if k not in _PROTOCOL_LOCAL}
-    if "reference_size" in protocol:  # Before reference_seed, the run's seed drew it.
+    if protocol.get("reference") == "target samples":  # 1-D: the run's seed drew it once.
       protocol.setdefault("reference_seed", config.get("seed", 0))
     return protocol
 
