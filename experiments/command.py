@@ -19,6 +19,7 @@ from ml_collections import config_flags
 from experiments.errors import UserError
 
 HELP_FLAGS = ("--help", "-h", "--helpshort", "--helpfull", "-?")
+_TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")
 
 
 class Command(NamedTuple):
@@ -202,19 +203,23 @@ def usage(doc: str, fv: flags.FlagValues, skip: tuple[str, ...] = ()) -> str:
 def _help_flags(args: list[str], fv: Optional[flags.FlagValues] = None) -> dict[int, bool]:
   """The positions of `args` that are help flags, each with whether it asks for help.
 
-  `--help=true` (or 1) asks and `--help=false` (or 0) does not; a help flag given as the
-  value of the flag before it (`--note --help`, a string flag of `fv`) is that value.
+  `--help`, `--help=true` (t, 1) ask and `--help=false` (f, 0) does not, as absl reads a
+  boolean; a help flag given as the value of the flag before it (`--note --help`, a
+  string flag of `fv`) is that value. Raises UserError for another `--help=VALUE`.
   """
-  found = {}
+  found, value_of_previous = {}, False
   for i, arg in enumerate(args):
     name, eq, value = arg.partition("=")
-    if name not in HELP_FLAGS:
+    if value_of_previous:  # Read left to right: `--note --note --help` asks for help.
+      value_of_previous = False
       continue
-    previous = args[i - 1] if i else ""
-    if (fv is not None and previous.startswith("--") and "=" not in previous
-        and previous[2:] in fv and not fv[previous[2:]].boolean and (i - 1) not in found):
-      continue  # The previous flag's value.
-    found[i] = not eq or value.lower() in ("true", "1")
+    if name in HELP_FLAGS:
+      if eq and value.lower() not in _TRUE + _FALSE:
+        raise UserError(f"{arg}: give {name}, {name}=true or {name}=false")
+      found[i] = not eq or value.lower() in _TRUE
+    elif (fv is not None and name.startswith("--") and not eq and name[2:] in fv
+          and not fv[name[2:]].boolean):
+      value_of_previous = True  # The next argument is this flag's value.
   return found
 
 

@@ -440,6 +440,14 @@ def test_help_as_a_flags_value_is_that_value_and_a_bad_config_still_one_line(cap
   assert results.main(["results", "--check", "--note", "--help"]) == 0
   assert results.main(["results", "--check", "--help=false"]) == 0
   assert "Results as records" not in capsys.readouterr().out
+  with pytest.raises(SystemExit) as exit_:  # Left to right: the second --note is a value.
+    results.main(["results", "--check", "--note", "--note", "--help"])
+  assert exit_.value.code == 0 and "Results as records" in capsys.readouterr().out
+  for tool, main in (("results", results.main), ("run", run.main)):
+    assert main([tool, "--help=yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: --help=yes: give --help, --help=true or "
+                                        "--help=false"], err
   assert run.main(["run", "--config=configs/no_such.py", "--help"]) == 2
   err = capsys.readouterr().err
   assert len(err.strip().splitlines()) == 1 and "no such config file" in err, err
