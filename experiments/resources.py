@@ -8,6 +8,7 @@ compiled program (the compilation is the one the first step reuses).
 """
 
 import functools
+import importlib.metadata
 import os
 import platform
 import shutil
@@ -31,6 +32,18 @@ def cpu() -> str:
   except (OSError, StopIteration):
     model = platform.processor() or model
   return f"{model}, {os.cpu_count()} cores"
+
+
+@functools.cache
+def software() -> str:
+  """The versions of the packages that make this process's numbers, in words."""
+  versions = []
+  for package in ("jax", "jaxlib", "flax", "optax"):
+    try:
+      versions.append(f"{package} {importlib.metadata.version(package)}")
+    except importlib.metadata.PackageNotFoundError:
+      versions.append(f"{package} absent")
+  return ", ".join(versions)
 
 
 @functools.cache

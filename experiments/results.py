@@ -25,9 +25,10 @@ one row of populations that train other seeds of one config
   # A rerun of a record's commands (on another CPU, say) joins that record:
   python -m experiments.results --rerun=NAME --workdir=DIR --run_command="..."
 
-A rerun must train the record's config and seeds and be scored as the record was; its
-line under the table says whether each seed's numbers are the record's, and whether its
-means lie within 2 standard errors of their difference from the record's.
+A rerun must train the record's config and seeds (all of them, or one population's) and
+be scored as the record was; its line under the table says whether each seed's numbers
+are the record's and, where they are not, how many standard errors of their difference
+its means lie from the record's (over the same seeds).
 
   # More seeds of a record's config join it (its own workdirs need not exist any more):
   python -m experiments.results --extend=NAME --workdir=DIR --run_command="..."
@@ -199,12 +200,20 @@ def _members_settings(config: dict) -> list[dict]:
           for m in config.get("population", [])]
 
 
-def _trained_on(workdir: str, step: int) -> list[str]:
-  """The machines named by the training spans up to `step`; for a workdir whose spans name
-  none (trained before they did), this host's CPU, where such records were made."""
-  spans = workdirs.read_json_records(os.path.join(workdir, workdirs.TIME_FILE))
-  named = [s["machine"] for s in spans if s.get("machine") and s.get("from_step", 0) < step]
-  return named or [resources.cpu()]
+def _trained_on(workdir: str, step: int) -> tuple[list[str], list[str]]:
+  """The machines and the package versions named by the training spans up to `step`; for
+  a workdir whose spans name none (trained before they did), this host's CPU and this
+  process's packages, where such records were made."""
+  spans = [s for s in workdirs.read_json_records(os.path.join(workdir, workdirs.TIME_FILE))
+           if s.get("from_step", 0) < step]
+  machines = [s["machine"] for s in spans if s.get("machine")]
+  software = [s["software"] for s in spans if s.get("software")]
+  return machines or [resources.cpu()], software or [resources.software()]
+
+
+def _joined(*parts: str) -> str:
+  """`a + b`: each of the parts (themselves joined so, or not) once, in order."""
+  return " + ".join(dict.fromkeys(p for part in parts for p in part.split(" + ")))
 
 
 def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
@@ -232,7 +241,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   evaluated = [_evaluated(w) for w in workdir_list]
   first, (config, shared, last) = workdir_list[0], evaluated[0]
   protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
-  members, seed_of, commands, walls, machines, changes = {}, {}, [], [], [], []
+  members, seed_of, commands, walls, machines, software, changes = {}, {}, [], [], [], [], []
   histories = {}
   for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
@@ -262,7 +271,8 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
     commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     walls.append(train_seconds(w, evaluation["step"]))
-    machines += _trained_on(w, evaluation["step"])
+    trained_on, trained_with = _trained_on(w, evaluation["step"])
+    machines, software = machines + trained_on, software + trained_with
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
   if len(members) < min_seeds:
     raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members)} seed(s); a "
@@ -292,7 +302,8 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       "num_steps": shared["num_steps"],
       # Training time: with several populations, theirs added up.
       "wall_time_s": None if None in walls else sum(walls),
-      "machine": " + ".join(dict.fromkeys(machines)),
+      "machine": _joined(*machines),
+      "software": _joined(*software),
       "commit": commit(),
       "date": datetime.date.today().isoformat(),
       "protocol": last.get("protocol", {}),
@@ -330,29 +341,43 @@ def _check_same_experiment(record: dict, new: dict, what: str) -> None:
       protocol.setdefault("reference_seed", config.get("seed", 0))
     return protocol
 
+  again = "evaluate it with the record's experiments.evaluate command"
+  if new["step"] != record["step"]:
+    raise UserError(f"{what} was evaluated at step {new['step']:,}, {name} at "
+                    f"{record['step']:,}: {again}")
   ours, theirs = (scored(r.get("protocol", {}), r["config"]) for r in (new, record))
   fields = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-  if fields:  # The step is one of the protocol's fields.
+  if fields:
     raise UserError(f"{what} was evaluated with another {', '.join(fields)} than {name}: "
-                    "evaluate it with the record's experiments.evaluate command")
+                    f"{again}")
+  lacks, extra = (sorted(set(a) - set(b)) for a, b in ((record["metrics"], new["metrics"]),
+                                                       (new["metrics"], record["metrics"])))
+  if lacks or extra:
+    raise UserError(f"{what} was scored " + " and ".join(
+        ([f"without {', '.join(lacks)}"] if lacks else [])
+        + ([f"on {', '.join(extra)} too"] if extra else [])) + f", unlike {name}: {again}")
 
 
 def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
                run_command: str | Sequence[str]) -> dict:
-  """A rerun of `record`'s commands, on another machine say: the machine, commit, date,
-  commands, training time and each seed's metrics of its populations' evaluations.
+  """A rerun of `record`'s commands (or of some of its populations'), on another machine
+  say: the machine, packages, commit, date, commands, training time, its members and each
+  one's metrics of its populations' evaluations.
 
   Raises:
-    UserError: as make_record does, and for populations that trained another config,
-      other seeds, or were evaluated at another step or with another protocol.
+    UserError: as make_record does (but for one or two seeds), and for populations that
+      trained another config or a seed the record lacks, or were scored otherwise.
   """
-  rerun = make_record(record["name"], workdir, run_command=run_command, published={})
+  rerun = make_record(record["name"], workdir, run_command=run_command, published={},
+                      min_seeds=1)
   _check_same_experiment(record, rerun, "the rerun")
-  if rerun["seeds"] != record["seeds"]:
-    raise UserError(f"the rerun trained seeds {rerun['seeds']}, results/{record['name']}.json "
-                    f"{record['seeds']}: rerun the record's commands")
-  return {k: rerun[k] for k in ("commands", "machine", "commit", "date", "wall_time_s",
-                                "metrics")}
+  extra = sorted(set(rerun["members"]) - set(record["members"]), key=_seed_order)
+  if extra:
+    raise UserError(f"the rerun trained {', '.join(extra)}, which results/{record['name']}"
+                    f".json lacks (its seeds are {record['seeds']}): rerun the record's "
+                    "commands")
+  return {k: rerun[k] for k in ("commands", "machine", "software", "commit", "date",
+                                "wall_time_s", "members", "seeds", "metrics")}
 
 
 def _merged(old: dict, old_names: list, new: dict, new_names: list, names: list) -> dict:
@@ -379,10 +404,6 @@ def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
   if twice:
     raise UserError(f"{', '.join(twice)} already in results/{record['name']}.json: give the "
                     "population other seeds (--config.seed=S)")
-  if set(new["metrics"]) != set(record["metrics"]):
-    raise UserError(f"the population was scored on {', '.join(sorted(new['metrics']))}, the "
-                    f"record on {', '.join(sorted(record['metrics']))}: evaluate it with the "
-                    "record's experiments.evaluate command")
   old_names, new_names = record["members"], new["members"]
   names = sorted(old_names + new_names, key=_seed_order)
   seed_of = {**dict(zip(old_names, record["seeds"])), **dict(zip(new_names, new["seeds"]))}
@@ -397,59 +418,67 @@ def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
           f: _merged(point[f], old_names, other[f], new_names, names)
           for f in point if f != "step" and f in other}})
   walls = [record.get("wall_time_s"), new["wall_time_s"]]
-  machines = record["machine"].split(" + ") + new["machine"].split(" + ")
+  # Where, with what and when each population trained: the record's and the new ones'.
+  made = {k: _joined(record.get(k, "unknown"), new[k])
+          for k in ("machine", "software", "commit", "date")}
   return dict(record, members=names, seeds=[seed_of[n] for n in names], metrics=metrics,
               trajectory=points, commands=record["commands"] + new["commands"],
               changes=record.get("changes", []) + new["changes"],  # Each with its workdir.
-              wall_time_s=None if None in walls else sum(walls),
-              machine=" + ".join(dict.fromkeys(machines)), commit=new["commit"],
-              date=new["date"])
+              wall_time_s=None if None in walls else sum(walls), **made)
 
 
-def disagreements(record: dict, rerun: dict) -> list[str]:
-  """The shown metrics whose rerun mean is more than 2 standard errors of the difference
-  of the two means (each the seeds' sample std over sqrt(n)) from the record's."""
-  differ = []
+def _over(record: dict, members: list[str]) -> dict:
+  """The record's metrics over `members` only (a rerun of some of its populations)."""
+  index = [record["members"].index(n) for n in members]
+  return {field: _summary([summary["seeds"][i] for i in index])
+          for field, summary in record["metrics"].items()}
+
+
+def distances(record: dict, rerun: dict) -> dict[str, float]:
+  """Each shown metric's distance between the rerun's mean and the record's (over the
+  rerun's members), in standard errors of the difference of the two means (each the
+  seeds' sample std over sqrt(n)); a metric without an error (one seed) is left out."""
+  ours = _over(record, rerun["members"])
+  apart = {}
   for field in SHOWN:
-    a, b = record["metrics"].get(field, {}), rerun["metrics"].get(field, {})
+    a, b = ours.get(field, {}), rerun["metrics"].get(field, {})
     if "mean" not in a or "mean" not in b:
       continue
     # A summary's std divides by n; the sample variance of the mean is std^2 / (n - 1).
     counts = [sum(v is not None for v in m["seeds"]) for m in (a, b)]
-    variance = sum(m["std"] ** 2 / (n - 1) if n > 1 else math.inf
-                   for m, n in zip((a, b), counts))
-    if abs(b["mean"] - a["mean"]) > 2 * math.sqrt(variance):
-      differ.append(_shown(field)[0])
-  return differ
+    if min(counts) < 2:
+      continue
+    error = math.sqrt(sum(m["std"] ** 2 / (n - 1) for m, n in zip((a, b), counts)))
+    difference = abs(b["mean"] - a["mean"])
+    apart[_shown(field)[0]] = 0.0 if difference == 0 else difference / error
+  return apart
 
 
 def rerun_line(record: dict, rerun: dict) -> str:
-  """One Markdown item: a rerun beside the record, and whether their means agree."""
-  shown = [f for f in SHOWN if f in rerun["metrics"] and f in record["metrics"]]
+  """One Markdown item: a rerun beside the record (over the rerun's members), how far
+  apart their means are, and whether it meets the record's goal or figure."""
+  ours = _over(record, rerun["members"])
+  shown = [f for f in SHOWN if f in rerun["metrics"] and f in ours]
   cells = ", ".join(_cell(rerun["metrics"][f], f) for f in shown)
-  theirs = ", ".join(_cell(record["metrics"][f], f) for f in shown)
-  differ = disagreements(record, rerun)
-  if shown and all(rerun["metrics"][f]["seeds"] == record["metrics"][f]["seeds"]
-                   for f in shown):
-    agreement = "every seed's numbers identical to the record's"
-  elif differ:
-    agreement = (f"the seeds' numbers differ and so do the means: **{', '.join(differ)} more "
-                 "than 2 SE of their difference apart**")
+  theirs = ", ".join(_cell(ours[f], f) for f in shown)
+  if shown and all(rerun["metrics"][f]["seeds"] == ours[f]["seeds"] for f in shown):
+    words = "every seed's numbers identical to the record's"
   else:
-    agreement = ("the seeds' numbers differ, the means agree within 2 SE of their "
-                 "difference")
+    apart = distances(record, rerun)
+    words = "the seeds' numbers differ" + ("; the means lie " + ", ".join(
+        f"{d:.1f} SE ({label})" for label, d in apart.items()) + " of their difference apart"
+        if apart else "")
+    far = [label for label, d in apart.items() if d > 2]
+    if far:
+      words += f": **{', '.join(far)} more than 2 SE apart**"
+  published = record.get("published") or {}
   if record.get("goal"):
-    misses = goal_misses({"goal": record["goal"], "metrics": rerun["metrics"]})
-    agreement += (f"; **short of the goal** ({', '.join(misses)} missed by a seed)" if misses
-                  else "; meets the goal on every seed")
-  shows = (record.get("published") or {}).get("shows")
-  if shows and not (record.get("published") or {}).get("values"):
-    misses = goal_misses({"goal": shows, "metrics": rerun["metrics"]})
-    agreement += (f"; **unlike the paper's figure** ({', '.join(misses)}: not as it shows, on "
-                  "a seed)" if misses else "; as the paper's figure shows, on every seed")
+    words += "; " + _goal_words(record["goal"], rerun["metrics"])
+  elif published.get("shows") and not published.get("values"):
+    words += "; " + _shows_words(published["shows"], rerun["metrics"])
   return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
-          f"{rerun['date']}): {cells} (n={len(record['members'])}); the record, on "
-          f"{record['machine']}: {theirs}; {agreement}")
+          f"{rerun['date']}): {cells} (n={len(rerun['members'])}); the record, on "
+          f"{record['machine']}: {theirs}; {words}")
 
 
 def _cell(summary: dict, field: str) -> str:
@@ -487,6 +516,24 @@ def _goal_text(goal: dict, lead: str = "goal, every seed") -> str:
   return f"{lead}: " + ", ".join(parts)
 
 
+def _goal_words(goal: dict, metrics: dict, length: str = "") -> str:
+  misses = goal_misses({"goal": goal, "metrics": metrics})
+  if misses:
+    return f"**short of the goal** ({', '.join(misses)} missed by a seed{length})"
+  return "meets the goal on every seed" + length
+
+
+def _shows_words(shows: dict, metrics: dict, length: str = "") -> str:
+  """A qualitative anchor (a figure, not a table): each seed must show what it shows."""
+  misses = goal_misses({"goal": shows, "metrics": metrics})
+  if misses:
+    # Not "short of": a figure may show a failure (a collapse) that a seed avoids.
+    return (f"**unlike the paper's figure** ({', '.join(misses)}: not as it shows, on a seed"
+            f"{length})")
+  return (f"as the paper's figure shows ({', '.join(_shown(f)[0] for f in shows)}), on every "
+          f"seed{length}")
+
+
 def config_steps(record: dict) -> int:
   """The length of the config file that the record's run command names, as the file reads now.
 
@@ -504,21 +551,11 @@ def verdict(record: dict) -> str:
   length = "" if record["step"] >= steps else (
       f"; trained {record['step']:,} of the config's {steps:,} steps")
   if record.get("goal"):
-    misses = goal_misses(record)
-    if misses:
-      return f"**short of the goal** ({', '.join(misses)} missed by a seed{length})"
-    return "meets the goal on every seed" + length
+    return _goal_words(record["goal"], record["metrics"], length)
   published = record.get("published") or {}
   values = published.get("values") or {}
   if not values and published.get("shows"):
-    # A qualitative anchor (a figure, not a table): each seed must show what it shows.
-    misses = goal_misses({"goal": published["shows"], "metrics": record["metrics"]})
-    if misses:
-      # Not "short of": a figure may show a failure (a collapse) that a seed avoids.
-      return (f"**unlike the paper's figure** ({', '.join(misses)}: not as it shows, on a seed"
-              f"{length})")
-    shown = ", ".join(_shown(field)[0] for field in published["shows"])
-    return f"as the paper's figure shows ({shown}), on every seed" + length
+    return _shows_words(published["shows"], record["metrics"], length)
   if not values:
     return "no published figure" + length
   seeds, trials = len(record["members"]), published.get("n")
@@ -602,15 +639,20 @@ def trajectory_line(record: dict) -> str:
   return f"- {record['title']}, {' / '.join(SHOWN[f][0] for f in fields)}: {values}"
 
 
+def read_record(path: str) -> dict:
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise UserError(f"{path} is not a record's JSON ({e}); restore it (git checkout "
+                    f"{path}) or write it again with --record") from None
+
+
 def load_records(directory: str = RESULTS_DIR) -> list[dict]:
   if not os.path.isdir(directory):
     return []
-  records = []
-  for name in sorted(os.listdir(directory)):
-    if name.endswith(".json"):
-      with open(os.path.join(directory, name), encoding="utf-8") as f:
-        records.append(json.load(f))
-  return records
+  return [read_record(os.path.join(directory, name))
+          for name in sorted(os.listdir(directory)) if name.endswith(".json")]
 
 
 def readme_with(table: str, readme: str) -> str:
@@ -688,13 +730,19 @@ def main(argv: list[str]) -> int:
                       "--rerun and --extend add to one)")
     if fv.rerun or fv.extend:
       name = fv.rerun or fv.extend
+      # A rerun adds to the record, which keeps its own title, anchor, goal and note.
+      kept = ("title", "published", "goal") + (("note",) if fv.rerun else ())
+      ignored = [k for k in kept if fv[k].present]
+      if ignored:
+        raise UserError(f"{given[0]} keeps the record's {', '.join(ignored)}: drop "
+                        f"{', '.join('--' + k for k in ignored)} (or write the record again "
+                        "with --record)")
       if not fv.workdir:
         raise UserError(f"{given[0]} needs --workdir=DIR of an evaluated population")
       path = os.path.join(RESULTS_DIR, f"{name}.json")
       if not os.path.isfile(path):
         raise UserError(f"{path} does not exist; pass the NAME of a record in {RESULTS_DIR}/")
-      with open(path, encoding="utf-8") as f:
-        record = json.load(f)
+      record = read_record(path)
       commands = fv.run_command or [""] * len(fv.workdir)
       if fv.rerun:
         rerun = make_rerun(record, fv.workdir, run_command=commands)
@@ -729,7 +777,7 @@ def main(argv: list[str]) -> int:
       _write_record(record, path, fv.workdir)
       print(f"wrote {path}")
       return EXIT_OK
-    table = render(load_records())
+    table = render(load_records(RESULTS_DIR))
     if not (fv.check or fv.write):
       print(table)
       return EXIT_OK

@@ -165,15 +165,27 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   assert "Along training" not in results.render([record])
 
 
+# A small ring GAN's config, for records of real (if short) runs.
+_RING = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
+         "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
+
+
+def _trained(workdir, *flags):
+  """`workdir` trained on _RING with `flags` and evaluated on 100 samples."""
+  assert run.main(["run", *_RING, *flags, f"--workdir={workdir}"]) == 0
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  return workdir
+
+
+def _two_populations(tmp_path):
+  """Seeds 0-2 and seeds 3-4 of one config, trained and evaluated as two populations."""
+  return (_trained(tmp_path / "seeds0", "--config.num_seeds=3"),
+          _trained(tmp_path / "seeds3", "--config.seed=3", "--config.num_seeds=2"))
+
+
 def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   """Seeds 0-2 and 3-4 of one config, trained as two populations: one row of 5 seeds."""
-  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
-            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
-  first, second = tmp_path / "seeds0", tmp_path / "seeds3"
-  for workdir, seeds in ((first, ["--config.num_seeds=3"]),
-                         (second, ["--config.seed=3", "--config.num_seeds=2"])):
-    assert run.main(["run", *common, *seeds, f"--workdir={workdir}"]) == 0
-    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  first, second = _two_populations(tmp_path)
   record = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
                                published={})
   assert record["members"] == [f"seed={i}" for i in range(5)]
@@ -323,43 +335,53 @@ def _metrics(**seeds):
   return {field: results._summary(values) for field, values in seeds.items()}
 
 
-def test_a_rerun_agrees_when_its_means_lie_within_two_standard_errors():
+def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
   """The standard error of the difference of two means over n = 3 seeds each: a summary's
   std divides by n, so each mean's variance is std^2 / (n - 1)."""
   record = dict(_record(7.0), metrics=_metrics(modes_covered=[6.0, 7.0, 8.0]))
-  # Each std^2 = 2/3, variance of each mean 1/3: 2 SE of the difference = 2 sqrt(2/3) = 1.63.
+  # Each std^2 = 2/3, variance of each mean 1/3: 1 SE of the difference = sqrt(2/3) = 0.816.
   near = {"metrics": _metrics(modes_covered=[7.5, 8.5, 9.5]), "machine": "B", "commit": "c",
-          "date": "d"}
+          "date": "d", "members": ["a", "b", "c"]}
   far = dict(near, metrics=_metrics(modes_covered=[7.7, 8.7, 9.7]))
-  assert results.disagreements(record, near) == [] and results.disagreements(record, far) == [
-      "modes"]
+  assert results.distances(record, near)["modes"] == pytest.approx(1.5 / np.sqrt(2 / 3))
+  assert results.distances(record, far)["modes"] == pytest.approx(1.7 / np.sqrt(2 / 3))
   same = dict(near, metrics=record["metrics"])
   assert "every seed's numbers identical" in results.rerun_line(record, same)
-  assert "the means agree" in results.rerun_line(record, near)
-  assert "**modes more than 2 SE" in results.rerun_line(record, far)
+  assert "the means lie 1.8 SE (modes) of their difference apart" in results.rerun_line(
+      record, near)
+  assert results.rerun_line(record, far).endswith(
+      "the means lie 2.1 SE (modes) of their difference apart: **modes more than 2 SE apart**")
   record["goal"] = {"modes_covered": [">=", 7.0]}
   assert results.rerun_line(record, near).endswith("; meets the goal on every seed")
   assert "**short of the goal** (modes" in results.rerun_line(record, same)
   del record["goal"]
   record["published"] = {"source": "F", "shows": {"modes_covered": [">=", 7.5]}}
-  assert results.rerun_line(record, near).endswith("; as the paper's figure shows, on every seed")
+  assert results.rerun_line(record, near).endswith(
+      "; as the paper's figure shows (modes), on every seed")
   assert results.rerun_line(record, same).endswith(
       "; **unlike the paper's figure** (modes: not as it shows, on a seed)")
   # A metric undefined for a seed counts over the others; one defined for no seed is skipped.
   record["metrics"]["kl_to_uniform"] = results._summary([0.1, 0.2, None])
-  assert results.disagreements(record, dict(near, metrics={
-      **near["metrics"], "kl_to_uniform": results._summary([None, None, None])})) == []
+  assert list(results.distances(record, dict(near, metrics={
+      **near["metrics"], "kl_to_uniform": results._summary([None, None, None])}))) == ["modes"]
   assert "Reruns of a record's commands" in results.render([dict(record, reruns=[far])])
+
+  # A rerun of some of the record's seeds is set beside the record over those seeds.
+  del record["metrics"]["kl_to_uniform"]
+  record = dict(record, members=["a", "b", "c", "d"],
+                metrics=_metrics(modes_covered=[6.0, 7.0, 8.0, 100.0]))
+  line = results.rerun_line(record, near)
+  assert "(n=3); the record, on m: 7.0 ± 0.8 modes;" in line and "1.8 SE" in line
+  one = dict(near, members=["d"], metrics=_metrics(modes_covered=[90.0]))
+  assert results.distances(record, one) == {}  # One seed: no standard error.
+  assert ("(n=1); the record, on m: 100.0 ± 0.0 modes; the seeds' numbers differ; as the "
+          "paper's") in results.rerun_line(record, one)
 
 
 def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protocol(
     tmp_path, monkeypatch, capsys):
-  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
-            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
-  first, again = tmp_path / "first", tmp_path / "again"
-  for workdir in (first, again):  # The same command twice: the same program, same CPU.
-    assert run.main(["run", *common, "--config.num_seeds=3", f"--workdir={workdir}"]) == 0
-    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  # The same command twice: the same program on the same CPU.
+  first, again = (_trained(tmp_path / w, "--config.num_seeds=3") for w in ("first", "again"))
   monkeypatch.setattr(results, "RESULTS_DIR", str(tmp_path / "results"))
   assert results.main(["results", "--record=x", f"--workdir={first}", "--run_command=A"]) == 0
   capsys.readouterr()
@@ -369,67 +391,90 @@ def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protoco
   (rerun,) = record["reruns"]
   assert rerun["metrics"] == record["metrics"] and rerun["commands"][0] == "A"
   assert str(again) in rerun["commands"][1] and rerun["machine"] == record["machine"]
+  assert rerun["members"] == record["members"] and rerun["seeds"] == [0, 1, 2]
+  assert rerun["software"] == record["software"] == resources.software()
 
-  # Scored otherwise, other seeds, another config: refused in one line, the record kept.
+  # Scored otherwise (another sample count, fewer metrics), other seeds, another config,
+  # a record's own fields: refused in one line, the record kept.
   before = (tmp_path / "results" / "x.json").read_text()
+  fewer = tmp_path / "fewer"
+  shutil.copytree(again, fewer)
+  lines = (fewer / "eval.jsonl").read_text().splitlines()
+  evaluation = json.loads(lines[-1])
+  for metrics in evaluation["members"].values():
+    del metrics["kl_to_uniform"]
+  (fewer / "eval.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(evaluation)]) + "\n")
   assert evaluate.main(["evaluate", f"--workdir={again}", "--num_samples=50"]) == 0
-  other = tmp_path / "other"
-  assert run.main(["run", *common, "--config.num_seeds=3", "--config.seed=1",
-                   f"--workdir={other}"]) == 0
-  assert evaluate.main(["evaluate", f"--workdir={other}", "--num_samples=100"]) == 0
-  lr = tmp_path / "lr"
-  assert run.main(["run", *common, "--config.num_seeds=3", "--config.d_optimizer.lr=0.001",
-                   f"--workdir={lr}"]) == 0
-  assert evaluate.main(["evaluate", f"--workdir={lr}", "--num_samples=100"]) == 0
+  other = _trained(tmp_path / "other", "--config.num_seeds=3", "--config.seed=1")
+  lr = _trained(tmp_path / "lr", "--config.num_seeds=3", "--config.d_optimizer.lr=0.001")
   capsys.readouterr()
-  for workdir, message in ((again, "another num_samples"), (other, "trained seeds [1, 2, 3]"),
-                           (lr, "another config than results/x.json (d_optimizer.lr)")):
-    assert results.main(["results", "--rerun=x", f"--workdir={workdir}"]) == 2
+  for flags, message in (
+      ([again], "another num_samples"),
+      ([fewer], "the rerun was scored without kl_to_uniform, unlike results/x.json"),
+      ([other], "the rerun trained seed=3, which results/x.json lacks"),
+      ([lr], "another config than results/x.json (d_optimizer.lr)"),
+      ([first, "--note=n", "--title=t"], "--rerun keeps the record's title, note: drop "
+       "--title, --note")):
+    assert results.main(["results", "--rerun=x", f"--workdir={flags[0]}", *flags[1:]]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
   assert results.main(["results", "--rerun=nope", f"--workdir={again}"]) == 2
   assert "results/nope.json does not exist" in capsys.readouterr().err
   assert (tmp_path / "results" / "x.json").read_text() == before
+  # A record that is not JSON: one line, whether added to or rendered.
+  (tmp_path / "results" / "y.json").write_text("{not json")
+  for argv in (["--rerun=y", f"--workdir={first}"], ["--check"]):
+    assert results.main(["results", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "y.json is not a record's JSON" in err, err
 
 
 def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
     tmp_path, monkeypatch, capsys):
   """--extend adds a population of other seeds to a record without the record's workdirs:
   the same row as a record made from both workdirs at once."""
-  common = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
-            "--config.model.d.hidden=(16,)", "--config.tensorboard=False"]
-  first, second = tmp_path / "seeds0", tmp_path / "seeds3"
-  for workdir, seeds in ((first, ["--config.num_seeds=3"]),
-                         (second, ["--config.seed=3", "--config.num_seeds=2"])):
-    assert run.main(["run", *common, *seeds, f"--workdir={workdir}"]) == 0
-    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
+  first, second = _two_populations(tmp_path)
   both = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
                              published={})
   monkeypatch.setattr(results, "RESULTS_DIR", str(tmp_path / "results"))
   assert results.main(["results", "--record=x", f"--workdir={first}", "--run_command=A",
                        "--note=old"]) == 0
+  path = tmp_path / "results" / "x.json"
+  record = json.loads(path.read_text())
+  record.update(commit="c0", date="d0", software="jax 0")  # As if made before.
+  path.write_text(json.dumps(record))
   shutil.rmtree(first)  # The record holds its seeds' numbers.
   assert results.main(["results", "--extend=x", f"--workdir={second}", "--run_command=B",
                        "--note=new"]) == 0
   assert "(n=5)" in capsys.readouterr().out
-  extended = json.loads((tmp_path / "results" / "x.json").read_text())
+  extended = json.loads(path.read_text())
   for field in ("members", "seeds", "metrics", "trajectory", "commands", "machine", "step"):
     assert extended[field] == both[field], field
   assert extended["note"] == "new"
   assert extended["wall_time_s"] == pytest.approx(both["wall_time_s"])
+  # Each population's commit, date and packages are kept.
+  assert extended["commit"] == f"c0 + {both['commit']}"
+  assert extended["date"] == f"d0 + {both['date']}"
+  assert extended["software"] == f"jax 0 + {resources.software()}"
+
+  # A rerun of one of its populations stands beside the record over that population's seeds.
+  assert results.main(["results", "--rerun=x", f"--workdir={second}", "--run_command=B"]) == 0
+  out = capsys.readouterr().out
+  assert "(n=2)" in out and "every seed's numbers identical to the record's" in out, out
 
   # Seeds the record has, or another config: refused in one line, the record kept.
-  before = (tmp_path / "results" / "x.json").read_text()
-  lr = tmp_path / "lr"
-  assert run.main(["run", *common, "--config.seed=5", "--config.num_seeds=2",
-                   "--config.d_optimizer.lr=0.001", f"--workdir={lr}"]) == 0
-  assert evaluate.main(["evaluate", f"--workdir={lr}", "--num_samples=100"]) == 0
+  before = path.read_text()
+  lr = _trained(tmp_path / "lr", "--config.seed=5", "--config.num_seeds=2",
+                "--config.d_optimizer.lr=0.001")
   capsys.readouterr()
-  for workdir, message in ((second, "seed=3, seed=4 already in"),
-                           (lr, "another config than results/x.json (d_optimizer.lr)")):
-    assert results.main(["results", "--extend=x", f"--workdir={workdir}"]) == 2
+  for flags, message in ((["--workdir=" + str(second)], "seed=3, seed=4 already in"),
+                         (["--workdir=" + str(lr)],
+                          "another config than results/x.json (d_optimizer.lr)"),
+                         (["--workdir=" + str(lr), "--goal={}"], "--extend keeps the record's "
+                          "goal: drop --goal")):
+    assert results.main(["results", "--extend=x", *flags]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
   assert results.main(["results", "--extend=x", "--rerun=x", f"--workdir={lr}"]) == 2
   assert "--rerun and --extend: give one of them" in capsys.readouterr().err
-  assert (tmp_path / "results" / "x.json").read_text() == before
+  assert path.read_text() == before
