@@ -13,12 +13,13 @@ Run (arguments: `unroll=K`; `runlocal` is a 20-step check):
   python -m experiments.run --config=configs/unrolled.py --workdir=/tmp/unrolled
   python -m experiments.run --config=configs/unrolled.py:unroll=0 --workdir=/tmp/unrolled0
 
-Expected on a 2-core CPU (measured, seed 0): 25,000 steps in about 6 minutes with
-K = 10; the modes are found one by one (3 at step 10,000, 6 at 15,000) and all 8
-are covered from step 20,000, with 37% high-quality samples (within 3 std) and a
-KL to uniform of 0.12 at step 25,000. With `unroll=0` (2 minutes) the generator
-covers at most one mode at every evaluation, hopping between modes as in the
-paper's Figure 1.
+Expected on a 2-core CPU (measured): 25,000 steps in about 6 minutes with K = 10;
+the modes are found one by one (3-4 at step 10,000, 4-6 at 15,000). At 25,000 steps
+all 8 are covered on seeds 0-2 on an AMD EPYC (34-48% high-quality samples, within 3
+std); on an Intel Xeon, whose kernels sum in another order, seed 2 covers 5 and high
+quality reads 11-29% (README, Results). With `unroll=0` (2 minutes) the generator
+covers at most one mode at every evaluation, hopping between modes as in the paper's
+Figure 1.
 
 References:
   Metz et al., 2017, "Unrolled Generative Adversarial Networks", ICLR.
