@@ -205,12 +205,16 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
     assert point["modes_covered"]["seeds"] == [
         next(line["modes_covered"] for line in lines if line["step"] == point["step"])
         for lines in own]
-  # The machine is where the populations trained, as their training times say.
+  # The machine and packages are those the populations trained on, as their training
+  # times say.
   assert record["machine"] == resources.machine()
+  assert record["software"] == resources.software()
   spans = second / "train_time.jsonl"
-  spans.write_text(spans.read_text().replace(resources.machine(), "test machine B"))
+  spans.write_text(spans.read_text().replace(resources.machine(), "test machine B").replace(
+      resources.software(), "jax B"))
   record = results.make_record("x", [second, first], run_command=["B", "A"], published={})
   assert record["machine"] == f"test machine B + {resources.machine()}"
+  assert record["software"] == f"jax B + {resources.software()}"
   # Given in another order, the seeds still follow the members.
   assert record["members"] == [f"seed={i}" for i in range(5)]
   assert record["seeds"] == [0, 1, 2, 3, 4] and record["commands"][0] == "B"
