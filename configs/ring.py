@@ -30,7 +30,7 @@ measured); its batch norm uses epsilon 1e-4 (here 1e-5, as the records were made
 the standard deviation (here the variance); it refreshes those averages after every
 epoch, before it scores, and the refresh here happens at each evaluation (every 20,000
 steps) and leaves training's own averages untouched. PacGAN reports 10 trials, as the
-ring's record does (the grid's has 8 seeds).
+ring's and the grid's records do.
 
 PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
 Blocks has read it since its commit aa064519 of 24 January 2017, and so as the
