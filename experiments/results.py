@@ -427,6 +427,11 @@ def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
               wall_time_s=None if None in walls else sum(walls), **made)
 
 
+def _rerun_members(record: dict, rerun: dict) -> list[str]:
+  """The members a rerun trained (reruns stored before the field: all the record's)."""
+  return rerun.get("members", record["members"])
+
+
 def _over(record: dict, members: list[str]) -> dict:
   """The record's metrics over `members` only (a rerun of some of its populations)."""
   index = [record["members"].index(n) for n in members]
@@ -437,8 +442,9 @@ def _over(record: dict, members: list[str]) -> dict:
 def distances(record: dict, rerun: dict) -> dict[str, float]:
   """Each shown metric's distance between the rerun's mean and the record's (over the
   rerun's members), in standard errors of the difference of the two means (each the
-  seeds' sample std over sqrt(n)); a metric without an error (one seed) is left out."""
-  ours = _over(record, rerun["members"])
+  seeds' sample std over sqrt(n)); a metric without an error (one seed) is left out, and
+  one whose seeds agree within both (no error) but whose means differ is infinitely far."""
+  ours = _over(record, _rerun_members(record, rerun))
   apart = {}
   for field in SHOWN:
     a, b = ours.get(field, {}), rerun["metrics"].get(field, {})
@@ -450,14 +456,23 @@ def distances(record: dict, rerun: dict) -> dict[str, float]:
       continue
     error = math.sqrt(sum(m["std"] ** 2 / (n - 1) for m, n in zip((a, b), counts)))
     difference = abs(b["mean"] - a["mean"])
-    apart[_shown(field)[0]] = 0.0 if difference == 0 else difference / error
+    apart[_shown(field)[0]] = (0.0 if difference == 0 else math.inf if error == 0
+                               else difference / error)
   return apart
+
+
+def _apart(label: str, d: float) -> str:
+  """`1.2 SE (modes)`; a distance without an error, its cause."""
+  if math.isinf(d):
+    return f"no spread within either, yet apart ({label})"
+  return f"{d:.1f} SE ({label})"
 
 
 def rerun_line(record: dict, rerun: dict) -> str:
   """One Markdown item: a rerun beside the record (over the rerun's members), how far
   apart their means are, and whether it meets the record's goal or figure."""
-  ours = _over(record, rerun["members"])
+  members = _rerun_members(record, rerun)
+  ours = _over(record, members)
   shown = [f for f in SHOWN if f in rerun["metrics"] and f in ours]
   cells = ", ".join(_cell(rerun["metrics"][f], f) for f in shown)
   theirs = ", ".join(_cell(ours[f], f) for f in shown)
@@ -466,9 +481,9 @@ def rerun_line(record: dict, rerun: dict) -> str:
   else:
     apart = distances(record, rerun)
     words = "the seeds' numbers differ" + ("; the means lie " + ", ".join(
-        f"{d:.1f} SE ({label})" for label, d in apart.items()) + " of their difference apart"
+        _apart(label, d) for label, d in apart.items()) + " of their difference apart"
         if apart else "")
-    far = [label for label, d in apart.items() if d > 2]
+    far = [label for label, d in apart.items() if round(d, 1) > 2]  # As printed.
     if far:
       words += f": **{', '.join(far)} more than 2 SE apart**"
   published = record.get("published") or {}
@@ -477,7 +492,7 @@ def rerun_line(record: dict, rerun: dict) -> str:
   elif published.get("shows") and not published.get("values"):
     words += "; " + _shows_words(published["shows"], rerun["metrics"])
   return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
-          f"{rerun['date']}): {cells} (n={len(rerun['members'])}); the record, on "
+          f"{rerun['date']}): {cells} (n={len(members)}); the record, on "
           f"{record['machine']}: {theirs}; {words}")
 
 

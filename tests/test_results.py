@@ -355,6 +355,19 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
       record, near)
   assert results.rerun_line(record, far).endswith(
       "the means lie 2.1 SE (modes) of their difference apart: **modes more than 2 SE apart**")
+  # The flag goes by the printed distance: 1.65 / 0.816 = 2.02 reads 2.0, not past 2.
+  edge = dict(near, metrics=_metrics(modes_covered=[7.65, 8.65, 9.65]))
+  assert results.rerun_line(record, edge).endswith("2.0 SE (modes) of their difference apart")
+  # Seeds alike within each population (no error) and yet means apart: infinitely far.
+  flat = {"metrics": _metrics(modes_covered=[8.0, 8.0, 8.0])}
+  assert results.distances(dict(record, **flat), dict(near, metrics=_metrics(
+      modes_covered=[7.0, 7.0, 7.0])))["modes"] == np.inf
+  assert "no spread within either, yet apart (modes)" in results.rerun_line(
+      dict(record, **flat), dict(near, metrics=_metrics(modes_covered=[7.0, 7.0, 7.0])))
+  assert results.distances(dict(record, **flat), dict(near, **flat))["modes"] == 0.0
+  # A rerun stored before reruns named their members stands for all the record's seeds.
+  old = {k: v for k, v in near.items() if k != "members"}
+  assert results.rerun_line(record, old) == results.rerun_line(record, near)
   record["goal"] = {"modes_covered": [">=", 7.0]}
   assert results.rerun_line(record, near).endswith("; meets the goal on every seed")
   assert "**short of the goal** (modes" in results.rerun_line(record, same)
