@@ -657,10 +657,17 @@ def trajectory_line(record: dict) -> str:
 def read_record(path: str) -> dict:
   try:
     with open(path, encoding="utf-8") as f:
-      return json.load(f)
+      record = json.load(f)
+  except OSError as e:
+    raise UserError(f"cannot read {path} ({e.strerror}); make it readable or restore it "
+                    f"(git checkout {path})") from None
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise UserError(f"{path} is not a record's JSON ({e}); restore it (git checkout "
                     f"{path}) or write it again with --record") from None
+  if not isinstance(record, dict) or "metrics" not in record:
+    raise UserError(f"{path} is JSON but not a record (no metrics object); restore it (git "
+                    f"checkout {path}) or write it again with --record")
+  return record
 
 
 def load_records(directory: str = RESULTS_DIR) -> list[dict]:
@@ -743,6 +750,10 @@ def main(argv: list[str]) -> int:
     if len(given) > 1:
       raise UserError(f"{' and '.join(given)}: give one of them (--record writes a record, "
                       "--rerun and --extend add to one)")
+    table_flags = [f"--{name}" for name in ("check", "write") if fv[name].value]
+    if given and table_flags or len(table_flags) > 1:
+      raise UserError(f"{' and '.join(given + table_flags)}: give one of them (write the "
+                      "record first, then --write the table; --check only compares)")
     if fv.rerun or fv.extend:
       name = fv.rerun or fv.extend
       # A rerun adds to the record, which keeps its own title, anchor, goal and note.
@@ -765,7 +776,7 @@ def main(argv: list[str]) -> int:
         shown = rerun_line(record, rerun)
       else:
         record = extend_record(record, fv.workdir, run_command=commands)
-        record["note"] = fv.note or record.get("note", "")
+        record["note"] = fv.note if fv["note"].present else record.get("note", "")
         shown = render([record]).splitlines()[2]
       _write_record(record, path, fv.workdir)
       print(shown)

@@ -444,6 +444,9 @@ def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protoco
     assert results.main(["results", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "y.json is not a record's JSON" in err, err
+  (tmp_path / "results" / "y.json").write_text("[1, 2]")  # JSON, but no record.
+  assert results.main(["results", "--check"]) == 2
+  assert "y.json is JSON but not a record" in capsys.readouterr().err
 
 
 def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
@@ -494,4 +497,12 @@ def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
     assert err.count("\n") == 1 and message in err, err
   assert results.main(["results", "--extend=x", "--rerun=x", f"--workdir={lr}"]) == 2
   assert "--rerun and --extend: give one of them" in capsys.readouterr().err
+  for table in ("--write", "--check"):  # Else taken and then silently not done.
+    assert results.main(["results", "--extend=x", f"--workdir={lr}", table]) == 2
+    assert f"--extend and {table}: give one of them" in capsys.readouterr().err
   assert path.read_text() == before
+  # An empty --note clears the note; none given keeps it.
+  third = _trained(tmp_path / "third", "--config.seed=5", "--config.num_seeds=2")
+  capsys.readouterr()
+  assert results.main(["results", "--extend=x", f"--workdir={third}", "--note="]) == 0
+  assert json.loads(path.read_text())["note"] == ""
