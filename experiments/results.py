@@ -242,7 +242,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   first, (config, shared, last) = workdir_list[0], evaluated[0]
   protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
   members, seed_of, commands, walls, machines, software, changes = {}, {}, [], [], [], [], []
-  histories = {}
+  histories, populations = {}, []
   for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
     # Every member of every population trains as the first does (a sweep is not a row).
@@ -269,10 +269,14 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     members.update(own)
     histories.update({n: _history(w, n, last["step"]) for n in own})
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
-    commands += [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
+    own_commands = [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
+    commands += own_commands
     walls.append(train_seconds(w, evaluation["step"]))
     trained_on, trained_with = _trained_on(w, evaluation["step"])
     machines, software = machines + trained_on, software + trained_with
+    populations.append({"members": sorted(own, key=_seed_order), "commands": own_commands,
+                        "machine": _joined(*trained_on), "software": _joined(*trained_with),
+                        "wall_time_s": walls[-1]})
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
   if len(members) < min_seeds:
     raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members)} seed(s); a "
@@ -290,6 +294,9 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     print(f"no step up to {last['step']:,} that every member evaluated during training"
           + (f" ({', '.join(silent)}: none)" if silent else "") + "; the record has no trajectory",
           file=sys.stderr)
+  made = {"commit": commit(), "date": datetime.date.today().isoformat()}
+  for population in populations:
+    population.update(made, seeds=[seed_of.get(n, n) for n in population["members"]])
   return {
       "name": name,
       "title": title or name,
@@ -304,8 +311,9 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       "wall_time_s": None if None in walls else sum(walls),
       "machine": _joined(*machines),
       "software": _joined(*software),
-      "commit": commit(),
-      "date": datetime.date.today().isoformat(),
+      **made,
+      # Which members trained where, with what and when (the fields above join them).
+      "populations": populations,
       "protocol": last.get("protocol", {}),
       "metrics": metrics,
       # The runs' own evaluations along the way (config.eval, on other samples).
@@ -422,9 +430,51 @@ def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
   made = {k: _joined(record.get(k, "unknown"), new[k])
           for k in ("machine", "software", "commit", "date")}
   return dict(record, members=names, seeds=[seed_of[n] for n in names], metrics=metrics,
+              populations=populations_of(record) + new["populations"],
               trajectory=points, commands=record["commands"] + new["commands"],
               changes=record.get("changes", []) + new["changes"],  # Each with its workdir.
               wall_time_s=None if None in walls else sum(walls), **made)
+
+
+_PROVENANCE = ("machine", "software", "commit", "date")
+
+
+def populations_of(record: dict) -> list[dict]:
+  """The record's populations: each one's members and seeds, commands, machine, packages,
+  commit, date and training time (a record made before they were kept: one population,
+  its own fields)."""
+  if record.get("populations"):
+    return record["populations"]
+  return [{"members": record["members"], "seeds": record.get("seeds", record["members"]),
+           "commands": record.get("commands", []), **{k: record.get(k, "unknown") for k in _PROVENANCE},
+           "wall_time_s": record.get("wall_time_s")}]
+
+
+def _machine_over(record: dict, members: list[str]) -> str:
+  """The machines that trained `members` of the record."""
+  return _joined(*[p["machine"] for p in populations_of(record)
+                   if set(p["members"]) & set(members)])
+
+
+def _seed_span(seeds: list) -> str:
+  """`seed 4`, `seeds 0-2`, `seeds 1, 5`."""
+  runs = len(seeds) > 1 and all(isinstance(s, int) for s in seeds) and (
+      seeds == list(range(seeds[0], seeds[0] + len(seeds))))
+  shown = f"{seeds[0]}-{seeds[-1]}" if runs else ", ".join(map(str, seeds))
+  return f"seed{'s' if len(seeds) > 1 else ''} {shown}"
+
+
+def measured_on(record: dict) -> str:
+  """`name: machine, commit c, date`; for populations made apart, each population's."""
+  def where(p):
+    return f"{p['machine']}, commit {p['commit']}, {p['date']}"
+  seeds = {}  # Populations made alike count as one.
+  for p in populations_of(record):
+    seeds.setdefault(where(p), []).extend(p["seeds"])
+  if len(seeds) == 1:
+    return f"{record['name']}: {next(iter(seeds))}"
+  return f"{record['name']}: " + "; ".join(
+      f"{_seed_span(s)} on {w}" for w, s in seeds.items())
 
 
 def _rerun_members(record: dict, rerun: dict) -> list[str]:
@@ -493,7 +543,7 @@ def rerun_line(record: dict, rerun: dict) -> str:
     words += "; " + _shows_words(published["shows"], rerun["metrics"])
   return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
           f"{rerun['date']}): {cells} (n={len(members)}); the record, on "
-          f"{record['machine']}: {theirs}; {words}")
+          f"{_machine_over(record, members)}: {theirs}; {words}")
 
 
 def _cell(summary: dict, field: str) -> str:
@@ -615,8 +665,7 @@ def render(records: list[dict]) -> str:
       anchor = f"{_goal_text(r['goal'])}; {anchor}" if anchor != "—" else _goal_text(r["goal"])
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
   lines.append("")
-  machines = sorted({f"{r['name']}: {r['machine']}, commit {r['commit']}, {r['date']}"
-                     for r in records})
+  machines = sorted({measured_on(r) for r in records})
   lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
   reruns = [rerun_line(r, rerun) for r in sorted(records, key=lambda r: r["name"])
             for rerun in r.get("reruns", [])]

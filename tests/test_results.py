@@ -215,6 +215,17 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   record = results.make_record("x", [second, first], run_command=["B", "A"], published={})
   assert record["machine"] == f"test machine B + {resources.machine()}"
   assert record["software"] == f"jax B + {resources.software()}"
+  # Each population keeps its own: which seeds trained where, and how long.
+  second_made, first_made = record["populations"]
+  assert second_made["seeds"] == [3, 4] and second_made["members"] == ["seed=3", "seed=4"]
+  assert second_made["machine"] == "test machine B" and second_made["software"] == "jax B"
+  assert first_made["seeds"] == [0, 1, 2] and first_made["machine"] == resources.machine()
+  assert second_made["commands"] == record["commands"][:2]
+  assert sum(p["wall_time_s"] for p in record["populations"]) == pytest.approx(
+      record["wall_time_s"])
+  assert results.measured_on(record) == (
+      f"x: seeds 3-4 on test machine B, commit {record['commit']}, {record['date']}; "
+      f"seeds 0-2 on {resources.machine()}, commit {record['commit']}, {record['date']}")
   # Given in another order, the seeds still follow the members.
   assert record["members"] == [f"seed={i}" for i in range(5)]
   assert record["seeds"] == [0, 1, 2, 3, 4] and record["commands"][0] == "B"
@@ -386,12 +397,14 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
   # A rerun of some of the record's seeds is set beside the record over those seeds.
   del record["metrics"]["kl_to_uniform"]
   record = dict(record, members=["a", "b", "c", "d"],
-                metrics=_metrics(modes_covered=[6.0, 7.0, 8.0, 100.0]))
+                metrics=_metrics(modes_covered=[6.0, 7.0, 8.0, 100.0]),
+                populations=[{"members": ["a", "b", "c"], "machine": "m"},
+                             {"members": ["d"], "machine": "z"}])
   line = results.rerun_line(record, near)
   assert "(n=3); the record, on m: 7.0 ± 0.8 modes;" in line and "1.8 SE" in line
   one = dict(near, members=["d"], metrics=_metrics(modes_covered=[90.0]))
   assert results.distances(record, one) == {}  # One seed: no standard error.
-  assert ("(n=1); the record, on m: 100.0 ± 0.0 modes; the seeds' numbers differ; as the "
+  assert ("(n=1); the record, on z: 100.0 ± 0.0 modes; the seeds' numbers differ; as the "
           "paper's") in results.rerun_line(record, one)
 
 
@@ -462,6 +475,7 @@ def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
   path = tmp_path / "results" / "x.json"
   record = json.loads(path.read_text())
   record.update(commit="c0", date="d0", software="jax 0")  # As if made before.
+  del record["populations"]  # The field is newer: the record is one population.
   path.write_text(json.dumps(record))
   shutil.rmtree(first)  # The record holds its seeds' numbers.
   assert results.main(["results", "--extend=x", f"--workdir={second}", "--run_command=B",
@@ -476,6 +490,14 @@ def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
   assert extended["commit"] == f"c0 + {both['commit']}"
   assert extended["date"] == f"d0 + {both['date']}"
   assert extended["software"] == f"jax 0 + {resources.software()}"
+  made, added = extended["populations"]
+  assert (made["seeds"], made["commit"], made["date"], made["software"]) == (
+      [0, 1, 2], "c0", "d0", "jax 0")
+  assert (added["seeds"], added["commit"], added["commands"][0]) == (
+      [3, 4], both["commit"], "B")
+  assert results.measured_on(extended) == (
+      f"x: seeds 0-2 on {both['machine']}, commit c0, d0; "
+      f"seeds 3-4 on {both['machine']}, commit {both['commit']}, {both['date']}")
 
   # A rerun of one of its populations stands beside the record over that population's seeds.
   assert results.main(["results", "--rerun=x", f"--workdir={second}", "--run_command=B"]) == 0
