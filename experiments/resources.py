@@ -43,7 +43,14 @@ def software() -> str:
       versions.append(f"{package} {importlib.metadata.version(package)}")
     except importlib.metadata.PackageNotFoundError:
       versions.append(f"{package} absent")
+  # The accelerator's kernels come from a plugin (or libtpu), named only where installed.
+  plugins = sorted(d.metadata["Name"] for d in importlib.metadata.distributions()
+                   if (d.metadata["Name"] or "").lower().startswith(_PLUGINS))
+  versions += [f"{name} {importlib.metadata.version(name)}" for name in plugins]
   return ", ".join(versions)
+
+
+_PLUGINS = ("jax-cuda", "jax_cuda", "jax-rocm", "jax_rocm", "libtpu")
 
 
 @functools.cache

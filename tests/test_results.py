@@ -332,6 +332,22 @@ def test_a_record_says_how_its_evaluation_departs_from_the_runs_config():
       "python -m experiments.evaluate --workdir=W --step=121100 --num_samples=2500 --seed=3")
 
 
+def test_software_names_an_accelerator_plugin_only_where_one_is_installed(monkeypatch):
+  """The kernels of a GPU or TPU come from a plugin package; a CPU host has none."""
+  class Dist:
+    def __init__(self, name):
+      self.metadata = {"Name": name}
+  installed = {"jax": "1", "jaxlib": "1", "flax": "2", "optax": "3",
+               "jax-cuda12-plugin": "1", "jax-cuda12-pjrt": "1", "numpy": "4"}
+  monkeypatch.setattr(resources.importlib.metadata, "distributions",
+                      lambda: [Dist(n) for n in installed])
+  monkeypatch.setattr(resources.importlib.metadata, "version", installed.__getitem__)
+  assert resources.software.__wrapped__() == (
+      "jax 1, jaxlib 1, flax 2, optax 3, jax-cuda12-pjrt 1, jax-cuda12-plugin 1")
+  del installed["jax-cuda12-plugin"], installed["jax-cuda12-pjrt"]
+  assert resources.software.__wrapped__() == "jax 1, jaxlib 1, flax 2, optax 3"
+
+
 def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
   """Spans of train_time.jsonl: overlaps (a resume from an earlier checkpoint) count
   once; a process that left no line leaves the time unknown."""
