@@ -204,8 +204,9 @@ def _help_flags(args: list[str], fv: Optional[flags.FlagValues] = None) -> dict[
   """The positions of `args` that are help flags, each with whether it asks for help.
 
   `--help`, `--help=true` (t, 1) ask and `--help=false` (f, 0) does not, as absl reads a
-  boolean; a help flag given as the value of the flag before it (`--note --help`, a
-  string flag of `fv`) is that value. Raises UserError for another `--help=VALUE`.
+  boolean; a help flag given as the value of the flag before it (`--note --help` or
+  `-note --help`, a string flag of `fv`) is that value, and one after `--` (absl's end
+  of flags) an argument. Raises UserError for another `--help=VALUE`.
   """
   found, value_of_previous = {}, False
   for i, arg in enumerate(args):
@@ -213,12 +214,14 @@ def _help_flags(args: list[str], fv: Optional[flags.FlagValues] = None) -> dict[
     if value_of_previous:  # Read left to right: `--note --note --help` asks for help.
       value_of_previous = False
       continue
+    if arg == "--":
+      break
+    bare = name[2:] if name.startswith("--") else name[1:] if name.startswith("-") else ""
     if name in HELP_FLAGS:
       if eq and value.lower() not in _TRUE + _FALSE:
         raise UserError(f"{arg}: give {name}, {name}=true or {name}=false")
       found[i] = not eq or value.lower() in _TRUE
-    elif (fv is not None and name.startswith("--") and not eq and name[2:] in fv
-          and not fv[name[2:]].boolean):
+    elif fv is not None and bare and not eq and bare in fv and not fv[bare].boolean:
       value_of_previous = True  # The next argument is this flag's value.
   return found
 
