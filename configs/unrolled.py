@@ -13,11 +13,13 @@ Run (arguments: `unroll=K`; `runlocal` is a 20-step check):
   python -m experiments.run --config=configs/unrolled.py --workdir=/tmp/unrolled
   python -m experiments.run --config=configs/unrolled.py:unroll=0 --workdir=/tmp/unrolled0
 
-Expected on a 2-core CPU (measured): 25,000 steps in about 6 minutes with K = 10;
-the modes are found one by one (3-4 at step 10,000, 4-6 at 15,000). At 25,000 steps
-all 8 are covered on seeds 0-2 on an AMD EPYC (34-48% high-quality samples, within 3
-std); on an Intel Xeon, whose kernels sum in another order, seed 2 covers 5 and high
-quality reads 11-29% (README, Results). With `unroll=0` (2 minutes) the generator
+Expected on a 2-core CPU (measured): 25,000 steps in about 6 minutes a seed with K =
+10 (a 3-seed population: 15 minutes on an AMD EPYC, 12 on an Intel Xeon); the modes are
+found one by one. At 25,000 steps all 8 are covered on seeds 0-2 on an AMD EPYC
+(34-48% high-quality samples, within 3 std); on an Intel Xeon, whose kernels sum in
+another order, seed 2 covers 5 and high quality reads 11-29% (README, Results), and
+trained on (`--config.num_steps=60000`) every seed covers all 8 from 35,000 steps on,
+with high quality 51-62% at 60,000. With `unroll=0` (2 minutes) the generator
 covers at most one mode at every evaluation, hopping between modes as in the paper's
 Figure 1.
 
