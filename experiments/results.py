@@ -453,7 +453,7 @@ def populations_of(record: dict) -> list[dict]:
 def _machine_over(record: dict, members: list[str]) -> str:
   """The machines that trained `members` of the record."""
   return _joined(*[p["machine"] for p in populations_of(record)
-                   if set(p["members"]) & set(members)])
+                   if set(p["members"]) & set(members)]) or record["machine"]
 
 
 def _seed_span(seeds: list) -> str:
@@ -511,13 +511,6 @@ def distances(record: dict, rerun: dict) -> dict[str, float]:
   return apart
 
 
-def _apart(label: str, d: float) -> str:
-  """`1.2 SE (modes)`; a distance without an error, its cause."""
-  if math.isinf(d):
-    return f"no spread within either, yet apart ({label})"
-  return f"{d:.1f} SE ({label})"
-
-
 def rerun_line(record: dict, rerun: dict) -> str:
   """One Markdown item: a rerun beside the record (over the rerun's members), how far
   apart their means are, and whether it meets the record's goal or figure."""
@@ -530,12 +523,16 @@ def rerun_line(record: dict, rerun: dict) -> str:
     words = "every seed's numbers identical to the record's"
   else:
     apart = distances(record, rerun)
+    finite = {label: d for label, d in apart.items() if not math.isinf(d)}
+    flat = [label for label, d in apart.items() if math.isinf(d)]
     words = "the seeds' numbers differ" + ("; the means lie " + ", ".join(
-        _apart(label, d) for label, d in apart.items()) + " of their difference apart"
-        if apart else "")
-    far = [label for label, d in apart.items() if round(d, 1) > 2]  # As printed.
+        f"{d:.1f} SE ({label})" for label, d in finite.items()) + " of their difference apart"
+        if finite else "")
+    far = [label for label, d in finite.items() if round(d, 1) > 2]  # As printed.
     if far:
       words += f": **{', '.join(far)} more than 2 SE apart**"
+    if flat:
+      words += f"; **{', '.join(flat)} apart with no spread within either**"
   published = record.get("published") or {}
   if record.get("goal"):
     words += "; " + _goal_words(record["goal"], rerun["metrics"])

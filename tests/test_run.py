@@ -440,9 +440,9 @@ def test_help_as_a_flags_value_is_that_value_and_a_bad_config_still_one_line(cap
   assert results.main(["results", "--check", "--note", "--help"]) == 0
   assert results.main(["results", "--check", "--help=false"]) == 0
   assert results.main(["results", "--check", "-note", "--help"]) == 0  # absl's one dash.
+  assert "Results as records" not in capsys.readouterr().out
   assert results.main(["results", "--check", "--", "--help"]) == 2  # After --, an argument.
   assert "unexpected argument '--help'" in capsys.readouterr().err
-  assert "Results as records" not in capsys.readouterr().out
   with pytest.raises(SystemExit) as exit_:  # Left to right: the second --note is a value.
     results.main(["results", "--check", "--note", "--note", "--help"])
   assert exit_.value.code == 0 and "Results as records" in capsys.readouterr().out
