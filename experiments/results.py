@@ -394,6 +394,10 @@ def _merged(old: dict, old_names: list, new: dict, new_names: list, names: list)
   return _summary([values[n] for n in names])
 
 
+# Where, with what and when a population trained.
+_PROVENANCE = ("machine", "software", "commit", "date")
+
+
 def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
                   run_command: str | Sequence[str]) -> dict:
   """`record` with the members of other seeds of its config added: their metrics, commands,
@@ -427,16 +431,12 @@ def extend_record(record: dict, workdir: str | os.PathLike | Sequence, *,
           for f in point if f != "step" and f in other}})
   walls = [record.get("wall_time_s"), new["wall_time_s"]]
   # Where, with what and when each population trained: the record's and the new ones'.
-  made = {k: _joined(record.get(k, "unknown"), new[k])
-          for k in ("machine", "software", "commit", "date")}
+  made = {k: _joined(record.get(k, "unknown"), new[k]) for k in _PROVENANCE}
   return dict(record, members=names, seeds=[seed_of[n] for n in names], metrics=metrics,
               populations=populations_of(record) + new["populations"],
               trajectory=points, commands=record["commands"] + new["commands"],
               changes=record.get("changes", []) + new["changes"],  # Each with its workdir.
               wall_time_s=None if None in walls else sum(walls), **made)
-
-
-_PROVENANCE = ("machine", "software", "commit", "date")
 
 
 def populations_of(record: dict) -> list[dict]:
@@ -446,7 +446,8 @@ def populations_of(record: dict) -> list[dict]:
   if record.get("populations"):
     return record["populations"]
   return [{"members": record["members"], "seeds": record.get("seeds", record["members"]),
-           "commands": record.get("commands", []), **{k: record.get(k, "unknown") for k in _PROVENANCE},
+           "commands": record.get("commands", []),
+           **{k: record.get(k, "unknown") for k in _PROVENANCE},
            "wall_time_s": record.get("wall_time_s")}]
 
 
