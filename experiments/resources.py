@@ -34,6 +34,10 @@ def cpu() -> str:
   return f"{model}, {os.cpu_count()} cores"
 
 
+# The distributions that carry an accelerator's kernels.
+_PLUGINS = ("jax-cuda", "jax_cuda", "jax-rocm", "jax_rocm", "libtpu")
+
+
 @functools.cache
 def software() -> str:
   """The versions of the packages that make this process's numbers, in words."""
@@ -44,13 +48,11 @@ def software() -> str:
     except importlib.metadata.PackageNotFoundError:
       versions.append(f"{package} absent")
   # The accelerator's kernels come from a plugin (or libtpu), named only where installed.
-  plugins = sorted(d.metadata["Name"] for d in importlib.metadata.distributions()
-                   if (d.metadata["Name"] or "").lower().startswith(_PLUGINS))
-  versions += [f"{name} {importlib.metadata.version(name)}" for name in plugins]
+  # A distribution found on two paths of sys.path is named once.
+  plugins = sorted({(d.metadata["Name"], d.version) for d in importlib.metadata.distributions()
+                    if (d.metadata["Name"] or "").lower().startswith(_PLUGINS)})
+  versions += [f"{name} {version}" for name, version in plugins]
   return ", ".join(versions)
-
-
-_PLUGINS = ("jax-cuda", "jax_cuda", "jax-rocm", "jax_rocm", "libtpu")
 
 
 @functools.cache

@@ -25,7 +25,7 @@ one row of populations that train other seeds of one config
   # A rerun of a record's commands (on another CPU, say) joins that record:
   python -m experiments.results --rerun=NAME --workdir=DIR --run_command="..."
 
-A rerun must train the record's config and seeds (all of them, or one population's) and
+A rerun must train the record's config and some or all of its seeds and
 be scored as the record was; its line under the table says whether each seed's numbers
 are the record's and, where they are not, how many standard errors of their difference
 its means lie from the record's (over the same seeds).
@@ -370,7 +370,7 @@ def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
                run_command: str | Sequence[str]) -> dict:
   """A rerun of `record`'s commands (or of some of its populations'), on another machine
   say: the machine, packages, commit, date, commands, training time, its members and each
-  one's metrics of its populations' evaluations.
+  one's metrics of its populations' evaluations, and each population's provenance.
 
   Raises:
     UserError: as make_record does (but for one or two seeds), and for populations that
@@ -385,7 +385,7 @@ def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
                     f".json lacks (its seeds are {record['seeds']}): rerun the record's "
                     "commands")
   return {k: rerun[k] for k in ("commands", "machine", "software", "commit", "date",
-                                "wall_time_s", "members", "seeds", "metrics")}
+                                "wall_time_s", "members", "seeds", "metrics", "populations")}
 
 
 def _merged(old: dict, old_names: list, new: dict, new_names: list, names: list) -> dict:
@@ -453,8 +453,8 @@ def populations_of(record: dict) -> list[dict]:
 
 def _machine_over(record: dict, members: list[str]) -> str:
   """The machines that trained `members` of the record."""
-  return _joined(*[p["machine"] for p in populations_of(record)
-                   if set(p["members"]) & set(members)]) or record["machine"]
+  return _joined(*[p.get("machine", "unknown") for p in populations_of(record)
+                   if set(p.get("members", [])) & set(members)]) or record["machine"]
 
 
 def _seed_span(seeds: list) -> str:
@@ -466,16 +466,23 @@ def _seed_span(seeds: list) -> str:
 
 
 def measured_on(record: dict) -> str:
-  """`name: machine, commit c, date`; for populations made apart, each population's."""
-  def where(p):
-    return f"{p['machine']}, commit {p['commit']}, {p['date']}"
+  """`name: machine, commit c, date`; for populations made apart, each population's, in
+  the order of their lowest seeds."""
+  def where(p):  # A hand-edited population may lack a field.
+    return (f"{p.get('machine', 'unknown')}, commit {p.get('commit', 'unknown')}, "
+            f"{p.get('date', 'unknown')}")
+
+  def key(seed):  # Integer seeds in order, then any others by name.
+    return (0, seed, "") if isinstance(seed, int) else (1, 0, str(seed))
+
   seeds = {}  # Populations made alike count as one.
   for p in populations_of(record):
-    seeds.setdefault(where(p), []).extend(p["seeds"])
+    seeds.setdefault(where(p), []).extend(p.get("seeds", p.get("members", [])))
   if len(seeds) == 1:
     return f"{record['name']}: {next(iter(seeds))}"
-  return f"{record['name']}: " + "; ".join(
-      f"{_seed_span(s)} on {w}" for w, s in seeds.items())
+  spans = sorted(((sorted(s, key=key), w) for w, s in seeds.items()),
+                 key=lambda span: key(span[0][0]) if span[0] else (2, 0, ""))
+  return f"{record['name']}: " + "; ".join(f"{_seed_span(s)} on {w}" for s, w in spans)
 
 
 def _rerun_members(record: dict, rerun: dict) -> list[str]:
@@ -664,7 +671,8 @@ def render(records: list[dict]) -> str:
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
   lines.append("")
   machines = sorted({measured_on(r) for r in records})
-  lines.append("Measured on: " + "; ".join(machines) + "." if machines else "No records yet.")
+  lines += ["Measured on:", "", *(f"- {m}" for m in machines)] if machines else [
+      "No records yet."]
   reruns = [rerun_line(r, rerun) for r in sorted(records, key=lambda r: r["name"])
             for rerun in r.get("reruns", [])]
   if reruns:
@@ -798,9 +806,12 @@ def main(argv: list[str]) -> int:
       raise UserError(f"{' and '.join(given)}: give one of them (--record writes a record, "
                       "--rerun and --extend add to one)")
     table_flags = [f"--{name}" for name in ("check", "write") if fv[name].value]
-    if given and table_flags or len(table_flags) > 1:
+    if given and table_flags:
       raise UserError(f"{' and '.join(given + table_flags)}: give one of them (write the "
                       "record first, then --write the table; --check only compares)")
+    if len(table_flags) > 1:
+      raise UserError("--check and --write: give one of them (--check compares README.md "
+                      "with the rendering, --write rewrites its table)")
     if fv.rerun or fv.extend:
       name = fv.rerun or fv.extend
       # A rerun adds to the record, which keeps its own title, anchor, goal and note.

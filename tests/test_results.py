@@ -32,6 +32,12 @@ def _refuse(constant):
 
 def test_readme_results_table_is_the_rendering_of_the_records(capsys):
   assert results.main(["results", "--check"]) == 0, capsys.readouterr().err
+  # Both table flags at once: one line, exit 2, README.md untouched.
+  readme = (ROOT / results.README).read_text()
+  assert results.main(["results", "--check", "--write"]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "--check and --write: give one of them" in err, err
+  assert (ROOT / results.README).read_text() == readme
   for path in sorted((ROOT / results.RESULTS_DIR).glob("*.json")):
     json.loads(path.read_text(), parse_constant=_refuse)  # Plain JSON: no NaN or Infinity.
   for record in results.load_records():
@@ -223,9 +229,10 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   assert second_made["commands"] == record["commands"][:2]
   assert sum(p["wall_time_s"] for p in record["populations"]) == pytest.approx(
       record["wall_time_s"])
+  # Listed by lowest seed, whatever order the populations were given in.
   assert results.measured_on(record) == (
-      f"x: seeds 3-4 on test machine B, commit {record['commit']}, {record['date']}; "
-      f"seeds 0-2 on {resources.machine()}, commit {record['commit']}, {record['date']}")
+      f"x: seeds 0-2 on {resources.machine()}, commit {record['commit']}, {record['date']}; "
+      f"seeds 3-4 on test machine B, commit {record['commit']}, {record['date']}")
   # Given in another order, the seeds still follow the members.
   assert record["members"] == [f"seed={i}" for i in range(5)]
   assert record["seeds"] == [0, 1, 2, 3, 4] and record["commands"][0] == "B"
@@ -336,11 +343,12 @@ def test_software_names_an_accelerator_plugin_only_where_one_is_installed(monkey
   """The kernels of a GPU or TPU come from a plugin package; a CPU host has none."""
   class Dist:
     def __init__(self, name):
-      self.metadata = {"Name": name}
+      self.metadata, self.version = {"Name": name}, installed[name]
   installed = {"jax": "1", "jaxlib": "1", "flax": "2", "optax": "3",
                "jax-cuda12-plugin": "1", "jax-cuda12-pjrt": "1", "numpy": "4"}
+  # A distribution on two paths of sys.path is found twice and named once.
   monkeypatch.setattr(resources.importlib.metadata, "distributions",
-                      lambda: [Dist(n) for n in installed])
+                      lambda: [Dist(n) for n in [*installed, *installed]])
   monkeypatch.setattr(resources.importlib.metadata, "version", installed.__getitem__)
   assert resources.software.__wrapped__() == (
       "jax 1, jaxlib 1, flax 2, optax 3, jax-cuda12-pjrt 1, jax-cuda12-plugin 1")
@@ -423,6 +431,32 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
   assert results.distances(record, one) == {}  # One seed: no standard error.
   assert ("(n=1); the record, on z: 100.0 ± 0.0 modes; the seeds' numbers differ; as the "
           "paper's") in results.rerun_line(record, one)
+  # One over both populations is set beside both machines.
+  both = dict(near, members=["a", "b", "c", "d"], metrics=_metrics(
+      modes_covered=[6.0, 7.0, 8.0, 100.0]))
+  assert "(n=4); the record, on m + z: 30.2 ± 40.3 modes; every seed's" in results.rerun_line(
+      record, both)
+
+
+def test_measured_on_lists_each_machines_seeds_in_order_and_reads_hand_edited_populations():
+  """Populations made alike are one group; groups go by their lowest seed; a field a
+  population lacks reads as unknown."""
+  record = {"name": "x", "populations": [
+      {"members": ["seed=2"], "seeds": [2], "machine": "B", "commit": "c", "date": "d"},
+      {"members": ["seed=3"], "seeds": [3], "machine": "A", "commit": "c", "date": "d"},
+      {"members": ["seed=0", "seed=1"], "seeds": [1, 0], "machine": "A", "commit": "c",
+       "date": "d"},
+      {"members": ["seed=4"], "seeds": [4]}]}
+  assert results.measured_on(record) == (
+      "x: seeds 0, 1, 3 on A, commit c, d; seed 2 on B, commit c, d; "
+      "seed 4 on unknown, commit unknown, unknown")
+  assert results._machine_over(record, ["seed=4"]) == "unknown"
+  record["populations"][-1].update(machine="A", commit="c", date="d")
+  assert results.measured_on(record) == (
+      "x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B, commit c, d")
+  # Rendered, each record's machines are one item of the list under the table.
+  rendered = results.render([dict(_record(6.3), populations=record["populations"])])
+  assert "Measured on:\n\n- x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B" in rendered
 
 
 def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protocol(
@@ -437,6 +471,7 @@ def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protoco
   record = json.loads((tmp_path / "results" / "x.json").read_text())
   (rerun,) = record["reruns"]
   assert rerun["metrics"] == record["metrics"] and rerun["commands"][0] == "A"
+  assert [p["seeds"] for p in rerun["populations"]] == [[0, 1, 2]]
   assert str(again) in rerun["commands"][1] and rerun["machine"] == record["machine"]
   assert rerun["members"] == record["members"] and rerun["seeds"] == [0, 1, 2]
   assert rerun["software"] == record["software"] == resources.software()
@@ -540,8 +575,13 @@ def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
     assert results.main(["results", "--extend=x", f"--workdir={lr}", table]) == 2
     assert f"--extend and {table}: give one of them" in capsys.readouterr().err
   assert path.read_text() == before
-  # An empty --note clears the note; none given keeps it.
+  # A third population: no --note keeps the note, an empty one clears it.
   third = _trained(tmp_path / "third", "--config.seed=5", "--config.num_seeds=2")
   capsys.readouterr()
+  assert results.main(["results", "--extend=x", f"--workdir={third}"]) == 0
+  thrice = json.loads(path.read_text())
+  assert thrice["note"] == "new" and thrice["seeds"] == [0, 1, 2, 3, 4, 5, 6]
+  assert [p["seeds"] for p in thrice["populations"]] == [[0, 1, 2], [3, 4], [5, 6]]
+  path.write_text(before)
   assert results.main(["results", "--extend=x", f"--workdir={third}", "--note="]) == 0
   assert json.loads(path.read_text())["note"] == ""
