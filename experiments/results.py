@@ -25,10 +25,10 @@ one row of populations that train other seeds of one config
   # A rerun of a record's commands (on another CPU, say) joins that record:
   python -m experiments.results --rerun=NAME --workdir=DIR --run_command="..."
 
-A rerun must train the record's config and some or all of its seeds and
-be scored as the record was; its line under the table says whether each seed's numbers
-are the record's and, where they are not, how many standard errors of their difference
-its means lie from the record's (over the same seeds).
+A rerun must train the record's config and some or all of its seeds and be scored as
+the record was; its line under the table says whether each seed's numbers are the
+record's and, where they are not, how many standard errors of their difference its
+means lie from the record's (over the same seeds).
 
   # More seeds of a record's config join it (its own workdirs need not exist any more):
   python -m experiments.results --extend=NAME --workdir=DIR --run_command="..."
