@@ -31,10 +31,10 @@ the standard deviation (here the variance); it refreshes those averages after ev
 epoch, before it scores, and the refresh here happens at each evaluation (every 20,000
 steps) and leaves training's own averages untouched. PacGAN reports 10 trials, as the
 ring's and the grid's records do. Both the fixed set and epsilon 1e-4, measured
-together over 3 seeds to step 300,000 on an Intel Xeon (`--config.num_seeds=3
+together over 3 seeds to step 310,000 on an Intel Xeon (`--config.num_seeds=3
 --config.data.fixed_points=100000 --config.model.g.batch_norm_epsilon=1e-4
 --config.eval_every=10000`; stopped there when the session's time ran out), do not
-remove the dips of high quality: 16 of the 63 evaluations from 100k to 300k are under
+remove the dips of high quality: 17 of the 66 evaluations from 100k to 310k are under
 95% (33 of 110 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1
 at 300k); seed 0 covers 4-6 modes from 120k on, seed 1 all 8 throughout, seed 2 6-8.
 
@@ -66,7 +66,9 @@ hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and
 0.47 +- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%,
 seed 9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes
 for an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the README's
-Results give the trajectory.
+Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on an Intel Xeon),
+3 seeds at 220,000 steps so far (results/ring_pac2.json): 8.0 modes and 97.3 +- 0.8% high
+quality, inside PacGAN's +- 2 SE; one seed's own evaluations cover 6-7 modes from 120k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
