@@ -62,13 +62,14 @@ run; `runlocal` a 20-step check):
 Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 6.3 +- 0.5 modes
 and 98.2 +- 0.2% high-quality samples; PacGAN2 7.9 +- 0.1 and 95.6 +- 2.0%. On a 2-core
 CPU a run takes about 80 steps/s, a 3-seed population about 40 (400k steps in about 2.8
-hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and KL
-0.47 +- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%,
-seed 9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes
-for an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the README's
-Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on an Intel Xeon),
-3 seeds at 220,000 steps so far (results/ring_pac2.json): 8.0 modes and 97.3 +- 0.8% high
-quality, inside PacGAN's +- 2 SE; one seed's own evaluations cover 6-7 modes from 120k on.
+hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and KL 0.47
++- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%, seed
+9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes for
+an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the
+README's Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on
+an Intel Xeon), 3 seeds at 220,000 steps so far (results/ring_pac2.json): 8.0 modes and
+97.3 +- 0.8% high quality, inside PacGAN's +- 2 SE; one seed's own evaluations cover 6-7
+modes from 120k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
