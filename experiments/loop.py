@@ -146,6 +146,14 @@ def train(prepared: Prepared, stop: Stop, *, prefix: str = "") -> Outcome:
       raise
     if progress is not None:
       progress.close()
+    if manager is not None:
+      # A save still in flight finishes (or fails) first, so the step named below is the
+      # last one on disk when the process ends, not one that completes after the message.
+      try:
+        manager.wait_until_finished()
+      except Exception as late:  # pylint: disable=broad-except
+        if disk.fault(late) is None:
+          raise
     kept = checkpoint.latest_step(os.path.join(workdir, workdirs.CHECKPOINT_DIR))
     print(f"{prefix}error: {reason} ({disk.device_of(workdir)}) while writing {workdir}; the "
           f"checkpoints up to {'step ' + str(kept) if kept is not None else 'none'} are intact: "
