@@ -458,7 +458,9 @@ def _machine_over(record: dict, members: list[str]) -> str:
 
 
 def _seed_span(seeds: list) -> str:
-  """`seed 4`, `seeds 0-2`, `seeds 1, 5`."""
+  """`seed 4`, `seeds 0-2`, `seeds 1, 5`; `no seeds` for a population that names none."""
+  if not seeds:
+    return "no seeds"
   runs = len(seeds) > 1 and all(isinstance(s, int) for s in seeds) and (
       seeds == list(range(seeds[0], seeds[0] + len(seeds))))
   shown = f"{seeds[0]}-{seeds[-1]}" if runs else ", ".join(map(str, seeds))

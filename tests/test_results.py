@@ -451,6 +451,8 @@ def test_measured_on_lists_each_machines_seeds_in_order_and_reads_hand_edited_po
       "x: seeds 0, 1, 3 on A, commit c, d; seed 2 on B, commit c, d; "
       "seed 4 on unknown, commit unknown, unknown")
   assert results._machine_over(record, ["seed=4"]) == "unknown"
+  assert [results._seed_span(s) for s in ([4], [0, 1, 2], [1, 5], [])] == [
+      "seed 4", "seeds 0-2", "seeds 1, 5", "no seeds"]
   record["populations"][-1].update(machine="A", commit="c", date="d")
   assert results.measured_on(record) == (
       "x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B, commit c, d")
