@@ -68,8 +68,8 @@ hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and
 an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the
 README's Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on
 an Intel Xeon), 3 seeds at 220,000 steps so far (results/ring_pac2.json): 8.0 modes and
-97.3 +- 0.8% high quality, inside PacGAN's +- 2 SE; one seed's own evaluations cover 6-7
-modes from 120k on.
+97.3 +- 0.8% high quality, inside PacGAN's +- 2 SE, and KL 0.18 +- 0.16 above PacGAN2's
+0.07 +- 0.03; one seed's own evaluations cover 6-7 modes from 120k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
