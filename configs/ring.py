@@ -67,9 +67,9 @@ hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and
 9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes for
 an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the
 README's Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on
-an Intel Xeon), 3 seeds at 220,000 steps so far (results/ring_pac2.json): 8.0 modes and
-97.3 +- 0.8% high quality, inside PacGAN's +- 2 SE, and KL 0.18 +- 0.16 above PacGAN2's
-0.07 +- 0.03; one seed's own evaluations cover 6-7 modes from 120k on.
+an Intel Xeon, 3.6 hours) over 3 seeds at 400k (results/ring_pac2.json): 98.2 +- 0.3%
+high quality inside PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it
+(PacGAN2: KL 0.07 +- 0.03), both through one seed that covers 5-7 modes from 260k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
