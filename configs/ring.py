@@ -33,7 +33,7 @@ steps) and leaves training's own averages untouched. PacGAN reports 10 trials, a
 ring's and the grid's records do. Both the fixed set and epsilon 1e-4, measured
 together over 3 seeds to step 310,000 on an Intel Xeon (`--config.num_seeds=3
 --config.data.fixed_points=100000 --config.model.g.batch_norm_epsilon=1e-4
---config.eval_every=10000`; stopped there when the session's time ran out), do not
+--config.eval_every=10000`; stopped there when the time available ran out), do not
 remove the dips of high quality: 17 of the 66 evaluations from 100k to 310k are under
 95% (33 of 110 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1
 at 300k); seed 0 covers 4-6 modes from 120k on, seed 1 all 8 throughout, seed 2 6-8.
