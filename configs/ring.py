@@ -31,12 +31,13 @@ the standard deviation (here the variance); it refreshes those averages after ev
 epoch, before it scores, and the refresh here happens at each evaluation (every 20,000
 steps) and leaves training's own averages untouched. PacGAN reports 10 trials, as the
 ring's and the grid's records do. Both the fixed set and epsilon 1e-4, measured
-together over 3 seeds to step 310,000 on an Intel Xeon (`--config.num_seeds=3
+together over 3 seeds to the full 400,000 steps on an Intel Xeon (`--config.num_seeds=3
 --config.data.fixed_points=100000 --config.model.g.batch_norm_epsilon=1e-4
---config.eval_every=10000`; stopped there when the time available ran out), do not
-remove the dips of high quality: 17 of the 66 evaluations from 100k to 310k are under
-95% (33 of 110 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1
-at 300k); seed 0 covers 4-6 modes from 120k on, seed 1 all 8 throughout, seed 2 6-8.
+--config.eval_every=10000`; results/ring_reference_data.json), end inside PacGAN's
++- 2 SE on all three metrics (7.0 modes, 97.9% high quality, KL 0.33) but do not remove
+the dips of high quality: 23 of the 93 evaluations from 100k to 400k are under 95% (33
+of 110 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1 at 300k);
+seed 0 covers 4-6 modes from 120k on, seed 1 all 8 throughout, seed 2 6-8.
 
 PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
 Blocks has read it since its commit aa064519 of 24 January 2017, and so as the
@@ -59,8 +60,9 @@ run; `runlocal` a 20-step check):
   python -m experiments.run --config=configs/ring.py:pac=2 --workdir=/tmp/ring_pac2
   python -m experiments.run --config=configs/ring.py:steps=20000 --workdir=/tmp/ring20k
 
-Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 6.3 +- 0.5 modes
-and 98.2 +- 0.2% high-quality samples; PacGAN2 7.9 +- 0.1 and 95.6 +- 2.0%. On a 2-core
+Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 6.3 +- 0.5 modes,
+98.2 +- 0.2% high-quality samples and KL 0.45 +- 0.09; PacGAN2 7.9 +- 0.1, 95.6 +- 2.0%
+and 0.07 +- 0.03. On a 2-core
 CPU a run takes about 80 steps/s, a 3-seed population about 40 (400k steps in about 2.8
 hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and KL 0.47
 +- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%, seed
@@ -68,8 +70,8 @@ hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and
 an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the
 README's Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on
 an Intel Xeon, 3.6 hours) over 3 seeds at 400k (results/ring_pac2.json): 98.2 +- 0.3%
-high quality inside PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it
-(PacGAN2: KL 0.07 +- 0.03), both through one seed that covers 5-7 modes from 260k on.
+high quality inside PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it,
+both through one seed that covers 5-7 modes from 260k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
