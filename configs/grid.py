@@ -18,11 +18,12 @@ and 94.8 +- 0.7% high-quality samples (KL 0.70 +- 0.07); PacGAN4 24.8 +- 0.2, 93
 0.6% and KL 0.04 +- 0.01. About 80 steps/s a seed on a 2-core CPU (80 minutes a run),
 35-37 for a 3-seed population with its evaluations (about 3 hours) on an AMD EPYC, 73-76
 for a 2-seed population running alone on an Intel Xeon; measured over 10 seeds at 400k
-(results/grid.json): 14.8 +- 2.8 modes (below PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the AMD EPYC's 6 seeds, 13.0 on the
-Intel Xeon's 4) and 95.1 +- 1.8% high quality (inside). PacGAN4 (`pac=4`, 20-22 steps/s
-for 3 seeds on an Intel Xeon, about 5 hours) over 3 seeds, stopped at 140k
-(results/grid_pac4.json): 25 modes on every seed (inside); high quality 83.9 +- 3.6%, still
-rising toward PacGAN4's 93.6 +- 0.6%, and KL 0.09 +- 0.05 (PacGAN4: 0.04 +- 0.01).
+(results/grid.json): 14.8 +- 2.8 modes (below PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the
+AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4) and 95.1 +- 1.8% high quality (inside).
+PacGAN4 (`pac=4`, 20-22 steps/s for 3 seeds on an Intel Xeon, about 5 hours) over 3
+seeds, stopped at 140k (results/grid_pac4.json): 25 modes on every seed (inside); high
+quality 83.9 +- 3.6%, still rising toward PacGAN4's 93.6 +- 0.6%, and KL 0.09 +- 0.05
+(PacGAN4: 0.04 +- 0.01).
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
