@@ -62,16 +62,16 @@ run; `runlocal` a 20-step check):
 
 Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 6.3 +- 0.5 modes,
 98.2 +- 0.2% high-quality samples and KL 0.45 +- 0.09; PacGAN2 7.9 +- 0.1, 95.6 +- 2.0%
-and 0.07 +- 0.03. On a 2-core
-CPU a run takes about 80 steps/s, a 3-seed population about 40 (400k steps in about 2.8
-hours); measured over 10 seeds at 400k (results/ring.json): 6.1 +- 1.1 modes and KL 0.47
-+- 0.20 inside PacGAN's +- 2 SE, 96.1 +- 5.9% high quality below it (seed 6 at 79%, seed
-9 at 93%, the other eight 97-99%: this config's generator widens or moves its modes for
-an evaluation or two, which makes PacGAN's 0.2-point error hard to reconcile); the
-README's Results give the trajectory. PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on
-an Intel Xeon, 3.6 hours) over 3 seeds at 400k (results/ring_pac2.json): 98.2 +- 0.3%
-high quality inside PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it,
-both through one seed that covers 5-7 modes from 260k on.
+and 0.07 +- 0.03. On a 2-core CPU a run takes about 80 steps/s, a 3-seed population
+about 40 (400k steps in about 2.8 hours); measured over 10 seeds at 400k
+(results/ring.json): 6.1 +- 1.1 modes and KL 0.47 +- 0.20 inside PacGAN's +- 2 SE, 96.1
++- 5.9% high quality below it (seed 6 at 79%, seed 9 at 93%, the other eight 97-99%:
+this config's generator widens or moves its modes for an evaluation or two, which makes
+PacGAN's 0.2-point error hard to reconcile); the README's Results give the trajectory.
+PacGAN2 (`pac=2`, about 30 steps/s for 3 seeds on an Intel Xeon, 3.6 hours) over 3 seeds
+at 400k (results/ring_pac2.json): 98.2 +- 0.3% high quality inside PacGAN's +- 2 SE, 7.0
++- 1.4 modes below and KL 0.23 +- 0.17 above it, both through one seed that covers 5-7
+modes from 260k on.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
