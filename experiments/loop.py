@@ -185,7 +185,7 @@ def _record_time(workdir: str, from_step: int, to_step: int, seconds: float) -> 
     workdirs.append_line(os.path.join(workdir, workdirs.TIME_FILE),
                          {"from_step": from_step, "to_step": to_step, "seconds": round(seconds, 1),
                           "machine": resources.machine(),
-                          "software": resources.software()})
+                          "software": resources.software(), "commit": resources.commit()})
   except OSError:
     pass
 

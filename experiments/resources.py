@@ -12,6 +12,7 @@ import importlib.metadata
 import os
 import platform
 import shutil
+import subprocess
 from typing import Optional
 
 import jax
@@ -53,6 +54,29 @@ def software() -> str:
                     if (d.metadata["Name"] or "").lower().startswith(_PLUGINS)})
   versions += [f"{name} {version}" for name, version in plugins]
   return ", ".join(versions)
+
+
+# The checkout this code runs from, and the folders whose code makes a run's numbers.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CODE = ("gan_jax", "experiments", "configs")
+
+
+@functools.cache
+def commit() -> str:
+  """The commit of the code this process runs, `git describe --dirty` style: `abc1234`, or
+  `abc1234-dirty` where gan_jax/, experiments/ or configs/ differ from it (an edit or a new
+  file); "unknown" outside a git checkout of the project (an installed copy)."""
+  def git(*args):
+    return subprocess.run(["git", "-C", _ROOT, *args], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+  try:
+    if os.path.realpath(git("rev-parse", "--show-toplevel")) != os.path.realpath(_ROOT):
+      return "unknown"  # Installed inside some other repository.
+    head = git("rev-parse", "--short", "HEAD")
+    changed = git("status", "--porcelain", "--", *_CODE)
+  except (OSError, subprocess.SubprocessError):
+    return "unknown"
+  return f"{head}-dirty" if changed else head
 
 
 @functools.cache

@@ -10,8 +10,9 @@ r"""Results as records: one JSON file per README row, and the table rendered fro
 
 A record holds the commands that reproduce it, the resolved config, the seeds, each
 seed's metrics with their mean, std (divided by n), min and max, the step evaluated
-(and the run's length), the training time, the machine it trained on and the commit,
-and the trajectory: the runs' own evaluations along training (each member's
+(and the run's length), the training time, the machine it trained on, the commit of
+the code that trained it (`-dirty`: with changes to gan_jax/, experiments/ or configs/)
+and the one that recorded it, and the trajectory: the runs' own evaluations along training (each member's
 metrics.jsonl, the config's `eval` settings), summarised over the seeds at each step.
 The rendered row puts the mean +- std over n seeds beside the published figure with
 its own n and protocol, and says plainly where the row falls short of the paper:
@@ -39,7 +40,6 @@ import json
 import math
 import os
 import shlex
-import subprocess
 import sys
 from typing import Sequence
 
@@ -114,14 +114,6 @@ def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
   if "bn_refresh_batch_size" in protocol:
     line += f" --bn_refresh_batch_size={protocol['bn_refresh_batch_size']}"
   return line
-
-
-def commit() -> str:
-  try:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
 
 
 def _summary(values: list) -> dict:
@@ -200,15 +192,20 @@ def _members_settings(config: dict) -> list[dict]:
           for m in config.get("population", [])]
 
 
-def _trained_on(workdir: str, step: int) -> tuple[list[str], list[str]]:
-  """The machines and the package versions named by the training spans up to `step`; for
-  a workdir whose spans name none (trained before they did), this host's CPU and this
-  process's packages, where such records were made."""
+def _trained_on(workdir: str, step: int) -> tuple[list[str], list[str], list[str]]:
+  """The machines, package versions and commits named by the training spans up to `step`.
+
+  For a workdir whose spans name no machine or packages (trained before they did), this
+  host's CPU and this process's packages, where such records were made; commits only
+  where some span names one (a span from before they did counts as "unknown")."""
   spans = [s for s in workdirs.read_json_records(os.path.join(workdir, workdirs.TIME_FILE))
            if s.get("from_step", 0) < step]
   machines = [s["machine"] for s in spans if s.get("machine")]
   software = [s["software"] for s in spans if s.get("software")]
-  return machines or [resources.cpu()], software or [resources.software()]
+  commits = [s.get("commit", "unknown") for s in spans]
+  if all(c == "unknown" for c in commits):
+    commits = []
+  return machines or [resources.cpu()], software or [resources.software()], commits
 
 
 def _joined(*parts: str) -> str:
@@ -272,10 +269,12 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     own_commands = [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     commands += own_commands
     walls.append(train_seconds(w, evaluation["step"]))
-    trained_on, trained_with = _trained_on(w, evaluation["step"])
+    trained_on, trained_with, trained_at = _trained_on(w, evaluation["step"])
     machines, software = machines + trained_on, software + trained_with
     populations.append({"members": sorted(own, key=_seed_order), "commands": own_commands,
                         "machine": _joined(*trained_on), "software": _joined(*trained_with),
+                        # The code that trained it; `commit` below is the one that scored it.
+                        **({"trained_at": _joined(*trained_at)} if trained_at else {}),
                         "wall_time_s": walls[-1]})
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
   if len(members) < min_seeds:
@@ -294,7 +293,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     print(f"no step up to {last['step']:,} that every member evaluated during training"
           + (f" ({', '.join(silent)}: none)" if silent else "") + "; the record has no trajectory",
           file=sys.stderr)
-  made = {"commit": commit(), "date": datetime.date.today().isoformat()}
+  made = {"commit": resources.commit(), "date": datetime.date.today().isoformat()}
   for population in populations:
     population.update(made, seeds=[seed_of.get(n, n) for n in population["members"]])
   return {
@@ -468,11 +467,15 @@ def _seed_span(seeds: list) -> str:
 
 
 def measured_on(record: dict) -> str:
-  """`name: machine, commit c, date`; for populations made apart, each population's, in
-  the order of their lowest seeds."""
+  """`name: machine, commit c, date` (`trained at commit t, recorded at commit c` where
+  the code that trained differs from the one that recorded); for populations made apart,
+  each population's, in the order of their lowest seeds."""
   def where(p):  # A hand-edited population may lack a field.
-    return (f"{p.get('machine', 'unknown')}, commit {p.get('commit', 'unknown')}, "
-            f"{p.get('date', 'unknown')}")
+    recorded = p.get("commit", "unknown")
+    trained = p.get("trained_at", recorded)
+    commits = (f"commit {recorded}" if trained == recorded
+               else f"trained at commit {trained}, recorded at commit {recorded}")
+    return f"{p.get('machine', 'unknown')}, {commits}, {p.get('date', 'unknown')}"
 
   def key(seed):  # Integer seeds in order, then any others by name.
     return (0, seed, "") if isinstance(seed, int) else (1, 0, str(seed))

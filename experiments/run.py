@@ -264,6 +264,7 @@ def main(argv: list[str]) -> int:
   command, config, data or workdir, before anything is written; 3: the disk is
   full (or read-only) where the run writes; 130: a second Ctrl-C.
   """
+  resources.commit()  # The code as this process loads it, before a later edit or commit.
   try:
     try:
       with _quiet_library_warnings():

@@ -6,7 +6,8 @@
   lock                  {"host", "pid", "start", "since"} of the trainer using it
   train_time.jsonl      one record per checkpoint saved, the steps since the last one:
                         {"from_step": S0, "to_step": S1, "seconds": ...,
-                         "machine": ..., "software": "jax 0.10.2, ..."}
+                         "machine": ..., "software": "jax 0.10.2, ...",
+                         "commit": "abc1234"}  (the code that trained them)
   metrics.jsonl, checkpoints/, samples/, tensorboard/, members/NAME/ (populations)
 
 Every small file is written whole or not at all (a temporary file, then a rename),

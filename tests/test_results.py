@@ -5,6 +5,7 @@ import os
 import re
 from pathlib import Path
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -227,6 +228,19 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   assert second_made["machine"] == "test machine B" and second_made["software"] == "jax B"
   assert first_made["seeds"] == [0, 1, 2] and first_made["machine"] == resources.machine()
   assert second_made["commands"] == record["commands"][:2]
+  # And the code that trained it, from its spans (one from before they named it:
+  # unknown); the commit that recorded it is the record's.
+  assert first_made["trained_at"] == resources.commit() == record["commit"]
+  lines = spans.read_text().splitlines()
+  assert len(lines) == 2  # A checkpoint at each of its two evaluations.
+  spans.write_text("\n".join([json.dumps({k: v for k, v in json.loads(lines[0]).items()
+                                          if k != "commit"}), lines[1]]) + "\n")
+  made = results.make_record("x", second, run_command="B", published={}, min_seeds=2)
+  assert made["populations"][0]["trained_at"] == f"unknown + {resources.commit()}"
+  spans.write_text("\n".join(json.dumps({k: v for k, v in json.loads(line).items()
+                                         if k != "commit"}) for line in lines) + "\n")
+  made = results.make_record("x", second, run_command="B", published={}, min_seeds=2)
+  assert "trained_at" not in made["populations"][0]  # None named: as records made before.
   assert sum(p["wall_time_s"] for p in record["populations"]) == pytest.approx(
       record["wall_time_s"])
   # Listed by lowest seed, whatever order the populations were given in.
@@ -459,6 +473,45 @@ def test_measured_on_lists_each_machines_seeds_in_order_and_reads_hand_edited_po
   # Rendered, each record's machines are one item of the list under the table.
   rendered = results.render([dict(_record(6.3), populations=record["populations"])])
   assert "Measured on:\n\n- x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B" in rendered
+  # Code that trained at another commit than the one that recorded is named apart.
+  record["populations"][0]["trained_at"] = "t0 + t1-dirty"
+  record["populations"][1]["trained_at"] = "c"
+  assert results.measured_on(record) == (
+      "x: seeds 0, 1, 3, 4 on A, commit c, d; "
+      "seed 2 on B, trained at commit t0 + t1-dirty, recorded at commit c, d")
+
+
+def test_commit_names_the_code_that_runs_and_marks_its_changes(tmp_path, monkeypatch):
+  """`abc1234`, `abc1234-dirty` once the code folders change (an edit or a new file;
+  other files do not count), "unknown" outside a git checkout of the project."""
+  def git(*args):
+    return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t",
+                           "-c", "user.email=t@t", *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+  monkeypatch.setattr(resources, "_ROOT", str(tmp_path / "project"))
+  (tmp_path / "project").mkdir()
+  assert resources.commit.__wrapped__() == "unknown"  # No repository at all.
+  git("init", "-q")
+  (tmp_path / "project" / "gan_jax").mkdir()
+  (tmp_path / "project" / "gan_jax" / "a.py").write_text("x = 1\n")
+  git("add", "-A")
+  git("commit", "-qm", "one")
+  # The project inside another repository (an installed copy, say) is not that one's.
+  assert resources.commit.__wrapped__() == "unknown"
+  monkeypatch.setattr(resources, "_ROOT", str(tmp_path))
+  head = git("rev-parse", "--short", "HEAD")
+  (tmp_path / "README.md").write_text("notes\n")
+  assert resources.commit.__wrapped__() == head
+  (tmp_path / "configs").mkdir()
+  (tmp_path / "configs" / "new.py").write_text("y = 2\n")
+  assert resources.commit.__wrapped__() == f"{head}-dirty"
+  shutil.rmtree(tmp_path / "configs")
+  (tmp_path / "project" / "gan_jax" / "a.py").write_text("x = 2\n")
+  assert resources.commit.__wrapped__() == head  # project/gan_jax is not the code's gan_jax.
+  git("mv", "project/gan_jax", "gan_jax")
+  assert resources.commit.__wrapped__() == f"{head}-dirty"
+  # This checkout's own: what a run's training spans and a record name.
+  assert resources.commit() != "unknown"
 
 
 def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protocol(

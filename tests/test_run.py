@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))  # `experiments` and `configs` live at the reposit
 
 from experiments import builders  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -139,6 +140,8 @@ def test_sigterm_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_pa
   spans = workdirs.read_json_records(str(tmp_path / "b" / workdirs.TIME_FILE))
   bounds = sorted({0, 1000, stopped_at, 2000})
   assert [(s["from_step"], s["to_step"]) for s in spans] == list(zip(bounds, bounds[1:]))
+  # Each names the code that trained it, the commit of this checkout.
+  assert {s["commit"] for s in spans} == {resources.commit()}
   total = sum(s["seconds"] for s in spans)
   assert results.train_seconds(str(tmp_path / "b"), 2000) == pytest.approx(total)
   before = sum(s["seconds"] for s in spans if s["to_step"] <= stopped_at)
