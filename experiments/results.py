@@ -466,16 +466,22 @@ def _seed_span(seeds: list) -> str:
   return f"seed{'s' if len(seeds) > 1 else ''} {shown}"
 
 
+def _commits(made: dict) -> str:
+  """`commit c`, or `trained at commit t, recorded at commit c` where the code that
+  trained a population (or a rerun's populations) is not the one that recorded it."""
+  recorded = made.get("commit", "unknown")
+  trained = made.get("trained_at") or _joined(*[
+      p["trained_at"] for p in made.get("populations", []) if p.get("trained_at")]) or recorded
+  if trained == recorded:
+    return f"commit {recorded}"
+  return f"trained at commit {trained}, recorded at commit {recorded}"
+
+
 def measured_on(record: dict) -> str:
-  """`name: machine, commit c, date` (`trained at commit t, recorded at commit c` where
-  the code that trained differs from the one that recorded); for populations made apart,
-  each population's, in the order of their lowest seeds."""
+  """`name: machine, commit c, date` (with `_commits`); for populations made apart, each
+  population's, in the order of their lowest seeds."""
   def where(p):  # A hand-edited population may lack a field.
-    recorded = p.get("commit", "unknown")
-    trained = p.get("trained_at", recorded)
-    commits = (f"commit {recorded}" if trained == recorded
-               else f"trained at commit {trained}, recorded at commit {recorded}")
-    return f"{p.get('machine', 'unknown')}, {commits}, {p.get('date', 'unknown')}"
+    return f"{p.get('machine', 'unknown')}, {_commits(p)}, {p.get('date', 'unknown')}"
 
   def key(seed):  # Integer seeds in order, then any others by name.
     return (0, seed, "") if isinstance(seed, int) else (1, 0, str(seed))
@@ -551,7 +557,7 @@ def rerun_line(record: dict, rerun: dict) -> str:
     words += "; " + _goal_words(record["goal"], rerun["metrics"])
   elif published.get("shows") and not published.get("values"):
     words += "; " + _shows_words(published["shows"], rerun["metrics"])
-  return (f"- {record['title']} on {rerun['machine']} (commit {rerun['commit']}, "
+  return (f"- {record['title']} on {rerun['machine']} ({_commits(rerun)}, "
           f"{rerun['date']}): {cells} (n={len(members)}); the record, on "
           f"{_machine_over(record, members)}: {theirs}; {words}")
 

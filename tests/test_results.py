@@ -402,6 +402,10 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
   assert "every seed's numbers identical" in results.rerun_line(record, same)
   assert "the means lie 1.8 SE (modes) of their difference apart" in results.rerun_line(
       record, near)
+  assert " on B (commit c, d): " in results.rerun_line(record, near)
+  # A rerun trained by other code than recorded it names both.
+  assert " on B (trained at commit t, recorded at commit c, d): " in results.rerun_line(
+      record, dict(near, populations=[{"trained_at": "t"}, {}]))
   assert results.rerun_line(record, far).endswith(
       "the means lie 2.1 SE (modes) of their difference apart: **modes more than 2 SE apart**")
   # The flag goes by the printed distance: 1.65 / 0.816 = 2.02 reads 2.0, not past 2.
