@@ -63,16 +63,23 @@ _CODE = ("gan_jax", "experiments", "configs")
 
 @functools.cache
 def commit() -> str:
-  """The commit of the code this process runs, `git describe --dirty` style: `abc1234`, or
-  `abc1234-dirty` where gan_jax/, experiments/ or configs/ differ from it (an edit or a new
-  file); "unknown" outside a git checkout of the project (an installed copy)."""
+  """The commit of the code this process runs: `abc1234`, or `abc1234-dirty` where
+  gan_jax/, experiments/ or configs/ differ from it (an edit or a new file; other files do
+  not count); "unknown" outside a git checkout of the project (an installed copy, a
+  checkout git refuses to read). A multi-process run's spans name the writing process's."""
+  # The checkout's own repository, whatever GIT_DIR a git hook that runs this has set.
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
+
   def git(*args):
-    return subprocess.run(["git", "-C", _ROOT, *args], capture_output=True, text=True,
-                          check=True, timeout=30).stdout.strip()
+    # No index lock: a run starting beside the user's own `git commit` leaves it alone.
+    return subprocess.run(["git", "--no-optional-locks", "-C", _ROOT, *args],
+                          capture_output=True, text=True, check=True, timeout=30,
+                          env=env).stdout.strip()
   try:
     if os.path.realpath(git("rev-parse", "--show-toplevel")) != os.path.realpath(_ROOT):
       return "unknown"  # Installed inside some other repository.
-    head = git("rev-parse", "--short", "HEAD")
+    head = git("rev-parse", "--short=7", "HEAD")  # One length in every clone.
     changed = git("status", "--porcelain", "--", *_CODE)
   except (OSError, subprocess.SubprocessError):
     return "unknown"

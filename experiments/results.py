@@ -11,8 +11,8 @@ r"""Results as records: one JSON file per README row, and the table rendered fro
 A record holds the commands that reproduce it, the resolved config, the seeds, each
 seed's metrics with their mean, std (divided by n), min and max, the step evaluated
 (and the run's length), the training time, the machine it trained on, the commit of
-the code that trained it (`-dirty`: with changes to gan_jax/, experiments/ or configs/)
-and the one that recorded it, and the trajectory: the runs' own evaluations along training (each member's
+the code that trained it (`-dirty`: with changes to gan_jax/, experiments/ or
+configs/) and the one that recorded it, and the trajectory: the runs' own evaluations along training (each member's
 metrics.jsonl, the config's `eval` settings), summarised over the seeds at each step.
 The rendered row puts the mean +- std over n seeds beside the published figure with
 its own n and protocol, and says plainly where the row falls short of the paper:
@@ -470,8 +470,9 @@ def _commits(made: dict) -> str:
   """`commit c`, or `trained at commit t, recorded at commit c` where the code that
   trained a population (or a rerun's populations) is not the one that recorded it."""
   recorded = made.get("commit", "unknown")
-  trained = made.get("trained_at") or _joined(*[
-      p["trained_at"] for p in made.get("populations", []) if p.get("trained_at")]) or recorded
+  named = [p.get("trained_at", "unknown") for p in made.get("populations", [])]
+  trained = made.get("trained_at") or (
+      _joined(*named) if any(n != "unknown" for n in named) else recorded)
   if trained == recorded:
     return f"commit {recorded}"
   return f"trained at commit {trained}, recorded at commit {recorded}"

@@ -190,9 +190,11 @@ def _two_populations(tmp_path):
           _trained(tmp_path / "seeds3", "--config.seed=3", "--config.num_seeds=2"))
 
 
-def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
+def test_populations_of_other_seeds_make_one_record(tmp_path, monkeypatch, capsys):
   """Seeds 0-2 and 3-4 of one config, trained as two populations: one row of 5 seeds."""
+  monkeypatch.setattr(resources, "commit", lambda: "t0")  # The code that trains...
   first, second = _two_populations(tmp_path)
+  monkeypatch.setattr(resources, "commit", lambda: "c1")  # ...and the one that records.
   record = results.make_record("x", [str(first), str(second)], run_command=["A", "B"],
                                published={})
   assert record["members"] == [f"seed={i}" for i in range(5)]
@@ -230,13 +232,14 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
   assert second_made["commands"] == record["commands"][:2]
   # And the code that trained it, from its spans (one from before they named it:
   # unknown); the commit that recorded it is the record's.
-  assert first_made["trained_at"] == resources.commit() == record["commit"]
+  assert (first_made["trained_at"], second_made["trained_at"], record["commit"]) == (
+      "t0", "t0", "c1")
   lines = spans.read_text().splitlines()
   assert len(lines) == 2  # A checkpoint at each of its two evaluations.
   spans.write_text("\n".join([json.dumps({k: v for k, v in json.loads(lines[0]).items()
                                           if k != "commit"}), lines[1]]) + "\n")
   made = results.make_record("x", second, run_command="B", published={}, min_seeds=2)
-  assert made["populations"][0]["trained_at"] == f"unknown + {resources.commit()}"
+  assert made["populations"][0]["trained_at"] == "unknown + t0"
   spans.write_text("\n".join(json.dumps({k: v for k, v in json.loads(line).items()
                                          if k != "commit"}) for line in lines) + "\n")
   made = results.make_record("x", second, run_command="B", published={}, min_seeds=2)
@@ -245,8 +248,9 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, capsys):
       record["wall_time_s"])
   # Listed by lowest seed, whatever order the populations were given in.
   assert results.measured_on(record) == (
-      f"x: seeds 0-2 on {resources.machine()}, commit {record['commit']}, {record['date']}; "
-      f"seeds 3-4 on test machine B, commit {record['commit']}, {record['date']}")
+      f"x: seeds 0-2 on {resources.machine()}, trained at commit t0, recorded at commit c1, "
+      f"{record['date']}; seeds 3-4 on test machine B, trained at commit t0, recorded at "
+      f"commit c1, {record['date']}")
   # Given in another order, the seeds still follow the members.
   assert record["members"] == [f"seed={i}" for i in range(5)]
   assert record["seeds"] == [0, 1, 2, 3, 4] and record["commands"][0] == "B"
@@ -404,8 +408,9 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
       record, near)
   assert " on B (commit c, d): " in results.rerun_line(record, near)
   # A rerun trained by other code than recorded it names both.
-  assert " on B (trained at commit t, recorded at commit c, d): " in results.rerun_line(
-      record, dict(near, populations=[{"trained_at": "t"}, {}]))
+  assert " on B (trained at commit t + unknown, recorded at commit c, d): " in (
+      results.rerun_line(record, dict(near, populations=[{"trained_at": "t"}, {}])))
+  assert " on B (commit c, d): " in results.rerun_line(record, dict(near, populations=[{}]))
   assert results.rerun_line(record, far).endswith(
       "the means lie 2.1 SE (modes) of their difference apart: **modes more than 2 SE apart**")
   # The flag goes by the printed distance: 1.65 / 0.816 = 2.02 reads 2.0, not past 2.
@@ -488,10 +493,12 @@ def test_measured_on_lists_each_machines_seeds_in_order_and_reads_hand_edited_po
 def test_commit_names_the_code_that_runs_and_marks_its_changes(tmp_path, monkeypatch):
   """`abc1234`, `abc1234-dirty` once the code folders change (an edit or a new file;
   other files do not count), "unknown" outside a git checkout of the project."""
+  env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
   def git(*args):
     return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t",
                            "-c", "user.email=t@t", *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+                          check=True, env=env).stdout.strip()
   monkeypatch.setattr(resources, "_ROOT", str(tmp_path / "project"))
   (tmp_path / "project").mkdir()
   assert resources.commit.__wrapped__() == "unknown"  # No repository at all.
@@ -503,7 +510,7 @@ def test_commit_names_the_code_that_runs_and_marks_its_changes(tmp_path, monkeyp
   # The project inside another repository (an installed copy, say) is not that one's.
   assert resources.commit.__wrapped__() == "unknown"
   monkeypatch.setattr(resources, "_ROOT", str(tmp_path))
-  head = git("rev-parse", "--short", "HEAD")
+  head = git("rev-parse", "--short=7", "HEAD")
   (tmp_path / "README.md").write_text("notes\n")
   assert resources.commit.__wrapped__() == head
   (tmp_path / "configs").mkdir()
@@ -514,8 +521,9 @@ def test_commit_names_the_code_that_runs_and_marks_its_changes(tmp_path, monkeyp
   assert resources.commit.__wrapped__() == head  # project/gan_jax is not the code's gan_jax.
   git("mv", "project/gan_jax", "gan_jax")
   assert resources.commit.__wrapped__() == f"{head}-dirty"
-  # This checkout's own: what a run's training spans and a record name.
-  assert resources.commit() != "unknown"
+  # A git hook's GIT_DIR (of another repository) does not redirect it.
+  monkeypatch.setenv("GIT_DIR", str(tmp_path / "project" / ".git"))
+  assert resources.commit.__wrapped__() == f"{head}-dirty"
 
 
 def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protocol(
