@@ -12,8 +12,9 @@ A record holds the commands that reproduce it, the resolved config, the seeds, e
 seed's metrics with their mean, std (divided by n), min and max, the step evaluated
 (and the run's length), the training time, the machine it trained on, the commit of
 the code that trained it (`-dirty`: with changes to gan_jax/, experiments/ or
-configs/) and the one that recorded it, and the trajectory: the runs' own evaluations along training (each member's
-metrics.jsonl, the config's `eval` settings), summarised over the seeds at each step.
+configs/) and the one that recorded it, and the trajectory: the runs' own evaluations
+along training (each member's metrics.jsonl, the config's `eval` settings), summarised
+over the seeds at each step.
 The rendered row puts the mean +- std over n seeds beside the published figure with
 its own n and protocol, and says plainly where the row falls short of the paper:
 outside the published mean +- 2 standard errors, or stopped before its config's length
@@ -273,7 +274,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     machines, software = machines + trained_on, software + trained_with
     populations.append({"members": sorted(own, key=_seed_order), "commands": own_commands,
                         "machine": _joined(*trained_on), "software": _joined(*trained_with),
-                        # The code that trained it; `commit` below is the one that scored it.
+                        # The code that trained it; `commit` below is the one that recorded it.
                         **({"trained_at": _joined(*trained_at)} if trained_at else {}),
                         "wall_time_s": walls[-1]})
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
