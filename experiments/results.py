@@ -34,12 +34,22 @@ means lie from the record's (over the same seeds).
 
   # More seeds of a record's config join it (its own workdirs need not exist any more):
   python -m experiments.results --extend=NAME --workdir=DIR --run_command="..."
+
+Prose outside the table that restates a record's figure cites it, so that a new record
+cannot leave the prose behind: `<!--r NAME.FIELD-->96.1 ± 5.9<!--/r-->` holds the
+mean +- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value
+(joined by "/"), `NAME.FIELD.min` (`mean`, `std`, `max`) one statistic, `NAME.step`
+the step evaluated and `NAME.n` the number of seeds; `:D` after any of them gives D
+digits instead of the table's. `--write` fills them in with the rest and `--check`
+fails where one differs. A citation and its figure stay on one line; one written in a
+code span is an example and left alone.
 """
 
 import datetime
 import json
 import math
 import os
+import re
 import shlex
 import sys
 from typing import Sequence
@@ -55,6 +65,8 @@ from experiments.errors import UserError
 RESULTS_DIR = "results"
 README = "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+# A cited figure, on one line; one written in a code span (after a backtick) is an example.
+FIGURE = re.compile(r"(?<!`)<!--r ([^>]*?)-->([^<>\n]*)<!--/r-->")
 EVAL_FILE = "eval.jsonl"
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 
@@ -754,6 +766,46 @@ def readme_with(table: str, readme: str) -> str:
   return f"{head}{BEGIN}\n{table}\n{END}{tail}"
 
 
+def cited(reference: str, records: dict[str, dict]) -> str:
+  """The text of a figure reference, `NAME.FIELD[.STAT]`, `NAME.step` or `NAME.n`, with `:D`."""
+  where, _, digits = reference.partition(":")
+  name, _, what = where.partition(".")
+  if name not in records:
+    raise UserError(f"{README} cites {reference!r}, but results/ has no {name}.json; cite "
+                    f"one of {', '.join(sorted(records))}")
+  record = records[name]
+  if not digits.isdigit() and digits:
+    raise UserError(f"{README} cites {reference!r}: the digits after ':' must be a number")
+  if what == "step":
+    return f"{record['step']:,}"
+  if what == "n":
+    return str(len(record["members"]))
+  field, _, stat = what.partition(".")
+  summary = record["metrics"].get(field)
+  if summary is None or stat not in ("", "seeds", "mean", "std", "min", "max"):
+    raise UserError(f"{README} cites {reference!r}: give NAME.FIELD[.seeds|.mean|.std|.min|"
+                    f".max], NAME.step or NAME.n, FIELD one of "
+                    f"{', '.join(sorted(record['metrics']))}")
+  _, scale, shown = _shown(field)
+  places = int(digits) if digits else shown
+
+  def number(value):
+    return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{places}f}"
+
+  if not stat:
+    return f"{number(summary['mean'])} ± {number(summary['std'])}"
+  if stat == "seeds":
+    return "/".join(number(value) for value in summary["seeds"])
+  return number(summary[stat])
+
+
+def readme_figures(readme: str, records: list[dict]) -> str:
+  """`readme` with each figure it cites (`<!--r REFERENCE-->text<!--/r-->`) made the record's."""
+  by_name = {record["name"]: record for record in records}
+  return FIGURE.sub(
+      lambda m: f"<!--r {m.group(1)}-->{cited(m.group(1).strip(), by_name)}<!--/r-->", readme)
+
+
 def _refuse_constant(name: str):
   def refuse(constant):
     raise UserError(f"--{name} holds {constant}: JSON has no NaN or Infinity; give a number")
@@ -874,20 +926,21 @@ def main(argv: list[str]) -> int:
       _write_record(record, path, fv.workdir)
       print(f"wrote {path}")
       return EXIT_OK
-    table = render(load_records(RESULTS_DIR))
+    records = load_records(RESULTS_DIR)
+    table = render(records)
     if not (fv.check or fv.write):
       print(table)
       return EXIT_OK
     with open(README, encoding="utf-8") as f:
       readme = f.read()
-    rendered = readme_with(table, readme)
+    rendered = readme_figures(readme_with(table, readme), records)
     if fv.write:
       workdirs.write_atomic(README, rendered)
-      print(f"rewrote the results table of {README}")
+      print(f"rewrote the results table of {README} and the figures it cites")
       return EXIT_OK
     if rendered != readme:
-      print(f"{README}'s results table differs from results/*.json; run python -m "
-            "experiments.results --write", file=sys.stderr)
+      print(f"{README}'s results table or a figure it cites differs from results/*.json; run "
+            "python -m experiments.results --write", file=sys.stderr)
       return EXIT_DIFFERS
     return EXIT_OK
   except UserError as e:

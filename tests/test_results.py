@@ -60,6 +60,49 @@ def _record(mean, step=400_000):
                         "values": {"modes_covered": [6.3, 0.5]}}}
 
 
+def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
+    tmp_path, monkeypatch, capsys):
+  record = _record(7.0)
+  record["metrics"]["high_quality_fraction"] = {
+      "seeds": [0.986, 0.964, None], "mean": 0.975, "std": 0.011, "min": 0.964, "max": 0.986}
+  (tmp_path / results.RESULTS_DIR).mkdir()
+  (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
+  monkeypatch.chdir(tmp_path)
+  prose = ("{0}\n{1}\nAt <!--r x.step-->1<!--/r--> steps over <!--r x.n-->0<!--/r--> seeds: "
+           "<!--r x.high_quality_fraction-->97.5 ± 1.1<!--/r-->% "
+           "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
+           "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
+           "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
+           "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n").format(results.BEGIN,
+                                                                              results.END)
+  readme = tmp_path / results.README
+  readme.write_text(prose)
+  assert results.main(["results", "--write"]) == 0
+  written = readme.read_text()
+  assert written.endswith(
+      "At <!--r x.step-->400,000<!--/r--> steps over <!--r x.n-->3<!--/r--> seeds: "
+      "<!--r x.high_quality_fraction-->97.5 ± 1.1<!--/r-->% "
+      "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
+      "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
+      "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
+      "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n"), written
+  assert results.main(["results", "--check"]) == 0
+  # A new record leaves the prose behind: --check fails until --write.
+  record["metrics"]["modes_covered"]["mean"] = 8.0
+  (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
+  capsys.readouterr()
+  assert results.main(["results", "--check"]) == 1
+  assert "a figure it cites differs" in capsys.readouterr().err
+  # A citation of a record, field or statistic that is not there: one line, exit 2.
+  for bad, names in (("y.modes_covered", "no y.json"), ("x.kl_to_uniform", "FIELD one of"),
+                     ("x.modes_covered.median", "NAME.step"), ("x.step:two", "a number")):
+    readme.write_text(written + f"<!--r {bad}-->?<!--/r-->\n")
+    assert results.main(["results", "--write"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and names in err and bad in err, err
+    assert "<!--r x.step-->400,000" in readme.read_text()  # Left as it was.
+
+
 def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
   assert results.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
   assert results.verdict(_record(7.4)) == "**short of the paper** (modes above its ±2 SE)"
