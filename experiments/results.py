@@ -774,7 +774,7 @@ def cited(reference: str, records: dict[str, dict]) -> str:
     raise UserError(f"{README} cites {reference!r}, but results/ has no {name}.json; cite "
                     f"one of {', '.join(sorted(records))}")
   record = records[name]
-  if not digits.isdigit() and digits:
+  if digits and not digits.isdigit():
     raise UserError(f"{README} cites {reference!r}: the digits after ':' must be a number")
   if what == "step":
     return f"{record['step']:,}"
@@ -802,6 +802,11 @@ def cited(reference: str, records: dict[str, dict]) -> str:
 def readme_figures(readme: str, records: list[dict]) -> str:
   """`readme` with each figure it cites (`<!--r REFERENCE-->text<!--/r-->`) made the record's."""
   by_name = {record["name"]: record for record in records}
+  for opened in re.finditer(r"(?<!`)<!--r ", readme):
+    if not FIGURE.match(readme, opened.start()):
+      line = readme[opened.start():].split("\n", 1)[0]
+      raise UserError(f"{README} cites a figure without closing it on its line: {line!r}; "
+                      "end the figure with <!--/r--> before the line ends")
   return FIGURE.sub(
       lambda m: f"<!--r {m.group(1)}-->{cited(m.group(1).strip(), by_name)}<!--/r-->", readme)
 

@@ -95,11 +95,12 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   assert "a figure it cites differs" in capsys.readouterr().err
   # A citation of a record, field or statistic that is not there: one line, exit 2.
   for bad, names in (("y.modes_covered", "no y.json"), ("x.kl_to_uniform", "FIELD one of"),
-                     ("x.modes_covered.median", "NAME.step"), ("x.step:two", "a number")):
+                     ("x.modes_covered.median", "NAME.step"), ("x.step:two", "a number"),
+                     ("x.step-->400,\n000<!--/r-->", "without closing it")):
     readme.write_text(written + f"<!--r {bad}-->?<!--/r-->\n")
     assert results.main(["results", "--write"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and names in err and bad in err, err
+    assert err.count("\n") == 1 and names in err and bad.split("\n")[0] in err, err
     assert "<!--r x.step-->400,000" in readme.read_text()  # Left as it was.
 
 
