@@ -20,10 +20,10 @@ and 94.8 +- 0.7% high-quality samples (KL 0.70 +- 0.07); PacGAN4 24.8 +- 0.2, 93
 for a 2-seed population running alone on an Intel Xeon; measured over 10 seeds at 400k
 (results/grid.json): 14.8 +- 2.8 modes (below PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the
 AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4) and 95.1 +- 1.8% high quality (inside).
-PacGAN4 (`pac=4`, 20-22 steps/s for 3 seeds on an Intel Xeon, about 5 hours) over 3
-seeds, scored at 320k (results/grid_pac4.json): 25 modes on every seed, 93.9 +- 0.5%
-high quality and KL 0.04 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality
-climbs slowly (75% at 100k, 90% at 200k, 93-94% from 280k on).
+PacGAN4 (`pac=4`, 20-23 steps/s for 3 seeds on an Intel Xeon, about 5.2 hours) over 3
+seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5 modes (25/25/24), 94.3 +- 0.8% high
+quality and KL 0.05 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality climbs
+slowly (75% at 100k, 90% at 200k, 93-95% from 280k on).
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
