@@ -39,8 +39,9 @@ Prose outside the table that restates a record's figure cites it, so that a new 
 cannot leave the prose behind: `<!--r NAME.FIELD-->96.1 ± 5.9<!--/r-->` holds the
 mean +- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value
 (joined by "/"), `NAME.FIELD.min` (`mean`, `std`, `max`) one statistic, `NAME.step`
-the step evaluated and `NAME.n` the number of seeds; `:D` after any of them gives D
-digits instead of the table's. `--write` fills them in with the rest and `--check`
+the step evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of
+those statistics) cites the runs' own evaluation at STEP from the trajectory; `:D` after
+any of them gives D digits instead of the table's. `--write` fills them in with the rest and `--check`
 fails where one differs. A citation and its figure stay on one line; one written in a
 code span is an example and left alone.
 """
@@ -767,7 +768,7 @@ def readme_with(table: str, readme: str) -> str:
 
 
 def cited(reference: str, records: dict[str, dict]) -> str:
-  """The text of a figure reference, `NAME.FIELD[.STAT]`, `NAME.step` or `NAME.n`, with `:D`."""
+  """The text of a figure reference: `NAME.FIELD[@STEP][.STAT]`, `NAME.step` or `NAME.n`, `:D`."""
   where, _, digits = reference.partition(":")
   name, _, what = where.partition(".")
   if name not in records:
@@ -780,12 +781,22 @@ def cited(reference: str, records: dict[str, dict]) -> str:
     return f"{record['step']:,}"
   if what == "n":
     return str(len(record["members"]))
-  field, _, stat = what.partition(".")
-  summary = record["metrics"].get(field)
+  what, _, stat = what.partition(".")
+  field, at, step = what.partition("@")
+  if at:  # The runs' own evaluation at `step`, from the trajectory.
+    points = [p for p in record.get("trajectory", []) if str(p["step"]) == step]
+    if not points:
+      raise UserError(f"{README} cites {reference!r}, but {name}'s trajectory has no step "
+                      f"{step}; its steps are "
+                      f"{', '.join(str(p['step']) for p in record.get('trajectory', []))}")
+    metrics = {f: summary for f, summary in points[0].items() if f != "step"}
+  else:
+    metrics = record["metrics"]
+  summary = metrics.get(field)
   if summary is None or stat not in ("", "seeds", "mean", "std", "min", "max"):
-    raise UserError(f"{README} cites {reference!r}: give NAME.FIELD[.seeds|.mean|.std|.min|"
-                    f".max], NAME.step or NAME.n, FIELD one of "
-                    f"{', '.join(sorted(record['metrics']))}")
+    raise UserError(f"{README} cites {reference!r}: give NAME.FIELD[@STEP][.seeds|.mean|.std|"
+                    f".min|.max], NAME.step or NAME.n, FIELD one of "
+                    f"{', '.join(sorted(metrics))}")
   _, scale, shown = _shown(field)
   places = int(digits) if digits else shown
 

@@ -65,6 +65,8 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   record = _record(7.0)
   record["metrics"]["high_quality_fraction"] = {
       "seeds": [0.986, 0.964, None], "mean": 0.975, "std": 0.011, "min": 0.964, "max": 0.986}
+  record["trajectory"] = [{"step": 20000, "modes_covered": {
+      "seeds": [5.0, 6.0, 7.0], "mean": 6.0, "std": 0.8165, "min": 5.0, "max": 7.0}}]
   (tmp_path / results.RESULTS_DIR).mkdir()
   (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
   monkeypatch.chdir(tmp_path)
@@ -73,6 +75,7 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
            "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
            "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
            "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
+           "At 20k <!--r x.modes_covered@20000.seeds:0-->?<!--/r--> modes.\n"
            "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n").format(results.BEGIN,
                                                                               results.END)
   readme = tmp_path / results.README
@@ -85,6 +88,7 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
       "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
       "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
       "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
+      "At 20k <!--r x.modes_covered@20000.seeds:0-->5/6/7<!--/r--> modes.\n"
       "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n"), written
   assert results.main(["results", "--check"]) == 0
   # A new record leaves the prose behind: --check fails until --write.
@@ -96,7 +100,8 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   # A citation of a record, field or statistic that is not there: one line, exit 2.
   for bad, names in (("y.modes_covered", "no y.json"), ("x.kl_to_uniform", "FIELD one of"),
                      ("x.modes_covered.median", "NAME.step"), ("x.step:two", "a number"),
-                     ("x.step-->400,\n000<!--/r-->", "without closing it")):
+                     ("x.step-->400,\n000<!--/r-->", "without closing it"),
+                     ("x.modes_covered@40000", "its steps are 20000")):
     readme.write_text(written + f"<!--r {bad}-->?<!--/r-->\n")
     assert results.main(["results", "--write"]) == 2
     err = capsys.readouterr().err
