@@ -42,8 +42,9 @@ mean +- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value
 the step evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of
 those statistics) cites the runs' own evaluation at STEP from the trajectory; `:D` after
 any of them gives D digits instead of the table's. `--write` fills them in with the rest and `--check`
-fails where one differs. A citation and its figure stay on one line; one written in a
-code span is an example and left alone.
+fails where one differs. A citation and its figure stay on one line, after a word (a
+line that begins with one is an HTML block to Markdown); one in a code span or a fenced
+block is an example and left alone.
 """
 
 import datetime
@@ -66,8 +67,9 @@ from experiments.errors import UserError
 RESULTS_DIR = "results"
 README = "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-# A cited figure, on one line; one written in a code span (after a backtick) is an example.
-FIGURE = re.compile(r"(?<!`)<!--r ([^>]*?)-->([^<>\n]*)<!--/r-->")
+# A cited figure, on one line; one in a code span or a fenced block is an example.
+FIGURE = re.compile(r"<!--r ([^<>\n]*?)-->([^<>\n]*)<!--/r-->")
+CODE = re.compile(r"(`+).*?\1", re.S)
 EVAL_FILE = "eval.jsonl"
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 
@@ -775,7 +777,7 @@ def cited(reference: str, records: dict[str, dict]) -> str:
     raise UserError(f"{README} cites {reference!r}, but results/ has no {name}.json; cite "
                     f"one of {', '.join(sorted(records))}")
   record = records[name]
-  if digits and not digits.isdigit():
+  if digits and not re.fullmatch(r"[0-9]+", digits):
     raise UserError(f"{README} cites {reference!r}: the digits after ':' must be a number")
   if what == "step":
     return f"{record['step']:,}"
@@ -803,23 +805,41 @@ def cited(reference: str, records: dict[str, dict]) -> str:
   def number(value):
     return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{places}f}"
 
-  if not stat:
-    return f"{number(summary['mean'])} ± {number(summary['std'])}"
+  if not stat:  # A metric undefined for every seed has no mean: "n/a".
+    return f"{number(summary.get('mean'))} ± {number(summary.get('std'))}"
   if stat == "seeds":
     return "/".join(number(value) for value in summary["seeds"])
-  return number(summary[stat])
+  return number(summary.get(stat))
+
+
+def _figures_in(prose: str, records: dict[str, dict], after_code: bool) -> str:
+  """`prose` (no code) with each figure it cites made the record's; a malformed one refused.
+
+  `after_code`: `prose` follows a code span on its first line.
+  """
+  for index, line in enumerate(prose.split("\n")):
+    if re.search(r"<!--r |<!--/r-->", FIGURE.sub("", line)):  # Typed wrong, or unclosed.
+      raise UserError(f"{README} has a citation not written <!--r NAME.FIELD-->figure<!--/r--> "
+                      f"on one line: {line!r}")
+    if FIGURE.match(line.lstrip()) and (index or not after_code):
+      raise UserError(f"{README} begins a line with a citation, which Markdown reads as an "
+                      f"HTML block and cuts out of its paragraph; put a word before it: {line!r}")
+  return FIGURE.sub(
+      lambda m: f"<!--r {m.group(1)}-->{cited(m.group(1).strip(), records)}<!--/r-->", prose)
 
 
 def readme_figures(readme: str, records: list[dict]) -> str:
-  """`readme` with each figure it cites (`<!--r REFERENCE-->text<!--/r-->`) made the record's."""
+  """`readme` with each figure it cites (`<!--r REFERENCE-->text<!--/r-->`) made the record's.
+
+  Code spans and fenced blocks are examples and stay as they are.
+  """
   by_name = {record["name"]: record for record in records}
-  for opened in re.finditer(r"(?<!`)<!--r ", readme):
-    if not FIGURE.match(readme, opened.start()):
-      line = readme[opened.start():].split("\n", 1)[0]
-      raise UserError(f"{README} cites a figure without closing it on its line: {line!r}; "
-                      "end the figure with <!--/r--> before the line ends")
-  return FIGURE.sub(
-      lambda m: f"<!--r {m.group(1)}-->{cited(m.group(1).strip(), by_name)}<!--/r-->", readme)
+  parts, done = [], 0
+  for code in CODE.finditer(readme):
+    parts += [_figures_in(readme[done:code.start()], by_name, after_code=bool(done)),
+              code.group(0)]
+    done = code.end()
+  return "".join(parts + [_figures_in(readme[done:], by_name, after_code=bool(done))])
 
 
 def _refuse_constant(name: str):

@@ -76,7 +76,8 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
            "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
            "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
            "At 20k <!--r x.modes_covered@20000.seeds:0-->?<!--/r--> modes.\n"
-           "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n").format(results.BEGIN,
+           "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
+           "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n").format(results.BEGIN,
                                                                               results.END)
   readme = tmp_path / results.README
   readme.write_text(prose)
@@ -89,7 +90,8 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
       "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
       "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
       "At 20k <!--r x.modes_covered@20000.seeds:0-->5/6/7<!--/r--> modes.\n"
-      "An example in a code span: `<!--r y.step-->9<!--/r-->`.\n"), written
+      "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
+      "`x`<!--r x.n-->3<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n"), written
   assert results.main(["results", "--check"]) == 0
   # A new record leaves the prose behind: --check fails until --write.
   record["metrics"]["modes_covered"]["mean"] = 8.0
@@ -97,16 +99,32 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   capsys.readouterr()
   assert results.main(["results", "--check"]) == 1
   assert "a figure it cites differs" in capsys.readouterr().err
-  # A citation of a record, field or statistic that is not there: one line, exit 2.
-  for bad, names in (("y.modes_covered", "no y.json"), ("x.kl_to_uniform", "FIELD one of"),
-                     ("x.modes_covered.median", "NAME.step"), ("x.step:two", "a number"),
-                     ("x.step-->400,\n000<!--/r-->", "without closing it"),
-                     ("x.modes_covered@40000", "its steps are 20000")):
-    readme.write_text(written + f"<!--r {bad}-->?<!--/r-->\n")
+  # A metric undefined for every seed has no mean: the citation reads n/a.
+  record["metrics"]["kl_to_uniform"] = {"seeds": [None, None, None]}
+  (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
+  readme.write_text(written + "KL <!--r x.kl_to_uniform-->?<!--/r--> and "
+                    "<!--r x.kl_to_uniform.max-->?<!--/r-->.\n")
+  assert results.main(["results", "--write"]) == 0
+  assert readme.read_text().endswith(
+      "KL <!--r x.kl_to_uniform-->n/a ± n/a<!--/r--> and <!--r x.kl_to_uniform.max-->n/a<!--/r-->.\n")
+  # A citation of a record, field, statistic or step that is not there, one left open or
+  # typed wrong, or one that begins a line (Markdown cuts such a line out of its paragraph):
+  # one line, exit 2, README.md left as it was.
+  for bad, says in (("And <!--r y.modes_covered-->?<!--/r-->", "no y.json"),
+                    ("And <!--r x.wasserstein_1d-->?<!--/r-->", "FIELD one of"),
+                    ("And <!--r x.modes_covered.median-->?<!--/r-->", "NAME.step"),
+                    ("And <!--r x.step:two-->?<!--/r-->", "a number"),
+                    ("And <!--r x.modes_covered:\u00b2-->?<!--/r-->", "a number"),
+                    ("And <!--r x.modes_covered@40000-->?<!--/r-->", "its steps are 20000"),
+                    ("And <!--r x.step-->400,\n000<!--/r-->", "on one line"),
+                    ("And <!-- r x.step-->400,000<!--/r-->", "on one line"),
+                    ("<!--r x.step-->400,000<!--/r--> steps", "begins a line")):
+    readme.write_text(written + bad + "\n")
     assert results.main(["results", "--write"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and names in err and bad.split("\n")[0] in err, err
-    assert "<!--r x.step-->400,000" in readme.read_text()  # Left as it was.
+    cites = re.search(r"<!-- ?r (\S+?)-->", bad).group(1)
+    assert err.count("\n") == 1 and says in err and cites in err, err
+    assert readme.read_text() == written + bad + "\n"
 
 
 def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
