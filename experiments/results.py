@@ -36,15 +36,15 @@ means lie from the record's (over the same seeds).
   python -m experiments.results --extend=NAME --workdir=DIR --run_command="..."
 
 Prose outside the table that restates a record's figure cites it, so that a new record
-cannot leave the prose behind: `<!--r NAME.FIELD-->96.1 ± 5.9<!--/r-->` holds the
-mean +- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value
-(joined by "/"), `NAME.FIELD.min` (`mean`, `std`, `max`) one statistic, `NAME.step`
-the step evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of
-those statistics) cites the runs' own evaluation at STEP from the trajectory; `:D` after
-any of them gives D digits instead of the table's. `--write` fills them in with the rest and `--check`
-fails where one differs. A citation and its figure stay on one line, after a word (a
-line that begins with one is an HTML block to Markdown); one in a code span or a fenced
-block is an example and left alone.
+cannot leave the prose behind: `<!--r NAME.FIELD-->96.1 ± 5.9<!--/r-->` holds the mean
++- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value (joined by
+"/"), `NAME.FIELD.min` (`mean`, `std`, `max`) one statistic, `NAME.step` the step
+evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of those
+statistics) cites the runs' own evaluation at STEP from the trajectory; `:D` after any
+of them gives D digits instead of the table's. `--write` fills them in with the rest and
+`--check` fails where one differs. A citation and its figure stay on one line, after a
+word (a line that begins with one is an HTML block to Markdown); one in a code span or a
+fenced block is an example and left alone.
 """
 
 import datetime
