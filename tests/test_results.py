@@ -70,15 +70,15 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   (tmp_path / results.RESULTS_DIR).mkdir()
   (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
   monkeypatch.chdir(tmp_path)
-  prose = ("{0}\n{1}\nAt <!--r x.step-->1<!--/r--> steps over <!--r x.n-->0<!--/r--> seeds: "
+  prose = (f"{results.BEGIN}\n{results.END}\n"
+           "At <!--r x.step-->1<!--/r--> steps over <!--r x.n-->0<!--/r--> seeds: "
            "<!--r x.high_quality_fraction-->97.5 ± 1.1<!--/r-->% "
            "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
            "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
            "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
            "At 20k <!--r x.modes_covered@20000.seeds:0-->?<!--/r--> modes.\n"
            "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
-           "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n").format(results.BEGIN,
-                                                                              results.END)
+           "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n")
   readme = tmp_path / results.README
   readme.write_text(prose)
   assert results.main(["results", "--write"]) == 0
@@ -105,8 +105,8 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   readme.write_text(written + "KL <!--r x.kl_to_uniform-->?<!--/r--> and "
                     "<!--r x.kl_to_uniform.max-->?<!--/r-->.\n")
   assert results.main(["results", "--write"]) == 0
-  assert readme.read_text().endswith(
-      "KL <!--r x.kl_to_uniform-->n/a ± n/a<!--/r--> and <!--r x.kl_to_uniform.max-->n/a<!--/r-->.\n")
+  assert readme.read_text().endswith("KL <!--r x.kl_to_uniform-->n/a ± n/a<!--/r--> and "
+                                     "<!--r x.kl_to_uniform.max-->n/a<!--/r-->.\n")
   # A citation of a record, field, statistic or step that is not there, one left open or
   # typed wrong, or one that begins a line (Markdown cuts such a line out of its paragraph):
   # one line, exit 2, README.md left as it was.
