@@ -90,6 +90,14 @@ def _shown(field: str) -> tuple[str, float, int]:
   return SHOWN.get(field, (field, 1, 3))
 
 
+def _number(field: str, value, digits: int | None = None) -> str:
+  """`value` of metric `field` as shown (scaled, to its digits or `digits`); "n/a" if undefined."""
+  _, scale, shown = _shown(field)
+  if value is None or not math.isfinite(value):
+    return "n/a"
+  return f"{value * scale:.{shown if digits is None else digits}f}"
+
+
 def train_seconds(workdir: str, step: int):
   """Seconds of training to `step`, summed over the processes that trained the workdir.
 
@@ -580,11 +588,10 @@ def rerun_line(record: dict, rerun: dict) -> str:
 
 
 def _cell(summary: dict, field: str) -> str:
-  label, scale, digits = _shown(field)
+  label = _shown(field)[0]
   if "mean" not in summary:
     return f"{label} n/a"
-  mean, std = summary["mean"] * scale, summary["std"] * scale
-  cell = f"{mean:.{digits}f} ± {std:.{digits}f} {label}"
+  cell = f"{_number(field, summary['mean'])} ± {_number(field, summary['std'])} {label}"
   seeds = summary.get("seeds", [])
   undefined = sum(v is None or not math.isfinite(v) for v in seeds)
   if undefined:  # e.g. a KL over the modes of a seed without a high-quality sample.
@@ -727,8 +734,7 @@ def trajectory_line(record: dict) -> str:
   points, fields = record["trajectory"], trajectory_fields(record)
 
   def shown(point, field):
-    _, scale, digits = _shown(field)
-    return f"{point[field]['mean'] * scale:.{digits}f}" if "mean" in point.get(field, {}) else "?"
+    return _number(field, point[field]["mean"]) if "mean" in point.get(field, {}) else "?"
 
   def at(step):
     return f"{step // 1000:,}k" if step >= 1000 and step % 1000 == 0 else f"{step:,}"
@@ -799,47 +805,35 @@ def cited(reference: str, records: dict[str, dict]) -> str:
     raise UserError(f"{README} cites {reference!r}: give NAME.FIELD[@STEP][.seeds|.mean|.std|"
                     f".min|.max], NAME.step or NAME.n, FIELD one of "
                     f"{', '.join(sorted(metrics))}")
-  _, scale, shown = _shown(field)
-  places = int(digits) if digits else shown
-
-  def number(value):
-    return "n/a" if value is None or not math.isfinite(value) else f"{value * scale:.{places}f}"
-
+  places = int(digits) if digits else None
   if not stat:  # A metric undefined for every seed has no mean: "n/a".
-    return f"{number(summary.get('mean'))} ± {number(summary.get('std'))}"
+    mean, std = (_number(field, summary.get(key), places) for key in ("mean", "std"))
+    return f"{mean} ± {std}"
   if stat == "seeds":
-    return "/".join(number(value) for value in summary["seeds"])
-  return number(summary.get(stat))
-
-
-def _figures_in(prose: str, records: dict[str, dict], after_code: bool) -> str:
-  """`prose` (no code) with each figure it cites made the record's; a malformed one refused.
-
-  `after_code`: `prose` follows a code span on its first line.
-  """
-  for index, line in enumerate(prose.split("\n")):
-    if re.search(r"<!--r |<!--/r-->", FIGURE.sub("", line)):  # Typed wrong, or unclosed.
-      raise UserError(f"{README} has a citation not written <!--r NAME.FIELD-->figure<!--/r--> "
-                      f"on one line: {line!r}")
-    if FIGURE.match(line.lstrip()) and (index or not after_code):
-      raise UserError(f"{README} begins a line with a citation, which Markdown reads as an "
-                      f"HTML block and cuts out of its paragraph; put a word before it: {line!r}")
-  return FIGURE.sub(
-      lambda m: f"<!--r {m.group(1)}-->{cited(m.group(1).strip(), records)}<!--/r-->", prose)
+    return "/".join(_number(field, value, places) for value in summary["seeds"])
+  return _number(field, summary.get(stat), places)
 
 
 def readme_figures(readme: str, records: list[dict]) -> str:
   """`readme` with each figure it cites (`<!--r REFERENCE-->text<!--/r-->`) made the record's.
 
-  Code spans and fenced blocks are examples and stay as they are.
+  Code spans and fenced blocks are examples: they are blanked out (lengths and line breaks
+  kept) before the citations are looked for, and stay as they are.
   """
   by_name = {record["name"]: record for record in records}
+  prose = CODE.sub(lambda code: re.sub(r"[^\n]", "_", code.group(0)), readme)
+  for line in prose.split("\n"):
+    if re.search(r"<!--r |<!--/r-->", FIGURE.sub("", line)):  # Typed wrong, or unclosed.
+      raise UserError(f"{README} has a citation not written <!--r NAME.FIELD-->figure<!--/r--> "
+                      f"on one line: {line!r}")
+    if FIGURE.match(line.lstrip()):
+      raise UserError(f"{README} begins a line with a citation, which Markdown reads as an "
+                      f"HTML block and cuts out of its paragraph; put a word before it: {line!r}")
   parts, done = [], 0
-  for code in CODE.finditer(readme):
-    parts += [_figures_in(readme[done:code.start()], by_name, after_code=bool(done)),
-              code.group(0)]
-    done = code.end()
-  return "".join(parts + [_figures_in(readme[done:], by_name, after_code=bool(done))])
+  for figure in FIGURE.finditer(prose):
+    parts += [readme[done:figure.start(2)], cited(figure.group(1).strip(), by_name)]
+    done = figure.end(2)
+  return "".join(parts) + readme[done:]
 
 
 def _refuse_constant(name: str):
