@@ -35,8 +35,8 @@ together over 3 seeds to the full 400,000 steps on an Intel Xeon (`--config.num_
 --config.data.fixed_points=100000 --config.model.g.batch_norm_epsilon=1e-4
 --config.eval_every=10000`; results/ring_reference_data.json), end inside PacGAN's
 +- 2 SE on all three metrics (7.0 modes, 97.9% high quality, KL 0.33) but do not remove
-the dips of high quality: 23 of the 93 evaluations from 100k to 400k are under 95% (33
-of 110 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1 at 300k);
+the dips of high quality: 23 of the 93 evaluations from 100k to 400k are under 95% (43
+of 160 for the record's 10 seeds, evaluated every 20k), down to 61.7% (seed 1 at 300k);
 seed 0 covers 4-6 modes from 120k on, seed 1 all 8 throughout, seed 2 6-8.
 
 PacGAN's beta1 0.8 is read here as Kingma and Ba's (the weight of the old mean), as
