@@ -14,11 +14,12 @@ generator collapse onto a narrow spike at the mean; `runlocal` is a 20-step chec
   python -m experiments.run --config=configs/gaussian_1d.py --workdir=/tmp/gauss
   python -m experiments.run --config=configs/gaussian_1d.py:minibatch=false --workdir=/tmp/g0
 
-Expected on a 2-core CPU (measured): 5,000 steps in about 15 s (12 s of CPU), the
-1-Wasserstein distance between 10,000 samples and the data (metrics.jsonl,
-"wasserstein_1d") falling from 7.0 at step 1,000 to about 0.14 at step 5,000, a
-histogram in samples/step_005000.png covering [3.3, 5.0] around the mean 4. With
-`minibatch=false` the distance ends near 0.17 with a two-horned histogram.
+Expected on a 2-core CPU (measured): 5,000 steps in 10-15 s, the 1-Wasserstein distance
+between 10,000 samples and the data (metrics.jsonl, "wasserstein_1d") falling from 7.0
+at step 1,000 to 0.16 +- 0.03 at step 5,000 over 3 seeds (0.143/0.200/0.148 on an AMD
+EPYC, 0.17 +- 0.06 on an Intel Xeon; results/gaussian_1d.json), a histogram in
+samples/step_005000.png covering [3.3, 5.0] around the mean 4 (seed 0). With
+`minibatch=false` seed 0 ends near 0.17 with a two-horned histogram.
 
 References:
   AYLIEN, 2016, "An introduction to Generative Adversarial Networks (with code in

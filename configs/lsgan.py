@@ -27,7 +27,13 @@ Run (argument `dataset=` as in dcgan.py, or ring | grid; `runlocal` is a 20-step
       --config.num_seeds=3
 
 Expected: the mixture figure shows LSGAN covering the 8 modes at the end while the
-regular GAN settles on one (the README's Results give what this config measures).
+regular GAN settles on one. Measured on the ring over 3 seeds at the authors' 35,000
+steps (results/lsgan_ring.json and lsgan_ring_regular.json; 2,500 samples, high quality
+within 3 std): LSGAN 0/8/8 modes with 0.0/1.4/1.2% of its samples high quality, seeds 1
+and 2 spreading 8 blobs 3.7-3.9 std beside the centres, which a kernel density plot such
+as the paper's shows as the 8 modes; the regular GAN (`--config.game=non_saturating`)
+1/1/8 modes and 0.3/0.0/55.3%. Over 3 seeds the setting does not separate the two
+losses.
 Image datasets: DCGAN speed (see dcgan.py); the paper reports LSUN bedroom samples
 after about 25 epochs.
 

@@ -32,6 +32,10 @@ Expected: -d_loss, the critic's estimate of the Wasserstein distance (up to a
 scale), decreases over training while samples improve (the paper's Figure 3).
 Not trained to the end here: each step takes 5 critic updates of a DCGAN critic,
 about 5x a DCGAN step (about 2 s on MNIST on a 2-core CPU), so use an accelerator.
+On `dataset=ring` (measured, 3 seeds at 10,000 generator updates, 79 minutes on a 2-core
+CPU; results/wgan_ring.json): 7.0 +- 1.4 modes (8/8/5), 16.3 +- 7.5% of 2,500 samples
+within 3 std of a mode and KL 0.67 +- 0.52, 54% of the samples between the modes: the
+clipped critic's smooth underfitting (Gulrajani et al.'s Figure 1).
 
 References:
   Arjovsky et al., 2017, "Wasserstein Generative Adversarial Networks", ICML.
