@@ -40,7 +40,10 @@ cannot leave the prose behind: `<!--r NAME.FIELD-->96.1 ± 5.9<!--/r-->` holds t
 +- std of FIELD in results/NAME.json, `NAME.FIELD.seeds` each seed's value (joined by
 "/"), `NAME.FIELD.min` (`mean`, `std`, `max`) one statistic, `NAME.step` the step
 evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of those
-statistics) cites the runs' own evaluation at STEP from the trajectory; `:D` after any
+statistics) cites the runs' own evaluation at STEP from the trajectory, and
+`NAME.FIELD@FROM-TO` (`FROM-`: to the last) their evaluations over a span:
+`.under=95` "k of n", the k of those n under 95 as shown (a percentage, say; `.over=X`,
+and `.seeds` after either for each seed's k), `.min`, `.max` or `.n`; `:D` after any
 of them gives D digits instead of the table's. `--write` fills them in with the rest and
 `--check` fails where one differs. A citation and its figure stay on one line, after a
 word (a line that begins with one is an HTML block to Markdown); one in a code span or a
@@ -776,7 +779,10 @@ def readme_with(table: str, readme: str) -> str:
 
 
 def cited(reference: str, records: dict[str, dict]) -> str:
-  """The text of a figure reference: `NAME.FIELD[@STEP][.STAT]`, `NAME.step` or `NAME.n`, `:D`."""
+  """The text of a figure reference: `NAME.FIELD[@STEP][.STAT]`, `NAME.step` or `NAME.n`, `:D`.
+
+  `NAME.FIELD@FROM-TO.STAT` cites the runs' own evaluations over a span (`_cited_span`).
+  """
   where, _, digits = reference.partition(":")
   name, _, what = where.partition(".")
   if name not in records:
@@ -791,6 +797,8 @@ def cited(reference: str, records: dict[str, dict]) -> str:
     return str(len(record["members"]))
   what, _, stat = what.partition(".")
   field, at, step = what.partition("@")
+  if at and "-" in step:
+    return _cited_span(reference, record, field, step, stat, digits)
   if at:  # The runs' own evaluation at `step`, from the trajectory.
     points = [p for p in record.get("trajectory", []) if str(p["step"]) == step]
     if not points:
@@ -812,6 +820,44 @@ def cited(reference: str, records: dict[str, dict]) -> str:
   if stat == "seeds":
     return "/".join(_number(field, value, places) for value in summary["seeds"])
   return _number(field, summary.get(stat), places)
+
+
+def _span(trajectory: list[dict]) -> str:
+  return f"steps {trajectory[0]['step']}-{trajectory[-1]['step']}" if trajectory else "empty"
+
+
+def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
+                digits: str) -> str:
+  """The runs' own evaluations of `field` at the steps of `span` (`FROM-TO`, `FROM-`: to the end).
+
+  `stat` is `min` or `max` over them, `n` their number, or `under=X` (`over=X`): "k of n",
+  the k of them whose shown value (a percentage, say) is under (over) X; `.seeds` after it
+  gives each seed's k, "/"-joined.
+  """
+  trajectory = record.get("trajectory", [])
+  steps = re.fullmatch(r"([0-9]+)-([0-9]*)", span)
+  counting = re.fullmatch(r"(under|over)=([0-9]+(?:\.[0-9]+)?)(\.seeds)?", stat)
+  points = []
+  if steps:
+    low, high = int(steps[1]), int(steps[2]) if steps[2] else math.inf
+    points = [p for p in trajectory if field in p and low <= p["step"] <= high]
+  if not points or not (counting or stat in ("min", "max", "n")):
+    raise UserError(f"{README} cites {reference!r}: give NAME.FIELD@FROM-[TO].min|.max|.n|"
+                    f".under=X|.over=X[.seeds], FROM-TO steps within {record['name']}'s "
+                    f"trajectory ({_span(trajectory)}) and FIELD one it holds")
+  by_seed = list(zip(*(p[field]["seeds"] for p in points)))
+  by_seed = [[v for v in values if v is not None and math.isfinite(v)] for values in by_seed]
+  values = [v for values in by_seed for v in values]
+  if stat == "n":
+    return str(len(values))
+  if not counting:
+    return _number(field, (min if stat == "min" else max)(values, default=None),
+                   int(digits) if digits else None)
+  test, bound, seeds = counting.groups()
+  scale = _shown(field)[1]
+  counts = [sum((v * scale < float(bound)) if test == "under" else (v * scale > float(bound))
+                for v in values) for values in by_seed]
+  return "/".join(map(str, counts)) if seeds else f"{sum(counts)} of {len(values)}"
 
 
 def readme_figures(readme: str, records: list[dict]) -> str:

@@ -67,6 +67,10 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
       "seeds": [0.986, 0.964, None], "mean": 0.975, "std": 0.011, "min": 0.964, "max": 0.986}
   record["trajectory"] = [{"step": 20000, "modes_covered": {
       "seeds": [5.0, 6.0, 7.0], "mean": 6.0, "std": 0.8165, "min": 5.0, "max": 7.0}}]
+  record["trajectory"][0]["high_quality_fraction"] = {"seeds": [0.90, 0.97, 0.99]}
+  record["trajectory"] += [
+      {"step": 40000, "high_quality_fraction": {"seeds": [0.96, 0.94, None]}},
+      {"step": 60000, "high_quality_fraction": {"seeds": [0.93, 0.98, 0.99]}}]
   (tmp_path / results.RESULTS_DIR).mkdir()
   (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
   monkeypatch.chdir(tmp_path)
@@ -77,6 +81,14 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
            "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
            "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
            "At 20k <!--r x.modes_covered@20000.seeds:0-->?<!--/r--> modes.\n"
+           "Under 95%: <!--r x.high_quality_fraction@20000-.under=95-->?<!--/r--> "
+           "(<!--r x.high_quality_fraction@20000-.under=95.seeds-->?<!--/r-->), from 40k "
+           "<!--r x.high_quality_fraction@40000-.under=95-->?<!--/r-->, at 40k only "
+           "<!--r x.high_quality_fraction@40000-40000.under=95-->?<!--/r-->, over 96.5 "
+           "<!--r x.high_quality_fraction@20000-.over=96.5-->?<!--/r-->; "
+           "<!--r x.high_quality_fraction@20000-.n-->?<!--/r--> read "
+           "<!--r x.high_quality_fraction@20000-.min:0-->?<!--/r-->-"
+           "<!--r x.high_quality_fraction@20000-.max-->?<!--/r-->%.\n"
            "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
            "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n")
   readme = tmp_path / results.README
@@ -90,6 +102,14 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
       "<!--r x.high_quality_fraction.min:0-->96<!--/r-->), "
       "<!--r x.modes_covered:0-->7 ± 0<!--/r--> modes.\n"
       "At 20k <!--r x.modes_covered@20000.seeds:0-->5/6/7<!--/r--> modes.\n"
+      "Under 95%: <!--r x.high_quality_fraction@20000-.under=95-->3 of 8<!--/r--> "
+      "(<!--r x.high_quality_fraction@20000-.under=95.seeds-->2/1/0<!--/r-->), from 40k "
+      "<!--r x.high_quality_fraction@40000-.under=95-->2 of 5<!--/r-->, at 40k only "
+      "<!--r x.high_quality_fraction@40000-40000.under=95-->1 of 2<!--/r-->, over 96.5 "
+      "<!--r x.high_quality_fraction@20000-.over=96.5-->4 of 8<!--/r-->; "
+      "<!--r x.high_quality_fraction@20000-.n-->8<!--/r--> read "
+      "<!--r x.high_quality_fraction@20000-.min:0-->90<!--/r-->-"
+      "<!--r x.high_quality_fraction@20000-.max-->99.0<!--/r-->%.\n"
       "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
       "`x`<!--r x.n-->3<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n"), written
   assert results.main(["results", "--check"]) == 0
@@ -115,7 +135,11 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
                     ("And <!--r x.modes_covered.median-->?<!--/r-->", "NAME.step"),
                     ("And <!--r x.step:two-->?<!--/r-->", "a number"),
                     ("And <!--r x.modes_covered:\u00b2-->?<!--/r-->", "a number"),
-                    ("And <!--r x.modes_covered@40000-->?<!--/r-->", "its steps are 20000"),
+                    ("And <!--r x.modes_covered@80000-->?<!--/r-->", "are 20000, 40000, 60000"),
+                    ("And <!--r x.modes_covered@40000-.under=6-->?<!--/r-->", "steps 20000-60000"),
+                    ("And <!--r x.modes_covered@20000-.median-->?<!--/r-->", ".under=X"),
+                    ("And <!--r x.modes_covered@20000-.under=-->?<!--/r-->", ".under=X"),
+                    ("And <!--r x.modes_covered@2e4-.n-->?<!--/r-->", "FROM-TO steps"),
                     ("And <!--r x.step-->400,\n000<!--/r-->", "on one line"),
                     ("And <!-- r x.step-->400,000<!--/r-->", "on one line"),
                     ("<!--r x.step-->400,000<!--/r--> steps", "begins a line")):
