@@ -23,7 +23,12 @@ AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4) and 95.1 +- 1.8% high quality (i
 PacGAN4 (`pac=4`, 20-23 steps/s for 3 seeds on an Intel Xeon, about 5.2 hours) over 3
 seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5 modes (25/25/24), 94.3 +- 0.8% high
 quality and KL 0.05 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality climbs
-slowly (75% at 100k, 90% at 200k, 93-95% from 280k on).
+slowly (75% at 100k, 90% at 200k, 93-95% from 280k on). The GAN on the reference's fixed
+data set and batch-norm epsilon (`--config.data.fixed_points=100000
+--config.model.g.batch_norm_epsilon=1e-4`, 3 seeds on an Intel Xeon, stopped at 320k of
+400k; results/grid_reference_data.json): 17.3 +- 1.2 modes (16/19/17) and KL 0.57 +-
+0.17, inside, 91.9 +- 2.1% high quality, under; its own evaluations hold 17.7-19.3 modes
+(means of 3) from 100k on, about two more than the 10 seeds above at the same steps.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
