@@ -822,10 +822,6 @@ def cited(reference: str, records: dict[str, dict]) -> str:
   return _number(field, summary.get(stat), places)
 
 
-def _span(trajectory: list[dict]) -> str:
-  return f"steps {trajectory[0]['step']}-{trajectory[-1]['step']}" if trajectory else "empty"
-
-
 def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
                 digits: str) -> str:
   """The runs' own evaluations of `field` at the steps of `span` (`FROM-TO`, `FROM-`: to the end).
@@ -842,9 +838,11 @@ def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
     low, high = int(steps[1]), int(steps[2]) if steps[2] else math.inf
     points = [p for p in trajectory if field in p and low <= p["step"] <= high]
   if not points or not (counting or stat in ("min", "max", "n")):
+    held = (f"steps {trajectory[0]['step']}-{trajectory[-1]['step']}" if trajectory
+            else "empty")
     raise UserError(f"{README} cites {reference!r}: give NAME.FIELD@FROM-[TO].min|.max|.n|"
                     f".under=X|.over=X[.seeds], FROM-TO steps within {record['name']}'s "
-                    f"trajectory ({_span(trajectory)}) and FIELD one it holds")
+                    f"trajectory ({held}) and FIELD one it holds")
   by_seed = list(zip(*(p[field]["seeds"] for p in points)))
   by_seed = [[v for v in values if v is not None and math.isfinite(v)] for values in by_seed]
   values = [v for values in by_seed for v in values]
