@@ -43,7 +43,8 @@ evaluated and `NAME.n` the number of seeds; `NAME.FIELD@STEP` (with any of those
 statistics) cites the runs' own evaluation at STEP from the trajectory, and
 `NAME.FIELD@FROM-TO` (`FROM-`: to the last) their evaluations over a span:
 `.under=95` "k of n", the k of those n under 95 as shown (a percentage, say; `.over=X`,
-and `.seeds` after either for each seed's k), `.min`, `.max` or `.n`; `:D` after any
+and `.seeds` after either for each seed's k), `.min`, `.max`, `.n`, or `.means`, the
+lowest and highest of the steps' means over the seeds ("17.7-19.3"); `:D` after any
 of them gives D digits instead of the table's. `--write` fills them in with the rest and
 `--check` fails where one differs. A citation and its figure stay on one line, after a
 word (a line that begins with one is an HTML block to Markdown); one in a code span or a
@@ -826,9 +827,10 @@ def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
                 digits: str) -> str:
   """The runs' own evaluations of `field` at the steps of `span` (`FROM-TO`, `FROM-`: to the end).
 
-  `stat` is `min` or `max` over them, `n` their number, or `under=X` (`over=X`): "k of n",
-  the k of them whose shown value (a percentage, say) is under (over) X; `.seeds` after it
-  gives each seed's k, "/"-joined.
+  `stat` is `min` or `max` over them, `n` their number, `means` the lowest and highest of
+  the steps' means over the seeds ("17.7-19.3"; one figure where they agree), or `under=X`
+  (`over=X`): "k of n", the k of them whose shown value (a percentage, say) is under
+  (over) X; `.seeds` after it gives each seed's k, "/"-joined.
   """
   trajectory = record.get("trajectory", [])
   steps = re.fullmatch(r"([0-9]+)-([0-9]*)", span)
@@ -837,20 +839,27 @@ def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
   if steps:
     low, high = int(steps[1]), int(steps[2]) if steps[2] else math.inf
     points = [p for p in trajectory if field in p and low <= p["step"] <= high]
-  if not points or not (counting or stat in ("min", "max", "n")):
+  if not points or not (counting or stat in ("min", "max", "n", "means")):
     held = (f"steps {trajectory[0]['step']}-{trajectory[-1]['step']}" if trajectory
             else "empty")
     raise UserError(f"{README} cites {reference!r}: give NAME.FIELD@FROM-[TO].min|.max|.n|"
-                    f".under=X|.over=X[.seeds], FROM-TO steps within {record['name']}'s "
-                    f"trajectory ({held}) and FIELD one it holds")
+                    f".means|.under=X|.over=X[.seeds], FROM-TO steps within "
+                    f"{record['name']}'s trajectory ({held}) and FIELD one it holds")
+  places = int(digits) if digits else None
+  if stat == "means":  # Each step's mean over its seeds with a value.
+    means = [math.fsum(f) / len(f) for f in (
+        [v for v in p[field]["seeds"] if v is not None and math.isfinite(v)] for p in points)
+        if f]
+    low, high = (_number(field, m, places) for m in (min(means, default=None),
+                                                     max(means, default=None)))
+    return low if low == high else f"{low}-{high}"
   by_seed = list(zip(*(p[field]["seeds"] for p in points)))
   by_seed = [[v for v in values if v is not None and math.isfinite(v)] for values in by_seed]
   values = [v for values in by_seed for v in values]
   if stat == "n":
     return str(len(values))
   if not counting:
-    return _number(field, (min if stat == "min" else max)(values, default=None),
-                   int(digits) if digits else None)
+    return _number(field, (min if stat == "min" else max)(values, default=None), places)
   test, bound, seeds = counting.groups()
   scale = _shown(field)[1]
   counts = [sum((v * scale < float(bound)) if test == "under" else (v * scale > float(bound))

@@ -88,7 +88,10 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
            "<!--r x.high_quality_fraction@20000-.over=96.5-->?<!--/r-->; "
            "<!--r x.high_quality_fraction@20000-.n-->?<!--/r--> read "
            "<!--r x.high_quality_fraction@20000-.min:0-->?<!--/r-->-"
-           "<!--r x.high_quality_fraction@20000-.max-->?<!--/r-->%.\n"
+           "<!--r x.high_quality_fraction@20000-.max-->?<!--/r-->%, their steps' means "
+           "<!--r x.high_quality_fraction@20000-.means-->?<!--/r--> "
+           "(<!--r x.high_quality_fraction@20000-.means:0-->?<!--/r-->), at 20k "
+           "<!--r x.modes_covered@20000-.means-->?<!--/r-->.\n"
            "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
            "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n")
   readme = tmp_path / results.README
@@ -109,7 +112,10 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
       "<!--r x.high_quality_fraction@20000-.over=96.5-->4 of 8<!--/r-->; "
       "<!--r x.high_quality_fraction@20000-.n-->8<!--/r--> read "
       "<!--r x.high_quality_fraction@20000-.min:0-->90<!--/r-->-"
-      "<!--r x.high_quality_fraction@20000-.max-->99.0<!--/r-->%.\n"
+      "<!--r x.high_quality_fraction@20000-.max-->99.0<!--/r-->%, their steps' means "
+      "<!--r x.high_quality_fraction@20000-.means-->95.0-96.7<!--/r--> "
+      "(<!--r x.high_quality_fraction@20000-.means:0-->95-97<!--/r-->), at 20k "
+      "<!--r x.modes_covered@20000-.means-->6.0<!--/r-->.\n"
       "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
       "`x`<!--r x.n-->3<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n"), written
   assert results.main(["results", "--check"]) == 0
@@ -139,6 +145,7 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
                     ("And <!--r x.modes_covered@40000-.under=6-->?<!--/r-->", "steps 20000-60000"),
                     ("And <!--r x.modes_covered@20000-.median-->?<!--/r-->", ".under=X"),
                     ("And <!--r x.modes_covered@20000-.under=-->?<!--/r-->", ".under=X"),
+                    ("And <!--r x.modes_covered@20000-.means.seeds-->?<!--/r-->", ".means"),
                     ("And <!--r x.modes_covered@2e4-.n-->?<!--/r-->", "FROM-TO steps"),
                     ("And <!--r x.step-->400,\n000<!--/r-->", "on one line"),
                     ("And <!-- r x.step-->400,000<!--/r-->", "on one line"),
