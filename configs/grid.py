@@ -25,10 +25,11 @@ seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5 modes (25/25/24), 94.3 +- 0.
 quality and KL 0.05 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality climbs
 slowly (75% at 100k, 90% at 200k, 93-95% from 280k on). The GAN on the reference's fixed
 data set and batch-norm epsilon (`--config.data.fixed_points=100000
---config.model.g.batch_norm_epsilon=1e-4`, 3 seeds on an Intel Xeon, stopped at 320k of
-400k; results/grid_reference_data.json): 17.3 +- 1.2 modes (16/19/17) and KL 0.57 +-
-0.17, inside, 91.9 +- 2.1% high quality, under; its own evaluations hold 17.7-19.3 modes
-(means of 3) from 100k on, about two more than the 10 seeds above at the same steps.
+--config.model.g.batch_norm_epsilon=1e-4`, 3 seeds on an Intel Xeon at 400k;
+results/grid_reference_data.json): 18.0 +- 1.4 modes (17/20/17), 93.8 +- 1.8% high
+quality and KL 0.65 +- 0.15, all three inside PacGAN's +- 2 SE; its modes lie 2.3
+standard errors of the difference above the 10 seeds' above, and its own evaluations
+hold 16.7-19.3 modes (means of 3) from 100k on, about two more at the same steps.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
