@@ -385,12 +385,10 @@ def _check_same_experiment(record: dict, new: dict, what: str) -> None:
   if fields:
     raise UserError(f"{what} was evaluated with another {', '.join(fields)} than {name}: "
                     f"{again}")
-  lacks, extra = (sorted(set(a) - set(b)) for a, b in ((record["metrics"], new["metrics"]),
-                                                       (new["metrics"], record["metrics"])))
-  if lacks or extra:
-    raise UserError(f"{what} was scored " + " and ".join(
-        ([f"without {', '.join(lacks)}"] if lacks else [])
-        + ([f"on {', '.join(extra)} too"] if extra else [])) + f", unlike {name}: {again}")
+  # Metrics the evaluator gained since the record was made are left out; one it lacks is not.
+  lacks = sorted(set(record["metrics"]) - set(new["metrics"]))
+  if lacks:
+    raise UserError(f"{what} was scored without {', '.join(lacks)}, unlike {name}: {again}")
 
 
 def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
@@ -411,6 +409,7 @@ def make_rerun(record: dict, workdir: str | os.PathLike | Sequence, *,
     raise UserError(f"the rerun trained {', '.join(extra)}, which results/{record['name']}"
                     f".json lacks (its seeds are {record['seeds']}): rerun the record's "
                     "commands")
+  rerun["metrics"] = {f: rerun["metrics"][f] for f in record["metrics"]}
   return {k: rerun[k] for k in ("commands", "machine", "software", "commit", "date",
                                 "wall_time_s", "members", "seeds", "metrics", "populations")}
 

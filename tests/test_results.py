@@ -668,6 +668,16 @@ def test_a_rerun_joins_its_record_only_with_the_records_config_seeds_and_protoco
   assert results.main(["results", "--rerun=nope", f"--workdir={again}"]) == 2
   assert "results/nope.json does not exist" in capsys.readouterr().err
   assert (tmp_path / "results" / "x.json").read_text() == before
+  # A record scored before the evaluator gained a metric takes a rerun scored on it too,
+  # on the record's metrics.
+  older = json.loads(before)
+  del older["metrics"]["mode_spread"]
+  (tmp_path / "results" / "x.json").write_text(json.dumps(older))
+  assert results.main(["results", "--rerun=x", f"--workdir={first}", "--run_command=A"]) == 0
+  record = json.loads((tmp_path / "results" / "x.json").read_text())
+  assert set(record["reruns"][-1]["metrics"]) == set(older["metrics"]) == set(
+      json.loads(before)["metrics"]) - {"mode_spread"}
+  (tmp_path / "results" / "x.json").write_text(before)
   # A record that is not JSON: one line, whether added to or rendered.
   (tmp_path / "results" / "y.json").write_text("{not json")
   for argv in (["--rerun=y", f"--workdir={first}"], ["--check"]):
