@@ -41,13 +41,13 @@ Expected (the goals, for each seed): ring 8/8 modes and >= 97% high quality (rea
 Measured (3 seeds, 2-core CPU; README Results): ring 8/8 on every seed, 98.3 +- 0.8%
 high quality (99.3, 97.4, 98.1: every seed over the goal; with the EMA half-life at a
 twentieth of the run 98.0 +- 1.0%, one seed 96.8%), 60k steps in 1 h 48 min with the
-tests beside it, on an AMD EPYC; on an Intel Xeon the same command (27 min) gives 8/8 and
-98.6, 95.2 and 97.5%, seed 1 under the goal, which the config does not yet hold across
-CPUs; grid 25/25, 96.3 +- 0.7% (every seed over
-95%); 1-D W1 0.009 +- 0.002, every seed under 0.012, 40k steps in 8 min. Runs of 30k
-steps (their cosines ending at 30k) reached 97.2 +- 0.5% (ring) and 93.5 +- 0.8% (grid):
-the second half of the cosine, at the lower learning rates, is where the grid's modes
-sharpen.
+tests beside it, on an AMD EPYC; on an Intel Xeon the same command (27 min) gives 8/8
+and 98.6, 95.2 and 97.5%, seed 1 under the goal, which the config does not yet hold
+across CPUs; grid 25/25, 96.3 +- 0.7% (every seed over 95%; on the Intel Xeon 97.1, 97.5
+and 94.5%, seed 2 under); 1-D W1 0.009 +- 0.002, every seed under 0.012, 40k steps in 8
+min. Runs of 30k steps (their cosines ending at 30k) reached 97.2 +- 0.5% (ring) and
+93.5 +- 0.8% (grid): the second half of the cosine, at the lower learning rates, is
+where the grid's modes sharpen.
 
 References:
   Huang et al., 2024, "The GAN is dead; long live the GAN! A Modern GAN Baseline",
