@@ -65,7 +65,8 @@ from absl import flags
 from experiments import resources
 from experiments import workdir as workdirs
 from experiments import writers
-from experiments.command import load_config, parse_flags, split_config_flag
+from experiments.command import (load_config, parse_command, parse_flags,
+                                 split_config_flag)
 from experiments.errors import UserError
 
 RESULTS_DIR = "results"
@@ -355,17 +356,38 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
 _DISPLAY_FIELDS = ("progress", "tensorboard")
 
 
+def _as_trained(record: dict) -> dict:
+  """The record's config as it trained: its resumes' recorded changes applied, fields
+  added since filled in at their old values."""
+  return workdirs.with_network_defaults(workdirs.with_added_fields(
+      workdirs.apply_changes(record["config"], record.get("changes", []))))
+
+
+def _config_changes(old: dict, new: dict) -> dict:
+  """`workdirs.changes` of two configs, but for which seeds they train and how they print."""
+  return workdirs.changes(old, new, ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
+
+
+def drifted_fields(record: dict) -> list[str]:
+  """The config fields where a population's run command, resolved by today's config files,
+  differs from the config the record trained: none while its commands reproduce it."""
+  fields = set()
+  for population in populations_of(record):
+    for command in population.get("commands", []):
+      words = shlex.split(command)
+      if words[1:3] != ["-m", "experiments.run"]:
+        continue
+      config = parse_command(["run", *words[3:]]).config.to_dict()
+      fields |= set(_config_changes(_as_trained(record), workdirs.with_network_defaults(
+          workdirs.with_added_fields(config))))
+  return sorted(fields)
+
+
 def _check_same_experiment(record: dict, new: dict, what: str) -> None:
   """Refuses `new` (make_record's) unless it trained `record`'s config, but for its seeds,
   and was scored as `record` was."""
   name = f"results/{record['name']}.json"
-
-  def normal(r):  # As trained: the resumes' recorded changes applied.
-    return workdirs.with_network_defaults(workdirs.with_added_fields(
-        workdirs.apply_changes(r["config"], r.get("changes", []))))
-
-  differs = workdirs.changes(normal(record), normal(new),
-                             ignore=("resolved",) + _SEED_FIELDS + _DISPLAY_FIELDS)
+  differs = _config_changes(_as_trained(record), _as_trained(new))
   if differs:
     raise UserError(f"{what} trained another config than {name} ({', '.join(differs)}): "
                     "run the record's command")

@@ -51,6 +51,22 @@ def test_readme_results_table_is_the_rendering_of_the_records(capsys):
         assert summary["std"] == pytest.approx(np.std(finite))
 
 
+def test_every_records_run_commands_still_resolve_to_the_config_it_trained(monkeypatch):
+  """A record's commands reproduce it only while today's config files resolve them to
+  the config it trained: a config change that would move a record's numbers fails here
+  (rerun the record, or give the old setting on its command line)."""
+  monkeypatch.chdir(ROOT)
+  for record in results.load_records():
+    assert results.drifted_fields(record) == [], record["name"]
+  # A population's command that now resolves otherwise: the fields that moved.
+  (record,) = [r for r in results.load_records() if r["name"] == "r3gan_ring"]
+  record["populations"] = [dict(results.populations_of(record)[0])]
+  record["populations"][0]["commands"] = [
+      record["populations"][0]["commands"][0] + " --config.d_steps=2 --config.data.batch_size=64",
+      "python -m experiments.evaluate --workdir=DIR"]
+  assert results.drifted_fields(record) == ["d_steps", "data.batch_size"]
+
+
 def _record(mean, step=400_000):
   return {"name": "x", "title": "x", "members": ["a", "b", "c"], "step": step,
           "num_steps": 400_000, "machine": "m", "commit": "c", "date": "d",
