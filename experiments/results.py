@@ -868,9 +868,9 @@ def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
                     f"{record['name']}'s trajectory ({held}) and FIELD one it holds")
   places = int(digits) if digits else None
   if stat == "means":  # Each step's mean over its seeds with a value.
-    means = [math.fsum(f) / len(f) for f in (
+    means = [math.fsum(finite) / len(finite) for finite in (
         [v for v in p[field]["seeds"] if v is not None and math.isfinite(v)] for p in points)
-        if f]
+        if finite]
     low, high = (_number(field, m, places) for m in (min(means, default=None),
                                                      max(means, default=None)))
     return low if low == high else f"{low}-{high}"
