@@ -371,15 +371,14 @@ def _config_changes(old: dict, new: dict) -> dict:
 def drifted_fields(record: dict) -> list[str]:
   """The config fields where a population's run command, resolved by today's config files,
   differs from the config the record trained: none while its commands reproduce it."""
-  fields = set()
+  trained, fields = _as_trained(record), set()
   for population in populations_of(record):
     for command in population.get("commands", []):
       words = shlex.split(command)
       if words[1:3] != ["-m", "experiments.run"]:
         continue
-      config = parse_command(["run", *words[3:]]).config.to_dict()
-      fields |= set(_config_changes(_as_trained(record), workdirs.with_network_defaults(
-          workdirs.with_added_fields(config))))
+      today = {"config": parse_command(["run", *words[3:]]).config.to_dict()}
+      fields |= set(_config_changes(trained, _as_trained(today)))
   return sorted(fields)
 
 
@@ -868,9 +867,8 @@ def _cited_span(reference: str, record: dict, field: str, span: str, stat: str,
                     f"{record['name']}'s trajectory ({held}) and FIELD one it holds")
   places = int(digits) if digits else None
   if stat == "means":  # Each step's mean over its seeds with a value.
-    means = [math.fsum(finite) / len(finite) for finite in (
-        [v for v in p[field]["seeds"] if v is not None and math.isfinite(v)] for p in points)
-        if finite]
+    means = [m for m in (_summary(p[field]["seeds"]).get("mean") for p in points)
+             if m is not None]
     low, high = (_number(field, m, places) for m in (min(means, default=None),
                                                      max(means, default=None)))
     return low if low == high else f"{low}-{high}"
