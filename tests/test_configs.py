@@ -404,7 +404,8 @@ def test_computation_dtype_is_not_part_of_the_architecture():
 
 
 def test_r3gan_schedules_run_along_half_a_cosine_over_the_run():
-  """lr -> 5e-5 (from 1e-3 on the ring), beta2 0.9 -> 0.99 and gamma / 2 down by 10x."""
+  """lr -> 5e-5 (from 1e-3 on the ring), beta2 0.9 -> 0.99 and gamma / 2 halved (R3GAN: 10x
+  down, as the image data's)."""
   config = _load("r3gan").get_config("dataset=ring,steps=1000")
   assert config.game == "relativistic_pairing" and config.penalty == "r1_r2"
   for field in ("g_optimizer", "d_optimizer"):
@@ -421,4 +422,8 @@ def test_r3gan_schedules_run_along_half_a_cosine_over_the_run():
   assert float(hyperparams["b1"]) == 0.0
   weight = builders.penalty_weight(config)
   np.testing.assert_allclose([weight(0), weight(500), weight(1000), weight(5000)],
-                             [0.05, 0.0275, 0.005, 0.005], rtol=1e-6)
+                             [0.05, 0.0375, 0.025, 0.025], rtol=1e-6)
+  image = _load("r3gan").get_config("dataset=stacked_mnist:/tmp/x,steps=1000")
+  np.testing.assert_allclose(
+      [builders.penalty_weight(image)(s) for s in (0, 500, 1000)], [0.025, 0.01375, 0.0025],
+      rtol=1e-6)
