@@ -74,12 +74,10 @@ from configs import common
 # gamma decays less than R3GAN's 10x: to a half on the ring, not at all on the grid, each
 # with an EMA half-life of a 20th. With the 10x decay the discriminator's squared input
 # gradient at the data (the logged penalty over its weight) ends about 100x that of gamma
-# held (grid: 31 against 0.3), and on an Intel Xeon the 3 seeds ended at 97.1/97.5/94.5%
-# high quality on the grid (held: 96.2/96.2/95.9%, KL 0.022 -> 0.007) and at
-# 98.6/95.2/97.5% on the ring (EMA half-life a tenth; a fifth gave 98.1/80.7/96.9%). The
-# ring with gamma held ended at 99.5/97.8/95.4% (a tenth: 99.4/98.2/86.9%), seed 2
-# falling from 98.6% at 50k; decayed to a half, at 99.0/98.6/99.2%, every seed at or over
-# 97.8% in its own evaluations from 30k on.
+# held (grid: 31 against 0.3), and one seed of 3 missed each goal on an Intel Xeon
+# (Measured, above; for the ring an EMA half-life of a fifth was worse: 98.1/80.7/96.9%).
+# The ring with gamma held ended at 99.5/97.8/95.4% (EMA a tenth: 99.4/98.2/86.9%), seed 2
+# falling from 98.6% at 50k; decayed to a half, at 99.0/98.6/99.2% (seeds 0-2).
 _TOY = {
     "ring": dict(g=dict(hidden=(400,) * 4, activation="relu"),
                  d=dict(hidden=(400,) * 3, activation="leaky_relu"),
