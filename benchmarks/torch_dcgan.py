@@ -25,7 +25,7 @@ that the two frameworks do the same arithmetic:
   100, the non-saturating loss, reusing the fake batch; timed end to end over
   thousands of steps.
 * `configs/ring.py` itself (PacGAN's setting): G 2 -> 4 x [Linear(400, no bias),
-  BatchNorm1d(momentum 0.05, i.e. gan_jax's 0.95), ReLU] -> Linear(2); D three
+  BatchNorm1d(eps 1e-4, momentum 0.05, i.e. gan_jax's 0.95), ReLU] -> Linear(2); D three
   maxout layers (Linear(200 * 5) and the maximum over 5 contiguous pieces) ->
   Linear(1); weights N(0, 0.02), biases 0; Adam(1e-4, betas (0.8, 0.999)) for
   both players, which step simultaneously: both gradients from one generator
@@ -208,8 +208,10 @@ def maxout(fan_in: int, units: int, pieces: int):
   return Maxout()
 
 
-def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int = 5):
-  """`configs/ring.py`'s pair: a batch-norm MLP generator and a maxout discriminator.
+def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int = 5,
+                    batch_norm_epsilon: float = 1e-4):
+  """`configs/ring.py`'s pair: a batch-norm MLP generator (PacGAN's epsilon) and a maxout
+  discriminator.
 
   The same arithmetic as gan_jax's, but for BatchNorm1d's running variance, which
   averages unbiased batch variances (only sampling with the averages sees it).
@@ -217,7 +219,7 @@ def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int 
   nn = _torch().nn
   g_layers, fan_in = [], 2
   for width in hidden_g:
-    g_layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width, momentum=0.05),
+    g_layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width, eps=batch_norm_epsilon, momentum=0.05),
                  nn.ReLU(True)]
     fan_in = width
   g = nn.Sequential(*g_layers, nn.Linear(fan_in, 2))

@@ -1,11 +1,14 @@
 r"""2-D grid of 25 Gaussians in PacGAN's protocol (Lin et al. 2018, Table 1).
 
 The setting of configs/ring.py (PacGAN's `synthetic_data_experiments/2DGrid_GAN&PacGAN`)
-on 25 Gaussians of std 0.05 at the means {-4, -2, 0, 2, 4}^2: the batch-norm generator
-MLP of 4 x 400 units, the 3-layer maxout discriminator (200 units, 5 pieces), weights
-N(0, 0.02^2), Adam 1e-4 with beta1 0.8, simultaneous updates, batch 100, 400,000 steps;
-2,500 samples, high quality within 3 std. The differences that remain are those listed
-in configs/ring.py.
+on 25 Gaussians of std 0.05 at the means {-4, -2, 0, 2, 4}^2: a fixed set of 100,000
+points in 100,000 fixed packs, the batch-norm generator MLP of 4 x 400 units (epsilon
+1e-4), the 3-layer maxout discriminator (200 units, 5 pieces), weights N(0, 0.02^2),
+Adam 1e-4 with beta1 0.8, simultaneous updates, batch 100, 400,000 steps; 2,500 samples,
+high quality within 3 std. The differences that remain are those listed in
+configs/ring.py. The records results/grid.json (10 seeds) and results/grid_pac4.json
+trained on fresh points every step with epsilon 1e-5, this config's defaults when they
+were made (`--config.data.fixed_points=0 --config.model.g.batch_norm_epsilon=1e-5`).
 
 Run (arguments: `pac=M` packs M samples per discriminator input; `steps=N` a shorter
 run; `runlocal` a 20-step check):
@@ -16,20 +19,18 @@ run; `runlocal` a 20-step check):
 Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 17.3 +- 0.8 modes
 and 94.8 +- 0.7% high-quality samples (KL 0.70 +- 0.07); PacGAN4 24.8 +- 0.2, 93.6 +-
 0.6% and KL 0.04 +- 0.01. About 80 steps/s a seed on a 2-core CPU (80 minutes a run),
-35-37 for a 3-seed population with its evaluations (about 3 hours) on an AMD EPYC, 73-76
-for a 2-seed population running alone on an Intel Xeon; measured over 10 seeds at 400k
-(results/grid.json): 14.8 +- 2.8 modes (below PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the
-AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4) and 95.1 +- 1.8% high quality (inside).
-PacGAN4 (`pac=4`, 20-23 steps/s for 3 seeds on an Intel Xeon, about 5.2 hours) over 3
-seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5 modes (25/25/24), 94.3 +- 0.8% high
-quality and KL 0.05 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality climbs
-slowly (75% at 100k, 90% at 200k, 93-95% from 280k on). The GAN on the reference's fixed
-data set and batch-norm epsilon (`--config.data.fixed_points=100000
---config.model.g.batch_norm_epsilon=1e-4`, 3 seeds on an Intel Xeon at 400k;
-results/grid_reference_data.json): 18.0 +- 1.4 modes (17/20/17), 93.8 +- 1.8% high
-quality and KL 0.65 +- 0.15, all three inside PacGAN's +- 2 SE; its modes lie 2.3
-standard errors of the difference above the 10 seeds' above, and its own evaluations
-hold 16.7-19.3 modes (means of 3) from 100k on, about two more at the same steps.
+35-60 for a 3-seed population with its evaluations (2-3 hours). Measured over 3 seeds at
+400k on an Intel Xeon (results/grid_reference_data.json): 18.0 +- 1.4 modes (17/20/17),
+93.8 +- 1.8% high quality and KL 0.65 +- 0.15, all three inside PacGAN's +- 2 SE; its
+own evaluations hold 16.7-19.3 modes (means of 3) from 100k on. On fresh points with
+epsilon 1e-5, over 10 seeds at 400k (results/grid.json): 14.8 +- 2.8 modes (below
+PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4)
+and 95.1 +- 1.8% high quality (inside), about two modes fewer than the reference's set
+and epsilon at the same steps. PacGAN4 there (`pac=4`, 20-23 steps/s for 3 seeds on an
+Intel Xeon, about 5.2 hours) over 3 seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5
+modes (25/25/24), 94.3 +- 0.8% high quality and KL 0.05 +- 0.03, all three inside
+PacGAN4's +- 2 SE; its high quality climbs slowly (75% at 100k, 90% at 200k, 93-95% from
+280k on).
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit

@@ -143,7 +143,8 @@ FILES = {
 }
 
 DCGAN = ["--config.model.generator=dcgan", "--config.model.discriminator=dcgan"]
-NPZ = ["--config.data.name=npz", "--config.data.dir=FILE"]
+# Stored data, where the ring config's fixed set of toy points has no place.
+NPZ = ["--config.data.name=npz", "--config.data.dir=FILE", "--config.data.fixed_points=0"]
 
 # (tool, arguments, where, setup, a fragment of the message). `where`: "fresh" (a
 # workdir that does not exist and must not be created) or "trained" (a copy of the

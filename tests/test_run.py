@@ -48,6 +48,8 @@ TINY = [
     "--config.eval.num_samples=200",
     "--config.tensorboard=False",
 ]
+# The ring's data drawn fresh every step, for tests that switch it to stored data.
+FRESH = ["--config.data.fixed_points=0"]
 
 
 def _tiny(workdir, *extra):
@@ -344,18 +346,22 @@ BAD_INPUTS = [
     (["--config.update_rule=simultaneous", "--config.d_steps=5"], "fresh", "d_steps=5"),
     (["--config.data.params.std=-1"], "fresh", "std must be positive"),
     (["--config.data.params.sigma=1"], "fresh", "no such field"),
-    (["--config.data.name=idx", "--config.data.dir=/no/such/mnist"], "fresh", "does not exist"),
-    (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz"], "fresh", "does not exist"),
+    # Stored data, where the ring's fixed set of toy points has no place: fixed_points=0.
+    (["--config.data.name=idx", "--config.data.dir=/no/such/mnist", *FRESH], "fresh",
+     "does not exist"),
+    (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz", *FRESH], "fresh",
+     "does not exist"),
     (["--config.data.name=mnist", "--config.model.generator=dcgan",
-      "--config.model.discriminator=dcgan", "--config.data.dir=/no/mnist"], "fresh",
+      "--config.model.discriminator=dcgan", "--config.data.dir=/no/mnist", *FRESH], "fresh",
      "does not exist"),
     (["--config.model.generator=dcgan"], "fresh", "is for image data"),
     (["--config.data.fixed_points=-1"], "fresh", "data.fixed_points must be >= 0"),
     (["--config.data.fixed_points=10"], "fresh", "fewer packs than the 16 of a step"),
     (["--config.data.fixed_points=1000000000000"], "fresh", "lower --config.data.fixed_points"),
-    (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz",
-      "--config.data.fixed_points=100"], "fresh", "'npz' is stored data"),
-    (["--config.data.name=cifar10", "--config.data.dir=/no/such/tfds"], "fresh", "not prepared"),
+    (["--config.data.name=npz", "--config.data.dir=/no/such/file.npz"], "fresh",
+     "'npz' is stored data"),
+    (["--config.data.name=cifar10", "--config.data.dir=/no/such/tfds", *FRESH], "fresh",
+     "not prepared"),
     (["--config.model.g.widths=(3,)"], "fresh", "no such field"),
     (["--config.eval.num_samples=1"], "fresh", "eval.num_samples=1 is impossible"),
     (["--config.d_optimizer.clip=-0.01"], "fresh", "clip=-0.01 is impossible"),
@@ -486,10 +492,17 @@ def test_the_real_entry_point_reports_a_user_error_in_one_line(tmp_path):
   assert not (tmp_path / "w").exists()
 
 
+# What a workdir written before those fields trained with: fresh points every step, and
+# the MLP generator's default batch-norm epsilon.
+OLD_VALUES = ["--config.data.fixed_points=0", "--config.model.g.batch_norm_epsilon=1e-5"]
+
+
 def _without_added_fields(workdir):
-  """Rewrites config.json as a version before every field of ADDED_FIELDS, and the MLP
-  generator's batch_norm_epsilon argument, wrote it."""
+  """Rewrites config.json, of a run with OLD_VALUES, as a version before every field of
+  ADDED_FIELDS, and the MLP generator's batch_norm_epsilon argument, wrote it."""
   config = json.loads((workdir / "config.json").read_text())
+  assert (config["data"]["fixed_points"], config["model"]["g"]["batch_norm_epsilon"]) == (
+      0, 1e-5)
   for field in [*workdirs.ADDED_FIELDS, "model.g.batch_norm_epsilon"]:
     *parents, leaf = field.split(".")
     node = config
@@ -497,6 +510,20 @@ def _without_added_fields(workdir):
       node = node[part]
     del node[leaf]
   (workdir / "config.json").write_text(json.dumps(config))
+
+
+@pytest.fixture(scope="module")
+def trained_old(tmp_path_factory):
+  """A finished 20-step tiny run with OLD_VALUES, written before newer fields."""
+  workdir = tmp_path_factory.mktemp("trained_old") / "run"
+  old = os.getcwd()
+  os.chdir(ROOT)
+  try:
+    assert run.main(_tiny(workdir, *OLD_VALUES)) == 0
+  finally:
+    os.chdir(old)
+  _without_added_fields(workdir)
+  return workdir
 
 
 def test_added_fields_hold_the_defaults_that_keep_old_behaviour():
@@ -534,18 +561,16 @@ def test_experiments_do_not_import_configs():
   assert out.strip() == "[]"
 
 
-def test_sample_reads_a_workdir_written_before_newer_config_fields(trained, tmp_path):
+def test_sample_reads_a_workdir_written_before_newer_config_fields(trained_old, tmp_path):
   old = tmp_path / "old"
-  shutil.copytree(trained, old)
-  _without_added_fields(old)
+  shutil.copytree(trained_old, old)
   out = tmp_path / "s.npy"
   assert sample.main(["sample", f"--workdir={old}", "--num=4", f"--out={out}"]) == 0
   assert np.load(out).shape == (4, 2)
 
 
-def test_resume_accepts_a_workdir_written_before_newer_config_fields(trained, tmp_path):
+def test_resume_accepts_a_workdir_written_before_newer_config_fields(trained_old, tmp_path):
   old = tmp_path / "old"
-  shutil.copytree(trained, old)
-  _without_added_fields(old)
-  assert run.main(_tiny(old, "--config.num_steps=30")) == 0
+  shutil.copytree(trained_old, old)
+  assert run.main(_tiny(old, *OLD_VALUES, "--config.num_steps=30")) == 0
   assert json.loads((old / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 30
