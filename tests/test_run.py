@@ -82,17 +82,22 @@ def _repo_cwd(monkeypatch):
   monkeypatch.chdir(ROOT)  # Config paths in the tests are relative to the repository.
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """A finished 20-step tiny run (checkpoints at 10 and 20)."""
-  workdir = tmp_path_factory.mktemp("trained") / "run"
+def _finished(tmp_path_factory, name, *extra):
+  """A finished 20-step tiny run with `extra` flags (checkpoints at 10 and 20)."""
+  workdir = tmp_path_factory.mktemp(name) / "run"
   old = os.getcwd()
   os.chdir(ROOT)
   try:
-    assert run.main(_tiny(workdir)) == 0
+    assert run.main(_tiny(workdir, *extra)) == 0
   finally:
     os.chdir(old)
   return workdir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A finished 20-step tiny run (checkpoints at 10 and 20)."""
+  return _finished(tmp_path_factory, "trained")
 
 
 def test_run_writes_the_workdir_contract(trained):
@@ -515,13 +520,7 @@ def _without_added_fields(workdir):
 @pytest.fixture(scope="module")
 def trained_old(tmp_path_factory):
   """A finished 20-step tiny run with OLD_VALUES, written before newer fields."""
-  workdir = tmp_path_factory.mktemp("trained_old") / "run"
-  old = os.getcwd()
-  os.chdir(ROOT)
-  try:
-    assert run.main(_tiny(workdir, *OLD_VALUES)) == 0
-  finally:
-    os.chdir(old)
+  workdir = _finished(tmp_path_factory, "trained_old", *OLD_VALUES)
   _without_added_fields(workdir)
   return workdir
 
