@@ -219,8 +219,8 @@ def pacgan_networks(hidden_g=RING_HIDDEN_G, hidden_d=RING_HIDDEN_D, pieces: int 
   nn = _torch().nn
   g_layers, fan_in = [], 2
   for width in hidden_g:
-    g_layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width, eps=batch_norm_epsilon, momentum=0.05),
-                 nn.ReLU(True)]
+    g_layers += [nn.Linear(fan_in, width, bias=False),
+                 nn.BatchNorm1d(width, eps=batch_norm_epsilon, momentum=0.05), nn.ReLU(True)]
     fan_in = width
   g = nn.Sequential(*g_layers, nn.Linear(fan_in, 2))
   d_layers, fan_in = [], 2
