@@ -18,19 +18,20 @@ run; `runlocal` a 20-step check):
 
 Expected: PacGAN Table 1 (mean +- standard error over 10 trials): GAN 17.3 +- 0.8 modes
 and 94.8 +- 0.7% high-quality samples (KL 0.70 +- 0.07); PacGAN4 24.8 +- 0.2, 93.6 +-
-0.6% and KL 0.04 +- 0.01. About 80 steps/s a seed on a 2-core CPU (80 minutes a run),
-35-60 for a 3-seed population with its evaluations (2-3 hours). Measured over 3 seeds at
-400k on an Intel Xeon (results/grid_reference_data.json): 18.0 +- 1.4 modes (17/20/17),
-93.8 +- 1.8% high quality and KL 0.65 +- 0.15, all three inside PacGAN's +- 2 SE; its
-own evaluations hold 16.7-19.3 modes (means of 3) from 100k on. On fresh points with
-epsilon 1e-5, over 10 seeds at 400k (results/grid.json): 14.8 +- 2.8 modes (below
-PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4)
-and 95.1 +- 1.8% high quality (inside), about two modes fewer than the reference's set
-and epsilon at the same steps. PacGAN4 there (`pac=4`, 20-23 steps/s for 3 seeds on an
-Intel Xeon, about 5.2 hours) over 3 seeds at 400k (results/grid_pac4.json): 24.7 +- 0.5
-modes (25/25/24), 94.3 +- 0.8% high quality and KL 0.05 +- 0.03, all three inside
-PacGAN4's +- 2 SE; its high quality climbs slowly (75% at 100k, 90% at 200k, 93-95% from
-280k on).
+0.6% and KL 0.04 +- 0.01. About 80 steps/s a seed on a 2-core CPU (80 minutes a run); a
+3-seed population with its evaluations 35-37 on an AMD EPYC, 43-60 alone on an Intel
+Xeon (2-3 hours). Measured over 6 seeds at 400k on an Intel Xeon
+(results/grid_reference_data.json, two populations of 3): 17.2 +- 2.7 modes
+(17/20/17/21/15/13), 94.3 +- 1.9% high quality and KL 0.66 +- 0.22, all three inside
+PacGAN's +- 2 SE. On fresh points with epsilon 1e-5, over 10 seeds at 400k
+(results/grid.json): 14.8 +- 2.8 modes (below PacGAN's +- 2 SE, 15.7-18.9; 16.0 on the
+AMD EPYC's 6 seeds, 13.0 on the Intel Xeon's 4) and 95.1 +- 1.8% high quality (inside);
+over the runs' own evaluations from 100k on a seed there covers 16.1 modes, against 17.3
+for the reference's set and epsilon, 1.0 standard error apart. PacGAN4 there (`pac=4`,
+20-23 steps/s for 3 seeds on an Intel Xeon, about 5.2 hours) over 3 seeds at 400k
+(results/grid_pac4.json): 24.7 +- 0.5 modes (25/25/24), 94.3 +- 0.8% high quality and KL
+0.05 +- 0.03, all three inside PacGAN4's +- 2 SE; its high quality climbs slowly (75% at
+100k, 90% at 200k, 93-95% from 280k on).
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
