@@ -219,6 +219,18 @@ def test_packing_keeps_the_papers_number_of_discriminator_inputs(name, arg, pack
   builders.check(config)
 
 
+@pytest.mark.parametrize("name", ["ring", "grid"])
+@pytest.mark.parametrize("pac", [1, 4])
+def test_pacgan_configs_train_on_the_references_set_and_epsilon(name, pac):
+  # PacGAN's code: 100,000 points drawn once in 100,000 fixed packs, batch-norm epsilon 1e-4.
+  config = _load(name).get_config(f"pac={pac}")
+  assert config.data.fixed_points == 100_000
+  assert config.model.g.batch_norm_epsilon == 1e-4
+  source = datasets.build_data(config, d_steps=1).source
+  assert isinstance(source, gdata.FixedSyntheticDataset) and len(source.packs) == 100_000
+  assert source.pack == pac
+
+
 def test_pacgans_fixed_set_gives_each_seed_its_own_set_in_fixed_packs():
   """`data.fixed_points=N`: a member trains on N points of its own, drawn once, each
   pack of model.pack members fixed (PacGAN's `GaussianPackingMixture`)."""
