@@ -21,8 +21,8 @@ right shape:
                    DCGAN networks (`dcgan.py`) without batch norm in D, z 100-D
 
 Differences from R3GAN's own runs: its networks are ResNets with grouped
-convolutions and fixed-up initialisation, and its EMA half-life grows along a cosine
-from 0; here the networks are the ones above and the EMA decay is constant. gamma
+convolutions and fixed-up initialisation; here the networks are the ones above (the
+EMA half-life grows along the learning rate's cosine from 0, as R3GAN's). gamma
 is chosen per data kind (R3GAN: 0.05 on CIFAR-10 to 150 on FFHQ-256; the toy values
 are ours, tuned for every seed to work, not for one seed's number), and on the 2-D
 mixtures it decays less than R3GAN's 10x: to a half on the ring, not at all on the grid
