@@ -20,7 +20,13 @@ protocol's sample count, 10,000 for MNIST). What it computes depends on the data
   `frechet_distance`, `kid_mean`/`kid_std`, `classifier_score(_std)`,
   `precision`, `recall`, `class_coverage`, `class_kl_to_uniform`.
 * Stacked MNIST `[28, 28, 3]`: `modes_covered` out of 1,000 and `kl_to_uniform`,
-  from the classifier's digit in each channel.
+  from the classifier's digit in each channel; beside them `channel_kl_to_uniform`,
+  the sum over the channels of the KL of each one's digit frequencies to uniform
+  over 10. The uniform over triples is the product of the channels' uniforms, so
+  `kl_to_uniform` is exactly that sum plus the channels' dependence (the KL of the
+  triples to the product of their channels' frequencies, never negative): it says
+  whether a KL comes from digits made too often or too seldom in every channel, or
+  from channels that go together.
 
 Every result comes with its `protocol` (sample count, reference split and size,
 extractor, EMA or raw weights, checkpoint step): two numbers are comparable only
@@ -242,10 +248,15 @@ def _channel_accuracy(config: ml_collections.ConfigDict, classifier, *,
   return accuracy
 
 
-def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:
-  digits = _channel_digits(target.classifier, samples)
+def triple_metrics(digits: np.ndarray) -> dict:
+  """Stacked MNIST's metrics of the digits read in each channel, `[N, 3]` in 0..9."""
   modes, kl = gmetrics.mode_histogram_kl(digits @ np.array([100, 10, 1]), 1000)
-  return {"modes_covered": modes, "kl_to_uniform": kl}
+  channel_kl = sum(gmetrics.mode_histogram_kl(digits[:, c], 10)[1] for c in range(3))
+  return {"modes_covered": modes, "kl_to_uniform": kl, "channel_kl_to_uniform": channel_kl}
+
+
+def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:
+  return triple_metrics(_channel_digits(target.classifier, samples))
 
 
 def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.Array,

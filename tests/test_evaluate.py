@@ -183,8 +183,23 @@ def test_stacked_mnist_counts_digit_triples():
   images = np.random.default_rng(0).uniform(size=(64, 28, 28, 3)).astype(np.float32)
   metrics, _ = evaluation.evaluate(_images_sampler(images), target, num_samples=64,
                                    key=jax.random.key(0), image_scale="sigmoid")
-  assert set(metrics) == {"modes_covered", "kl_to_uniform"}
+  assert set(metrics) == {"modes_covered", "kl_to_uniform", "channel_kl_to_uniform"}
   assert 1 <= metrics["modes_covered"] <= 64
+
+
+def test_stacked_mnist_kl_splits_into_the_channels_digits_and_their_dependence():
+  pairs = np.stack(np.meshgrid(np.arange(10), np.arange(10)), -1).reshape(100, 2)
+  # Channel 0 always reads 1, the other two every pair once: all of the KL is channel 0's.
+  ones = evaluation.triple_metrics(np.concatenate([np.ones((100, 1), int), pairs], 1))
+  assert ones["modes_covered"] == 100
+  np.testing.assert_allclose(ones["kl_to_uniform"], np.log(10), rtol=1e-6)
+  np.testing.assert_allclose(ones["channel_kl_to_uniform"], np.log(10), rtol=1e-6)
+  # Three equal channels: each reads every digit as often, so all of the KL is their
+  # dependence (10 of 1,000 triples).
+  same = evaluation.triple_metrics(np.repeat(np.arange(10)[:, None], 3, 1))
+  assert same["modes_covered"] == 10
+  np.testing.assert_allclose(same["kl_to_uniform"], np.log(100), rtol=1e-6)
+  np.testing.assert_allclose(same["channel_kl_to_uniform"], 0.0, atol=1e-6)
 
 
 def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, tiny_mnist):
