@@ -291,7 +291,13 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
     protocol["bn_refresh_batches"] = bn_refresh_batches
   if target.kind == "none":
     return {}, protocol
-  samples = draw(sample_fn, key, num_samples, image_scale)
+  return metrics_of(draw(sample_fn, key, num_samples, image_scale), target), protocol
+
+
+def metrics_of(samples: np.ndarray, target: Target) -> dict:
+  """The target's metrics of `samples` (`[N, ...]` float32: points, or pixels in [0, 1])."""
+  if target.kind == "none":
+    return {}
   if target.kind == "mixture":
     out = {**gmetrics.mode_coverage(samples, target.mixture.centers, target.mixture.std),
            **gmetrics.mode_shape(samples, target.mixture.centers, target.mixture.std)}
@@ -303,7 +309,30 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
     out = _mnist_metrics(samples, target)
   else:
     out = _stacked_metrics(samples, target)
-  return {k: float(v) for k, v in out.items()}, protocol
+  return {k: float(v) for k, v in out.items()}
+
+
+def training_examples(source, num: int) -> np.ndarray:
+  """The first `num` examples of a run's data stream, as `metrics_of` takes samples.
+
+  They are what the discriminator sees as real: the batches `source.batch_at(0)`,
+  `batch_at(1)`, ... (`datasets.Data.source`) in order: stored images without
+  repeats while they last (the first epoch's order), a fixed toy set's packs (drawn
+  with replacement), or fresh toy points. Scored in place of a generator's samples,
+  they give what the metrics read on the data itself at that sample count: the floor
+  a perfect generator would reach (e.g. a KL to uniform is never 0 from finite samples).
+
+  Returns:
+    `[num, ...]` float32: points unchanged, images as pixels in [0, 1].
+  """
+  batches, have, step = [], 0, 0
+  while have < num:
+    batches.append(source.batch_at(step))
+    have, step = have + len(batches[-1]), step + 1
+  examples = np.concatenate(batches)[:num]
+  if examples.dtype == np.uint8:
+    return gdata.to_float(examples, "sigmoid")
+  return examples.astype(np.float32)
 
 
 def inception_reference(config: ml_collections.ConfigDict) -> tuple[np.ndarray, str]:

@@ -3,7 +3,8 @@
 A tiny ring run evaluates to mode-coverage metrics with a protocol; a missing
 workdir exits with status 2; the Parzen estimate ranks real digits above noise;
 image metrics appear with a (fake, untrained) classifier checkpoint and are
-skipped with one line without one.
+skipped with one line without one; `--source=data` scores a run's training data
+where the mathematics says what it must read.
 """
 
 import json
@@ -90,6 +91,46 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
                           f"--bn_refresh_batch_size={size}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.generator_passes=2 into passes of >= 2" in err[0]
+
+
+def test_scores_the_training_data_in_place_of_the_generator(tmp_path, capsys):
+  """A population's workdir needs only its config: each seed's own fixed set is scored."""
+  from configs import ring  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  workdir = tmp_path / "ring"
+  workdir.mkdir()
+  config = ring.get_config().to_dict()
+  config["population"] = [{"name": "seed=0", "seed": 0}, {"name": "seed=1", "seed": 1}]
+  (workdir / run.CONFIG_FILE).write_text(json.dumps(config))
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--source=data"]) == 0
+  assert "training data (2 seeds, 2500 examples each" in capsys.readouterr().out
+  assert not (workdir / evaluate.EVAL_FILE).exists()  # no record takes it for samples
+  (record,) = [json.loads(line)
+               for line in (workdir / evaluate.DATA_EVAL_FILE).read_text().splitlines()]
+  assert record["source"] == "data" and record["protocol"]["num_samples"] == 2500
+  members = record["members"]
+  assert set(members) == {"seed=0", "seed=1"}
+  assert members["seed=0"]["kl_to_uniform"] != members["seed=1"]["kl_to_uniform"]
+  for metrics in members.values():
+    # A 2-D Gaussian falls within 3 std of its centre with probability 1 - e^-4.5 = 0.9889;
+    # 2,500 samples put 5 standard errors (0.0105) around it. The KL of a uniform
+    # draw over 8 modes is about (8 - 1) / (2 * 2,500) = 0.0014.
+    assert abs(metrics["high_quality_fraction"] - (1 - np.exp(-4.5))) < 0.0105
+    assert metrics["modes_covered"] == 8 and metrics["kl_to_uniform"] < 0.01
+  # Flags about a generator's samples are refused, and nothing is written.
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--source=data", "--step=10"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "drop --step" in err[0]
+  assert len((workdir / evaluate.DATA_EVAL_FILE).read_text().splitlines()) == 1
+
+
+def test_training_examples_are_the_stream_in_order():
+  images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2, 1)
+  source = gdata.ArrayDataset(images, batch_size=3, seed=5)
+  examples = evaluation.training_examples(source, 7)
+  stream = np.concatenate([source.batch_at(0), source.batch_at(1), source.batch_at(2)])[:7]
+  np.testing.assert_array_equal(examples, gdata.to_float(stream, "sigmoid"))
+  # The first epoch's order: no example twice.
+  assert len(np.unique(examples.reshape(7, -1), axis=0)) == 7
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
