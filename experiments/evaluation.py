@@ -295,7 +295,7 @@ def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.
 
 
 def metrics_of(samples: np.ndarray, target: Target) -> dict:
-  """The target's metrics of `samples` (`[N, ...]` float32: points, or pixels in [0, 1])."""
+  """The target's metrics of `samples`, `[N, ...]` float32: points, or pixels in [0, 1]."""
   if target.kind == "none":
     return {}
   if target.kind == "mixture":
@@ -319,8 +319,8 @@ def training_examples(source, num: int) -> np.ndarray:
   `batch_at(1)`, ... (`datasets.Data.source`) in order: stored images without
   repeats while they last (the first epoch's order), a fixed toy set's packs (drawn
   with replacement), or fresh toy points. Scored in place of a generator's samples,
-  they give what the metrics read on the data itself at that sample count: the floor
-  a perfect generator would reach (e.g. a KL to uniform is never 0 from finite samples).
+  they give what a generator sampling the data distribution exactly would score, in
+  expectation, at that sample count (a KL to uniform is never 0 from finite samples).
 
   Returns:
     `[num, ...]` float32: points unchanged, images as pixels in [0, 1].

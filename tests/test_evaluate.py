@@ -94,22 +94,27 @@ def test_evaluates_a_ring_run(tmp_path, capsys):
 
 
 def test_scores_the_training_data_in_place_of_the_generator(tmp_path, capsys):
-  """A population's workdir needs only its config: each seed's own fixed set is scored."""
+  """A workdir needs only its config: each member's own fixed set is scored."""
   from configs import ring  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   workdir = tmp_path / "ring"
   workdir.mkdir()
-  config = ring.get_config().to_dict()
-  config["population"] = [{"name": "seed=0", "seed": 0}, {"name": "seed=1", "seed": 1}]
-  (workdir / run.CONFIG_FILE).write_text(json.dumps(config))
+  config = ring.get_config()
+  (workdir / run.CONFIG_FILE).write_text(json.dumps(
+      {**config.to_dict(), "population": [{"name": "seed=0", "seed": 0},
+                                          {"name": "seed=3", "seed": 3}]}))
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--source=data"]) == 0
-  assert "training data (2 seeds, 2500 examples each" in capsys.readouterr().out
+  assert "training data (2 members, 2500 examples each" in capsys.readouterr().out
   assert not (workdir / evaluate.EVAL_FILE).exists()  # no record takes it for samples
   (record,) = [json.loads(line)
                for line in (workdir / evaluate.DATA_EVAL_FILE).read_text().splitlines()]
   assert record["source"] == "data" and record["protocol"]["num_samples"] == 2500
   members = record["members"]
-  assert set(members) == {"seed=0", "seed=1"}
-  assert members["seed=0"]["kl_to_uniform"] != members["seed=1"]["kl_to_uniform"]
+  # Each member's data is the stream its seed trains on.
+  data = datasets.build_data(config, d_steps=config.d_steps)
+  target = evaluation.make_target(config, data)
+  for name, seed in (("seed=0", 0), ("seed=3", 3)):
+    assert members[name] == evaluation.metrics_of(
+        evaluation.training_examples(data.source.reseeded(seed), 2500), target)
   for metrics in members.values():
     # A 2-D Gaussian falls within 3 std of its centre with probability 1 - e^-4.5 = 0.9889;
     # 2,500 samples put 5 standard errors (0.0105) around it. The KL of a uniform
@@ -121,6 +126,13 @@ def test_scores_the_training_data_in_place_of_the_generator(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "drop --step" in err[0]
   assert len((workdir / evaluate.DATA_EVAL_FILE).read_text().splitlines()) == 1
+  # A single run's record has no members.
+  (workdir / run.CONFIG_FILE).write_text(json.dumps(config.to_dict()))
+  assert evaluate.main(["evaluate", f"--workdir={workdir}", "--source=data",
+                        "--num_samples=500"]) == 0
+  single = json.loads((workdir / evaluate.DATA_EVAL_FILE).read_text().splitlines()[-1])
+  assert "members" not in single and single["protocol"]["num_samples"] == 500
+  assert single["modes_covered"] == 8
 
 
 def test_training_examples_are_the_stream_in_order():
@@ -129,6 +141,7 @@ def test_training_examples_are_the_stream_in_order():
   examples = evaluation.training_examples(source, 7)
   stream = np.concatenate([source.batch_at(0), source.batch_at(1), source.batch_at(2)])[:7]
   np.testing.assert_array_equal(examples, gdata.to_float(stream, "sigmoid"))
+  assert examples.min() >= 0 and examples.max() <= 1  # pixels as metrics_of takes them
   # The first epoch's order: no example twice.
   assert len(np.unique(examples.reshape(7, -1), axis=0)) == 7
 
