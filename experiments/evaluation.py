@@ -26,7 +26,8 @@ protocol's sample count, 10,000 for MNIST). What it computes depends on the data
   `kl_to_uniform` is exactly that sum plus the channels' dependence (the KL of the
   triples to the product of their channels' frequencies, never negative): it says
   whether a KL comes from digits made too often or too seldom in every channel, or
-  from channels that go together.
+  from channels that go together. `digit_share_max` and `digit_share_min` are the
+  largest and smallest share of one digit in one channel (uniform: 0.1 each).
 
 Every result comes with its `protocol` (sample count, reference split and size,
 extractor, EMA or raw weights, checkpoint step): two numbers are comparable only
@@ -252,7 +253,9 @@ def triple_metrics(digits: np.ndarray) -> dict:
   """Stacked MNIST's metrics of the digits read in each channel, `[N, 3]` in 0..9."""
   modes, kl = gmetrics.mode_histogram_kl(digits @ np.array([100, 10, 1]), 1000)
   channel_kl = sum(gmetrics.mode_histogram_kl(digits[:, c], 10)[1] for c in range(3))
-  return {"modes_covered": modes, "kl_to_uniform": kl, "channel_kl_to_uniform": channel_kl}
+  shares = np.stack([np.bincount(digits[:, c], minlength=10) for c in range(3)]) / len(digits)
+  return {"modes_covered": modes, "kl_to_uniform": kl, "channel_kl_to_uniform": channel_kl,
+          "digit_share_max": shares.max(), "digit_share_min": shares.min()}
 
 
 def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:

@@ -237,7 +237,8 @@ def test_stacked_mnist_counts_digit_triples():
   images = np.random.default_rng(0).uniform(size=(64, 28, 28, 3)).astype(np.float32)
   metrics, _ = evaluation.evaluate(_images_sampler(images), target, num_samples=64,
                                    key=jax.random.key(0), image_scale="sigmoid")
-  assert set(metrics) == {"modes_covered", "kl_to_uniform", "channel_kl_to_uniform"}
+  assert set(metrics) == {"modes_covered", "kl_to_uniform", "channel_kl_to_uniform",
+                          "digit_share_max", "digit_share_min"}
   assert 1 <= metrics["modes_covered"] <= 64
   # The channels' dependence, the rest of the KL, is a KL itself: never negative (up to
   # float32 sums over 1,000 bins).
@@ -251,12 +252,14 @@ def test_stacked_mnist_kl_splits_into_the_channels_digits_and_their_dependence()
   assert ones["modes_covered"] == 100
   np.testing.assert_allclose(ones["kl_to_uniform"], np.log(10), rtol=1e-6)
   np.testing.assert_allclose(ones["channel_kl_to_uniform"], np.log(10), rtol=1e-6)
+  assert ones["digit_share_max"] == 1.0 and ones["digit_share_min"] == 0.0
   # Three equal channels: each reads every digit as often, so all of the KL is their
   # dependence (10 of 1,000 triples).
   same = evaluation.triple_metrics(np.repeat(np.arange(10)[:, None], 3, 1))
   assert same["modes_covered"] == 10
   np.testing.assert_allclose(same["kl_to_uniform"], np.log(100), rtol=1e-6)
   np.testing.assert_allclose(same["channel_kl_to_uniform"], 0.0, atol=1e-6)
+  assert same["digit_share_max"] == same["digit_share_min"] == 0.1
 
 
 def test_stacked_mnist_records_the_digit_readers_accuracy_per_channel(tmp_path, tiny_mnist):
