@@ -218,7 +218,8 @@ def _score_data(fv) -> int:
   protocol = {"num_samples": num, "source": "training data",
               "examples": "the first of the data stream at steps 0, 1, ... of each seed",
               **target.protocol}
-  metrics = populations.spread(list(results.values())) if population else results[None]
+  values = list(results.values())  # each {} where no metric applies to the data
+  metrics = populations.spread(values) if population and values[0] else values[0]
   record = {"source": "data", **_finite(metrics), "protocol": protocol}
   if population:
     record["members"] = {name: _finite(m) for name, m in results.items()}
