@@ -420,8 +420,9 @@ def test_command_line_errors(tmp_path, capsys, argv, message):
     ("run", ["--help"], ["Trains a GAN", "--workdir:", "--sweep: Run every", "--config=FILE"]),
     ("run", ["--config=configs/ring.py", "--config.model.d.maxout_pieces=3", "-h"],
      ["Trains a GAN", "configs/ring.py: 2-D ring of 8 Gaussians", "maxout_pieces: 3"]),
-    ("evaluate", ["--workdir=W", "--help"], ["Evaluates the latest checkpoint", "--seed:",
-                                             "(default: 0)", "--bn_refresh_batches:"]),
+    ("evaluate", ["--workdir=W", "--help"], ["Evaluates a run's latest checkpoint", "--seed:",
+                                             "(default: 0)", "--bn_refresh_batches:",
+                                             "--source:"]),
     ("sample", ["--help"], ["Writes samples", "--member:", "--ema:", "(default: true)"]),
     ("results", ["--check", "--help"], ["Results as records", "--record:",
                                         "--workdir: The evaluated population's workdir; "
