@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
 
   ema = not fv.raw
   weights = "ema" if ema and transforms.ema_of(state.g_opt_state) is not None else "raw"
-  num = fv.num_samples or evaluation.PROTOCOL_SAMPLES.get(target.kind, config.eval.num_samples)
+  num = _sample_count(fv, target, config)
   sample_fn = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n, ema=ema),
                       static_argnums=2)
   names = sample.member_names(fv.workdir)
@@ -201,15 +201,12 @@ def _score_data(fv) -> int:
   if given:
     raise UserError(f"--source=data scores training examples, not a generator's samples: "
                     f"drop {', '.join(given)}")
+  population = sample.read_config(fv.workdir).get("population") or []
   config = workdirs.saved_config(fv.workdir)
-  if config is None:
-    raise UserError(f"{fv.workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
-                    "started with experiments.run")
   # The stream training reads: d_steps minibatches a step, the whole global batch.
   data = datasets.build_data(config, d_steps=config.d_steps, whole_batch=True)
   target = evaluation.make_target(config, data, classifier_path=fv.classifier)
-  num = fv.num_samples or evaluation.PROTOCOL_SAMPLES.get(target.kind, config.eval.num_samples)
-  population = (run.read_workdir_config(fv.workdir) or {}).get("population") or []
+  num = _sample_count(fv, target, config)
   seeds = {m["name"]: m["seed"] for m in population} or {None: config.seed}
   start = time.perf_counter()
   results = {name: evaluation.metrics_of(evaluation.training_examples(
@@ -230,6 +227,12 @@ def _score_data(fv) -> int:
   _print_metrics(metrics)
   print(f"appended to {path}")
   return run.EXIT_OK
+
+
+def _sample_count(fv, target, config) -> int:
+  """--num_samples, else the protocol's count for the target, else the config's."""
+  return fv.num_samples or evaluation.PROTOCOL_SAMPLES.get(target.kind,
+                                                           config.eval.num_samples)
 
 
 def _print_metrics(metrics: dict) -> None:

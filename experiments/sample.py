@@ -55,6 +55,19 @@ def member_state(state, index: int):
   return jax.tree.map(lambda x: x[index], state)
 
 
+def read_config(workdir: str) -> dict:
+  """`workdir`'s config.json as written by experiments.run.
+
+  Raises:
+    UserError: `workdir` holds no run.
+  """
+  saved = run.read_workdir_config(workdir)
+  if saved is None:
+    raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
+                    "started with experiments.run")
+  return saved
+
+
 def load(workdir: str, step: Optional[int] = None):
   """Rebuilds the GAN of `workdir` and restores its latest state (or that of `step`).
 
@@ -65,10 +78,7 @@ def load(workdir: str, step: Optional[int] = None):
   Raises:
     UserError: no run in `workdir`, or a checkpoint that does not fit its config.
   """
-  saved = run.read_workdir_config(workdir)
-  if saved is None:
-    raise UserError(f"{workdir} holds no {run.CONFIG_FILE}; pass the --workdir of a run "
-                    "started with experiments.run")
+  saved = read_config(workdir)
   checkpoint_dir = os.path.join(workdir, run.CHECKPOINT_DIR)
   if checkpoint.latest_step(checkpoint_dir) is None:
     raise UserError(f"{checkpoint_dir} holds no checkpoint yet; train longer (checkpoints "
