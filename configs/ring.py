@@ -68,7 +68,10 @@ or two a generator widens or moves its modes) make PacGAN's 0.2-point error hard
 reconcile. PacGAN2 there (`pac=2`, about 30 steps/s for 3 seeds on an Intel Xeon, 3.6
 hours) over 3 seeds at 400k (results/ring_pac2.json): 98.2 +- 0.3% high quality inside
 PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it, both through one
-seed that covers 5-7 modes from 260k on. The README's Results give the trajectories.
+seed that covers 5-7 modes from 260k on. PacGAN2 in the reference setting (the config's
+defaults; results/ring_pac2_reference_data.json) reads the same: 98.1 +- 0.0% high
+quality inside, 7.0 +- 0.8 modes (6/7/8) below and KL 0.23 +- 0.11 above, through one
+seed whose mass is uneven from 20k on. The README's Results give the trajectories.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit
