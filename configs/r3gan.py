@@ -121,6 +121,10 @@ _TOY = {
 # a 40th; a 20th here).
 _IMAGE = dict(gamma=0.05, gamma_final=0.005, lr=2e-4, lr_final=5e-5, ema_fraction=0.05,
               num_steps=20_000)
+# Stacked MNIST at 100x CIFAR-10's gamma (within R3GAN's 0.05-150): seed 0's KL at 20k
+# fell with gamma from 0.193 (CIFAR-10's) to 0.112 (10x) and 0.070 (100x); 1000x read
+# within 0.005 of 100x at every evaluation from 5k to 10k.
+_STACKED = dict(_IMAGE, gamma=5.0, gamma_final=0.5)
 
 
 def get_config(arg=None):
@@ -145,7 +149,7 @@ def get_config(arg=None):
     config.data.batch_size = 64
     if kind == "stacked_mnist":
       config.eval.num_samples = 26_000  # The Stacked MNIST protocol's, in training too.
-    setting = _IMAGE
+    setting = _STACKED if kind == "stacked_mnist" else _IMAGE
   else:
     raise ValueError(f"dataset={args.dataset}: r3gan.py takes ring, grid, gaussian_1d, "
                      "stacked_mnist:DIR or idx:DIR")
