@@ -238,11 +238,37 @@ def test_stacked_mnist_counts_digit_triples():
   metrics, _ = evaluation.evaluate(_images_sampler(images), target, num_samples=64,
                                    key=jax.random.key(0), image_scale="sigmoid")
   assert set(metrics) == {"modes_covered", "kl_to_uniform", "channel_kl_to_uniform",
-                          "digit_share_max", "digit_share_min"}
+                          "digit_share_max", "digit_share_min", "confident_fraction"}
   assert 1 <= metrics["modes_covered"] <= 64
+  assert 0.0 <= metrics["confident_fraction"] <= 1.0
   # The channels' dependence, the rest of the KL, is a KL itself: never negative (up to
   # float32 sums over 1,000 bins).
   assert metrics["kl_to_uniform"] >= metrics["channel_kl_to_uniform"] - 1e-3
+
+
+def test_stacked_mnist_confident_fraction_is_the_share_of_channels_read_at_0_9():
+  params = gmetrics.init_classifier(jax.random.key(0))
+  # Logits 30x the initial ones: readings spread from about 0.4 to 1 over noise images.
+  params["Dense_1"]["kernel"] = params["Dense_1"]["kernel"] * 30
+  images = np.random.default_rng(0).uniform(size=(64, 28, 28, 3)).astype(np.float32)
+
+  def stacked(params):
+    target = evaluation.Target("stacked_mnist", classifier=params)
+    return evaluation.evaluate(_images_sampler(images), target, num_samples=64,
+                               key=jax.random.key(0), image_scale="sigmoid")[0]
+
+  # Each channel read alone, as the reader reads a digit of MNIST.
+  top = np.concatenate([np.asarray(gmetrics.classifier_features(
+      params, images[..., c:c + 1])[1]).max(axis=1) for c in range(3)])
+  # A near-tie at 0.9 may read otherwise on another CPU: allow one of the 192 channels.
+  expected = np.mean(top >= evaluation.CONFIDENT_READ)
+  assert 0.1 < expected < 0.9
+  assert stacked(params)["confident_fraction"] == pytest.approx(expected, abs=1 / 192)
+  # A reader biased to 3 by 50 logits reads every channel as a 3, at probability ~1.
+  biased = jax.tree.map(lambda x: x, params)
+  biased["Dense_1"]["bias"] = params["Dense_1"]["bias"].at[3].add(50.0)
+  sure = stacked(biased)
+  assert sure["confident_fraction"] == 1.0 and sure["digit_share_max"] == 1.0
 
 
 def test_stacked_mnist_kl_splits_into_the_channels_digits_and_their_dependence():
