@@ -30,8 +30,8 @@ protocol's sample count, 10,000 for MNIST). What it computes depends on the data
   largest and smallest share of one digit in one channel (uniform: 0.1 each).
   `confident_fraction` is the share of channels whose digit the classifier reads with
   probability >= 0.9 (MNIST's own: about 0.98): a digit drawn between two shapes reads
-  as one of them, so where it is low the digit frequencies say as much of how clearly
-  the generator draws as of which digits it draws.
+  as one of them, so where it is low the digit frequencies tell of how clearly the
+  generator draws, not only of which digits it draws.
 
 Every result comes with its `protocol` (sample count, reference split and size,
 extractor, EMA or raw weights, checkpoint step): two numbers are comparable only
