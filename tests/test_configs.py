@@ -435,8 +435,8 @@ def test_r3gan_schedules_run_along_half_a_cosine_over_the_run():
   weight = builders.penalty_weight(config)
   np.testing.assert_allclose([weight(0), weight(500), weight(1000), weight(5000)],
                              [0.05, 0.0375, 0.025, 0.025], rtol=1e-6)
-  # Images: 10x down, from CIFAR-10's gamma 0.05 (idx) or 100x that (Stacked MNIST).
-  for dataset, start in (("idx", 0.025), ("stacked_mnist", 2.5)):
+  # Images: 10x down, from CIFAR-10's gamma 0.05 (idx) or 1000x that (Stacked MNIST).
+  for dataset, start in (("idx", 0.025), ("stacked_mnist", 25.0)):
     image = _load("r3gan").get_config(f"dataset={dataset}:/tmp/x,steps=1000")
     np.testing.assert_allclose([builders.penalty_weight(image)(s) for s in (0, 500, 1000)],
                                [start, start * 0.55, start / 10], rtol=1e-6)
