@@ -646,9 +646,16 @@ def _goal_text(goal: dict, lead: str = "goal, every seed") -> str:
 
 
 def _goal_words(goal: dict, metrics: dict, length: str = "") -> str:
-  misses = goal_misses({"goal": goal, "metrics": metrics})
+  misses = []
+  for field, (op, bound) in goal.items():
+    if not goal_misses({"goal": {field: (op, bound)}, "metrics": metrics}):
+      continue
+    seeds = metrics.get(field, {}).get("seeds") or []
+    missed = sum(v is None or not GOAL_TESTS[op](v, bound) for v in seeds)
+    who = f"{missed} of {len(seeds)} seeds" if seeds else "a seed"
+    misses.append(f"{_shown(field)[0]} missed by {who}")
   if misses:
-    return f"**short of the goal** ({', '.join(misses)} missed by a seed{length})"
+    return f"**short of the goal** ({', '.join(misses)}{length})"
   return "meets the goal on every seed" + length
 
 

@@ -217,7 +217,7 @@ def test_a_goal_holds_only_when_every_seed_meets_it():
                                                 "std": 0.01, "min": 0.96, "max": 0.98}
   record["goal"] = {"modes_covered": [">=", 8], "high_quality_fraction": [">=", 0.97]}
   # The mean (97.2%) passes; the worst seed (96%) does not.
-  assert results.verdict(record) == "**short of the goal** (% high quality missed by a seed)"
+  assert results.verdict(record) == "**short of the goal** (% high quality missed by 1 of 3 seeds)"
   record["goal"]["high_quality_fraction"] = [">=", 0.95]
   assert results.verdict(record) == "meets the goal on every seed"
   record["goal"] = {"modes_covered": ["<=", 7.5]}  # An upper bound reads the largest seed.
