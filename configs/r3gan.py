@@ -57,9 +57,10 @@ the 10x decay) reached 97.2 +- 0.5% (ring) and 93.5 +- 0.8% (grid): the second h
 the cosine, at the lower learning rates, is where the grid's modes sharpen.
 Stacked MNIST trains on the CPU too: 3 seeds end at 1,000 modes and KL 0.055 +- 0.003
 (0.058/0.050/0.056; README Results), short of the goal. gamma is its lever: one
-seed's trials (seed 0, 20k steps each, on one core of an Intel Xeon beside another run, 50-90 min; KL
-by its own evaluations at 2.5k, 5k, ..., 20k, then `experiments.evaluate` at 20k) read,
-at CIFAR-10's gamma (0.05 to 0.005), 995-1,000 modes from 5k on and KL
+seed's trials (seed 0, 20k steps each, on one core of an Intel Xeon beside another
+run, 50-90 min; KL by its own evaluations at 2.5k, 5k, ..., 20k, then
+`experiments.evaluate` at 20k) read, at CIFAR-10's gamma (0.05 to 0.005), 995-1,000
+modes from 5k on and KL
 0.667/0.248/0.221/0.227/0.209/0.206/0.207/0.205, 0.193 at 20k, 0.166 of it in the
 channels' own digit frequencies (`channel_kl_to_uniform`: a 9 in 19% of every channel, a
 4 or a 1 in 6-7%); 10x lower the same (0.211); 10x higher
