@@ -48,10 +48,12 @@ Measured (2-core CPU; README Results): on an Intel Xeon, every one of 6 seeds me
 goals, seeds 3-5 trained after the setting was chosen on seeds 0-2: ring 8/8 and
 98.6-99.3% high quality (KL 0.002; seeds 3-5 at 98.7, 98.9 and 99.3%; no seed's own
 evaluation under 97.8% from 30k on), 60k steps in 27 min; grid 25/25 and 95.9-97.2% (KL
-0.008; seeds 3-5 at 96.0, 95.9 and 97.2%), 24 min. With R3GAN's 10x decay of gamma (and
-for the ring an EMA half-life of a tenth) every seed met the goals on an AMD EPYC (ring
-99.3, 97.4 and 98.1%; grid 95.4-97.0%; 108-110 min) but one did not on the Intel Xeon
-(ring 98.6, 95.2 and 97.5%; grid 97.1, 97.5 and 94.5%). 1-D W1 0.009 +- 0.002, every
+0.008; seeds 3-5 at 96.0, 95.9 and 97.2%), 24 min. On an AMD EPYC seeds 0-2 of both end
+with every figure identical to the Intel Xeon's (25 and 27 min a population on one
+core). With R3GAN's 10x decay of gamma (and for the ring an EMA half-life of a tenth)
+every seed met the goals on an AMD EPYC (ring 99.3, 97.4 and 98.1%; grid 95.4-97.0%;
+108-110 min) but one did not on the Intel Xeon (ring 98.6, 95.2 and 97.5%; grid 97.1,
+97.5 and 94.5%). 1-D W1 0.009 +- 0.002, every
 seed under 0.012, 40k steps in 8 min. Runs of 30k steps (their cosines ending at 30k;
 the 10x decay) reached 97.2 +- 0.5% (ring) and 93.5 +- 0.8% (grid): the second half of
 the cosine, at the lower learning rates, is where the grid's modes sharpen.
