@@ -25,14 +25,18 @@ FLOAT_BYTES = 4
 
 
 def cpu() -> str:
-  """This host's CPU model and core count, in words."""
+  """This host's CPU model and the cores this process may run on, in words: `AMD EPYC,
+  2 cores`, or `AMD EPYC, 1 of 2 cores` for a process pinned to one (`taskset -c 0`),
+  as XLA's thread pool is."""
   model = "unknown CPU"
   try:
     with open("/proc/cpuinfo") as f:
       model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
   except (OSError, StopIteration):
     model = platform.processor() or model
-  return f"{model}, {os.cpu_count()} cores"
+  total = os.cpu_count()
+  usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+  return f"{model}, {total} cores" if usable == total else f"{model}, {usable} of {total} cores"
 
 
 # The distributions that carry an accelerator's kernels.

@@ -490,6 +490,15 @@ def test_software_names_an_accelerator_plugin_only_where_one_is_installed(monkey
   assert resources.software.__wrapped__() == "jax 1, jaxlib 1, flax 2, optax 3"
 
 
+def test_cpu_names_the_cores_a_pinned_process_may_use(monkeypatch):
+  """A run pinned to one core of two (`taskset -c 1`) says so in its record's machine."""
+  monkeypatch.setattr(resources.os, "cpu_count", lambda: 2)
+  monkeypatch.setattr(resources.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+  assert resources.cpu().endswith(", 2 cores")
+  monkeypatch.setattr(resources.os, "sched_getaffinity", lambda pid: {1}, raising=False)
+  assert resources.cpu().endswith(", 1 of 2 cores")
+
+
 def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
   """Spans of train_time.jsonl: overlaps (a resume from an earlier checkpoint) count
   once; a process that left no line leaves the time unknown."""
