@@ -67,12 +67,12 @@ Measured on seed 0, each run alone on one core of an AMD EPYC (about 40 steps/s;
 steps (162.8): the config trained on to 300,000 steps (the learning rate 0.1 to
 0.030, momentum 0.7) read 177.5 +- 2.5 at 200,000 and 187.8 +- 2.4 at 300,000, the run's
 own evaluations 119.5, 129.3 and 137.5 at 100k, 200k and 300k: 15 nats, then 10,
-for each 100,000 steps more; length still helps, ever less. Half the training images (the first 11,349): 162.1 at 100,000. The
-authors' update with the bias at zero (`--config.update_rule=simultaneous
---config.d_optimizer.lr=0.05`): 166.0 at 100,000. The learning rate decayed ten times
-as fast (`lr_decay` 1 / 1.00004, the momentum ramp 12,450 steps), a stand-in for the
-lower rates of a long run: 149.5 at 60,000, no gain (its own evaluation's FD 54
-there, the config's 28).
+for each 100,000 steps more; length still helps, ever less. Half the training images
+(the first 11,349): 162.1 at 100,000. The authors' update with the bias at zero
+(`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
+The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
+12,450 steps), a stand-in for the lower rates of a long run: 149.5 at 60,000, no gain
+(its own evaluation's FD 54 there, the config's 28).
 
 References:
   Goodfellow et al., 2014, "Generative Adversarial Nets", NeurIPS;
