@@ -22,7 +22,8 @@ outside the published mean +- 2 standard errors, or stopped before its config's 
 runs than the row's seeds. A figure without numbers is an anchor too (`shows`: what
 every seed must show). `--workdir` and `--run_command` given once per population make
 one row of populations that train other seeds of one config
-(`--config.seed=S --config.num_seeds=N`).
+(`--config.seed=S --config.num_seeds=N`); a single run (N = 1) is the population of
+its seed, so seeds trained one per core (`taskset -c C`) make a row too.
 
   # A rerun of a record's commands (on another CPU, say) joins that record:
   python -m experiments.results --rerun=NAME --workdir=DIR --run_command="..."
@@ -62,7 +63,9 @@ from typing import Sequence
 
 from absl import flags
 
+from experiments import populations
 from experiments import resources
+from experiments import sweeps
 from experiments import workdir as workdirs
 from experiments import writers
 from experiments.command import (load_config, parse_command, parse_flags,
@@ -174,10 +177,11 @@ def _finite_or_none(value):
   return value if math.isfinite(value) else None
 
 
-def _history(workdir: str, member: str, last_step: int) -> dict:
-  """`member`'s own evaluations during training up to `last_step`, by step: the shown
-  metrics of its metrics.jsonl lines (a step logged twice, across a resume: the later)."""
-  lines = writers.read_metrics(os.path.join(workdir, workdirs.MEMBERS_DIR, member))
+def _history(folder: str, last_step: int) -> dict:
+  """A member's own evaluations during training up to `last_step`, by step: the shown
+  metrics of the metrics.jsonl lines in its `folder` (a step logged twice, across a
+  resume: the later)."""
+  lines = writers.read_metrics(folder)
   evaluations = [line for line in lines if isinstance(line.get("step"), int)
                  and line["step"] <= last_step and any(f in line for f in SHOWN)]
   return {line["step"]: {f: _finite_or_none(line[f]) for f in SHOWN if f in line}
@@ -195,8 +199,9 @@ def trajectory(histories: Sequence[dict]) -> list[dict]:
   return points
 
 
-def _evaluated(workdir: str) -> tuple[dict, dict, dict]:
-  """`workdir`'s config.json, the config it trained with, and its latest evaluation."""
+def _evaluated(workdir: str) -> tuple[dict, dict, dict, dict]:
+  """`workdir`'s config.json, the config it trained with, its latest evaluation and each
+  member's folder (its own logs); a single run's as those of a population of its one seed."""
   config = workdirs.read_config(workdir)
   if config is None:
     raise UserError(f"{workdir} holds no config.json; pass the --workdir of a run")
@@ -204,15 +209,27 @@ def _evaluated(workdir: str) -> tuple[dict, dict, dict]:
   if not evaluations:
     raise UserError(f"{workdir} has no {EVAL_FILE}; run python -m experiments.evaluate "
                     f"--workdir={workdir} first")
-  if not evaluations[-1].get("members"):
-    raise UserError(f"{workdir} is a single run, not a population: train its seeds as one "
-                    "(--config.num_seeds=3)")
+  evaluation = evaluations[-1]
+  trained = workdirs.with_network_defaults(workdirs.with_added_fields(
+      workdirs.apply_changes(config, workdirs.read_changes(workdir))))
+  if not config.get("population") and not evaluation.get("members"):
+    # A single run (--config.num_seeds=1) is the population of its seed, its logs its own.
+    member = {"name": sweeps.member_name({"seed": trained["seed"]}),
+              **populations.member_values(trained)}
+    scores = {k: v for k, v in evaluation.items() if k not in ("step", "protocol")}
+    evaluation = {"step": evaluation.get("step"), "protocol": evaluation.get("protocol", {}),
+                  "members": {member["name"]: scores}}
+    return (dict(config, population=[member]), dict(trained, population=[member]), evaluation,
+            {member["name"]: workdir})
+  if not evaluation.get("members"):
+    raise UserError(f"{workdir}'s last evaluation scored the population as a single run: "
+                    f"run python -m experiments.evaluate --workdir={workdir} again")
   if not config.get("population"):
     raise UserError(f"{workdir}/{workdirs.CONFIG_FILE} lists no population members: record "
                     "a population trained with --config.num_seeds=3")
-  trained = workdirs.with_network_defaults(workdirs.with_added_fields(
-      workdirs.apply_changes(config, workdirs.read_changes(workdir))))
-  return config, trained, evaluations[-1]
+  folders = {m["name"]: os.path.join(workdir, workdirs.MEMBERS_DIR, m["name"])
+             for m in config["population"]}
+  return config, trained, evaluation, folders
 
 
 def _members_settings(config: dict) -> list[dict]:
@@ -249,14 +266,16 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
 
   Args:
     workdir: the population's workdir, or a list of workdirs whose populations train
-      other seeds of the same config (`--config.seed=S --config.num_seeds=N`), all
-      evaluated at the same step with the same protocol: their members make one row,
-      its wall time the sum of their training times.
+      other seeds of the same config (`--config.seed=S --config.num_seeds=N`; a single
+      run, N = 1, is the population of its seed), all evaluated at the same step with
+      the same protocol: their members make one row, its wall time the sum of their
+      training times.
     run_command: the command that trained each workdir (a string, or one per workdir).
 
   Raises:
-    UserError: no config, no evaluation, a single run, populations that differ in more
-      than their seeds or were scored differently, a seed twice, or fewer than 3 seeds.
+    UserError: no config, no evaluation, a population scored as a single run,
+      populations that differ in more than their seeds or were scored differently, a
+      seed twice, or fewer than 3 seeds.
   """
   single = isinstance(workdir, (str, os.PathLike))
   workdir_list = [os.fspath(w) for w in ([workdir] if single else workdir)]
@@ -265,11 +284,12 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     raise UserError(f"{len(workdir_list)} workdirs and {len(run_commands)} run commands: "
                     "give one --run_command per --workdir, in the same order")
   evaluated = [_evaluated(w) for w in workdir_list]
-  first, (config, shared, last) = workdir_list[0], evaluated[0]
+  first, (config, shared, last, _) = workdir_list[0], evaluated[0]
   protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
   members, seed_of, commands, walls, machines, software, changes = {}, {}, [], [], [], [], []
   histories, populations = {}, []
-  for w, command, (raw, trained, evaluation) in zip(workdir_list, run_commands, evaluated):
+  for w, command, (raw, trained, evaluation, folders) in zip(workdir_list, run_commands,
+                                                             evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
     # Every member of every population trains as the first does (a sweep is not a row).
     if any(m != _members_settings(shared)[0] for m in _members_settings(trained)):
@@ -293,7 +313,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       raise UserError(f"{', '.join(twice)} of {w} is already in another workdir: give each "
                       "population other seeds (--config.seed=S)")
     members.update(own)
-    histories.update({n: _history(w, n, last["step"]) for n in own})
+    histories.update({n: _history(folders[n], last["step"]) for n in own})
     seed_of.update({m["name"]: m.get("seed") for m in raw.get("population", [])})
     own_commands = [command, _evaluate_command(w, raw, evaluation.get("protocol", {}))]
     commands += own_commands

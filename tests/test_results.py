@@ -267,7 +267,8 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
     (tmp_path / "members" / member).mkdir(parents=True)
     (tmp_path / "members" / member / "metrics.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in records))
-  histories = [results._history(str(tmp_path), m, last_step=30) for m in ("a", "b")]
+  histories = [results._history(str(tmp_path / "members" / m), last_step=30)
+               for m in ("a", "b")]
   points = results.trajectory(histories)
   assert [p["step"] for p in points] == [20, 30]
   assert points[0]["modes_covered"]["seeds"] == [7.0, 5.0]
@@ -418,6 +419,37 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, monkeypatch, capsy
   assert results.main(["results", "--record=x", f"--workdir={first}", f"--workdir={second}",
                        "--run_command=A"]) == 2
   assert "one --run_command per --workdir" in capsys.readouterr().err
+
+
+def test_single_runs_of_other_seeds_make_one_record_with_a_population(tmp_path):
+  """A single run (--config.num_seeds=1) is the population of its seed: seeds trained
+  one per core make a row, alone or beside a population, their trajectories their own."""
+  population = _trained(tmp_path / "seeds0", "--config.num_seeds=2")
+  single = _trained(tmp_path / "seed2", "--config.seed=2", "--config.num_seeds=1")
+  record = results.make_record("x", [population, single], run_command=["A", "B"],
+                               published={})
+  assert record["members"] == ["seed=0", "seed=1", "seed=2"]
+  assert record["seeds"] == [0, 1, 2] and record["populations"][1]["seeds"] == [2]
+  scored = json.loads((single / "eval.jsonl").read_text().splitlines()[-1])
+  assert record["metrics"]["modes_covered"]["seeds"][2] == scored["modes_covered"]
+  own = [json.loads(line) for line in (single / "metrics.jsonl").open()]
+  assert record["trajectory"][-1]["modes_covered"]["seeds"][2] == next(
+      line["modes_covered"] for line in own if line["step"] == 20)
+  # Its seed, once: a single run of seed 1 beside seeds 0-1 is refused.
+  twice = _trained(tmp_path / "seed1", "--config.seed=1", "--config.num_seeds=1")
+  with pytest.raises(results.UserError, match="seed=1 of"):
+    results.make_record("x", [population, twice], run_command=["A", "C"], published={})
+  # Three single runs are a row; two are not; one of another learning rate is refused.
+  alone = results.make_record("x", [tmp_path / "seed1", single, _trained(
+      tmp_path / "seed3", "--config.seed=3", "--config.num_seeds=1")],
+                              run_command=["C", "B", "D"], published={})
+  assert alone["seeds"] == [1, 2, 3] and alone["config"]["population"][0]["seed"] == 1
+  with pytest.raises(results.UserError, match="over 2 seed"):
+    results.make_record("x", [twice, single], run_command=["C", "B"], published={})
+  other = _trained(tmp_path / "lr", "--config.seed=4", "--config.num_seeds=1",
+                   "--config.d_optimizer.lr=0.5")
+  with pytest.raises(results.UserError, match="differ in d_optimizer.lr"):
+    results.make_record("x", [population, other], run_command=["A", "E"], published={})
 
 
 def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
