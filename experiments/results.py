@@ -287,7 +287,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
   first, (config, shared, last, _) = workdir_list[0], evaluated[0]
   protocol = {k: v for k, v in last.get("protocol", {}).items() if k not in _PROTOCOL_LOCAL}
   members, seed_of, commands, walls, machines, software, changes = {}, {}, [], [], [], [], []
-  histories, populations = {}, []
+  histories, populations_made = {}, []
   for w, command, (raw, trained, evaluation, folders) in zip(workdir_list, run_commands,
                                                              evaluated):
     differs = list(workdirs.changes(shared, trained, ignore=("resolved",) + _SEED_FIELDS))
@@ -320,11 +320,12 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
     walls.append(train_seconds(w, evaluation["step"]))
     trained_on, trained_with, trained_at = _trained_on(w, evaluation["step"])
     machines, software = machines + trained_on, software + trained_with
-    populations.append({"members": sorted(own, key=_seed_order), "commands": own_commands,
-                        "machine": _joined(*trained_on), "software": _joined(*trained_with),
-                        # The code that trained it; `commit` below is the one that recorded it.
-                        **({"trained_at": _joined(*trained_at)} if trained_at else {}),
-                        "wall_time_s": walls[-1]})
+    populations_made.append({
+        "members": sorted(own, key=_seed_order), "commands": own_commands,
+        "machine": _joined(*trained_on), "software": _joined(*trained_with),
+        # The code that trained it; `commit` below is the one that recorded it.
+        **({"trained_at": _joined(*trained_at)} if trained_at else {}),
+        "wall_time_s": walls[-1]})
     changes += [dict(c, workdir=w) if not single else c for c in workdirs.read_changes(w)]
   if len(members) < min_seeds:
     raise UserError(f"{', '.join(workdir_list)} was evaluated over {len(members)} seed(s); a "
@@ -343,7 +344,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
           + (f" ({', '.join(silent)}: none)" if silent else "") + "; the record has no trajectory",
           file=sys.stderr)
   made = {"commit": resources.commit(), "date": datetime.date.today().isoformat()}
-  for population in populations:
+  for population in populations_made:
     population.update(made, seeds=[seed_of.get(n, n) for n in population["members"]])
   return {
       "name": name,
@@ -361,7 +362,7 @@ def make_record(name: str, workdir: str | os.PathLike | Sequence, *,
       "software": _joined(*software),
       **made,
       # Which members trained where, with what and when (the fields above join them).
-      "populations": populations,
+      "populations": populations_made,
       "protocol": last.get("protocol", {}),
       "metrics": metrics,
       # The runs' own evaluations along the way (config.eval, on other samples).
