@@ -67,7 +67,9 @@ Measured on seed 0, each run alone on one core of an AMD EPYC (about 40 steps/s;
 steps (162.8): the config trained on to 300,000 steps (the learning rate 0.1 to
 0.030, momentum 0.7) read 177.5 +- 2.5 at 200,000 and 187.8 +- 2.4 at 300,000, the run's
 own evaluations 119.5, 129.3 and 137.5 at 100k, 200k and 300k: 15 nats, then 10,
-for each 100,000 steps more; length still helps, ever less. Half the training images
+for each 100,000 steps more; length still helps, ever less. Three seeds trained on to
+330,000 steps, one per core (results/goodfellow_mnist_long.json): 196.0 +- 3.8
+(191.1, 196.5, 200.5), still 29 short of the paper. Half the training images
 (the first 11,349): 162.1 at 100,000. The authors' update with the bias at zero
 (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
 The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
