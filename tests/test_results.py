@@ -440,9 +440,9 @@ def test_single_runs_of_other_seeds_make_one_record_with_a_population(tmp_path):
   with pytest.raises(results.UserError, match="seed=1 of"):
     results.make_record("x", [population, twice], run_command=["A", "C"], published={})
   # Three single runs are a row; two are not; one of another learning rate is refused.
-  alone = results.make_record("x", [tmp_path / "seed1", single, _trained(
-      tmp_path / "seed3", "--config.seed=3", "--config.num_seeds=1")],
-                              run_command=["C", "B", "D"], published={})
+  third = _trained(tmp_path / "seed3", "--config.seed=3", "--config.num_seeds=1")
+  alone = results.make_record("x", [twice, single, third], run_command=["C", "B", "D"],
+                              published={})
   assert alone["seeds"] == [1, 2, 3] and alone["config"]["population"][0]["seed"] == 1
   with pytest.raises(results.UserError, match="over 2 seed"):
     results.make_record("x", [twice, single], run_command=["C", "B"], published={})
