@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import report  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -34,11 +35,11 @@ def _refuse(constant):
 def test_readme_results_table_is_the_rendering_of_the_records(capsys):
   assert results.main(["results", "--check"]) == 0, capsys.readouterr().err
   # Both table flags at once: one line, exit 2, README.md untouched.
-  readme = (ROOT / results.README).read_text()
+  readme = (ROOT / report.README).read_text()
   assert results.main(["results", "--check", "--write"]) == 2
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and "--check and --write: give one of them" in err, err
-  assert (ROOT / results.README).read_text() == readme
+  assert (ROOT / report.README).read_text() == readme
   for path in sorted((ROOT / results.RESULTS_DIR).glob("*.json")):
     json.loads(path.read_text(), parse_constant=_refuse)  # Plain JSON: no NaN or Infinity.
   for record in results.load_records():
@@ -60,7 +61,7 @@ def test_every_records_run_commands_still_resolve_to_the_config_it_trained(monke
     assert results.drifted_fields(record) == [], record["name"]
   # A population's command that now resolves otherwise: the fields that moved.
   (record,) = [r for r in results.load_records() if r["name"] == "r3gan_ring"]
-  record["populations"] = [dict(results.populations_of(record)[0])]
+  record["populations"] = [dict(report.populations_of(record)[0])]
   record["populations"][0]["commands"] = [
       record["populations"][0]["commands"][0] + " --config.d_steps=2 --config.data.batch_size=64",
       "python -m experiments.evaluate --workdir=DIR"]
@@ -90,7 +91,7 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
   (tmp_path / results.RESULTS_DIR).mkdir()
   (tmp_path / results.RESULTS_DIR / "x.json").write_text(json.dumps(record))
   monkeypatch.chdir(tmp_path)
-  prose = (f"{results.BEGIN}\n{results.END}\n"
+  prose = (f"{report.BEGIN}\n{report.END}\n"
            "At <!--r x.step-->1<!--/r--> steps over <!--r x.n-->0<!--/r--> seeds: "
            "<!--r x.high_quality_fraction-->97.5 ± 1.1<!--/r-->% "
            "(<!--r x.high_quality_fraction.seeds-->98.6/96.4/n/a<!--/r-->, at least "
@@ -110,7 +111,7 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
            "<!--r x.modes_covered@20000-.means-->?<!--/r-->.\n"
            "An example in a code span: `<!--r y.step-->9<!--/r-->`, and after one: "
            "`x`<!--r x.n-->0<!--/r-->.\n```\n<!--r y.n-->fenced<!--/r-->\n```\n")
-  readme = tmp_path / results.README
+  readme = tmp_path / report.README
   readme.write_text(prose)
   assert results.main(["results", "--write"]) == 0
   written = readme.read_text()
@@ -175,28 +176,28 @@ def test_prose_that_cites_a_records_figure_is_rewritten_from_it_and_checked(
 
 
 def test_verdict_is_inside_only_within_two_standard_errors_and_at_full_length():
-  assert results.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
-  assert results.verdict(_record(7.4)) == "**short of the paper** (modes above its ±2 SE)"
-  assert results.verdict(_record(5.2)) == "**short of the paper** (modes below its ±2 SE)"
-  assert "trained 100,000 of the config's 400,000" in results.verdict(_record(6.3, 100_000))
+  assert report.verdict(_record(7.2)).startswith("inside")  # |7.2 - 6.3| <= 1.0
+  assert report.verdict(_record(7.4)) == "**short of the paper** (modes above its ±2 SE)"
+  assert report.verdict(_record(5.2)) == "**short of the paper** (modes below its ±2 SE)"
+  assert "trained 100,000 of the config's 400,000" in report.verdict(_record(6.3, 100_000))
   # A run cut short by its own --config.num_steps is measured against its config file's length.
   record = dict(_record(6.3, 100_000), num_steps=100_000, commands=[
       "python -m experiments.run --config=configs/ring.py --config.num_steps=100000 --workdir=W"])
-  assert results.verdict(record) == (
+  assert report.verdict(record) == (
       "inside the paper's ±2 SE; trained 100,000 of the config's 400,000 steps")
   record["published"] = {"source": "no published figure"}
-  assert results.verdict(record) == (
+  assert report.verdict(record) == (
       "no published figure; trained 100,000 of the config's 400,000 steps")
-  table = results.render([_record(7.2)])
+  table = report.render([_record(7.2)])
   assert "7.2 ± 0.0 modes (n=3)" in table and "6.3 ± 0.5 modes" in table
 
 
 def test_a_verdict_says_when_the_paper_ran_more_seeds():
   record = _record(6.3)
-  assert results.verdict(record) == "inside the paper's ±2 SE"  # 3 seeds, as the paper's 3.
+  assert report.verdict(record) == "inside the paper's ±2 SE"  # 3 seeds, as the paper's 3.
   record["published"]["n"] = 10
-  assert results.verdict(record) == "inside the paper's ±2 SE; 3 seeds against its 10"
-  assert results.verdict(dict(record, step=100_000)) == (
+  assert report.verdict(record) == "inside the paper's ±2 SE; 3 seeds against its 10"
+  assert report.verdict(dict(record, step=100_000)) == (
       "inside the paper's ±2 SE; trained 100,000 of the config's 400,000 steps; "
       "3 seeds against its 10")
 
@@ -206,7 +207,7 @@ def test_a_metric_undefined_for_a_seed_says_over_how_many_seeds_it_is():
   # The KL over the modes is undefined for a seed with no high-quality sample.
   record["metrics"]["kl_to_uniform"] = {"seeds": [None, 0.4, 0.2], "mean": 0.3, "std": 0.1,
                                         "min": 0.2, "max": 0.4}
-  table = results.render([record])
+  table = report.render([record])
   assert "0.300 ± 0.100 KL (over 2 seeds, undefined for 1) (n=3)" in table
   assert "8.0 ± 0.0 modes, " in table and "modes (over" not in table
 
@@ -217,12 +218,12 @@ def test_a_goal_holds_only_when_every_seed_meets_it():
                                                 "std": 0.01, "min": 0.96, "max": 0.98}
   record["goal"] = {"modes_covered": [">=", 8], "high_quality_fraction": [">=", 0.97]}
   # The mean (97.2%) passes; the worst seed (96%) does not.
-  assert results.verdict(record) == "**short of the goal** (% high quality missed by 1 of 3 seeds)"
+  assert report.verdict(record) == "**short of the goal** (% high quality missed by 1 of 3 seeds)"
   record["goal"]["high_quality_fraction"] = [">=", 0.95]
-  assert results.verdict(record) == "meets the goal on every seed"
+  assert report.verdict(record) == "meets the goal on every seed"
   record["goal"] = {"modes_covered": ["<=", 7.5]}  # An upper bound reads the largest seed.
-  assert "short of the goal" in results.verdict(record)
-  assert "goal, every seed: ≤ 7.5 modes" in results.render([record])
+  assert "short of the goal" in report.verdict(record)
+  assert "goal, every seed: ≤ 7.5 modes" in report.render([record])
 
 
 def test_a_record_of_an_evaluated_population(tmp_path, capsys):
@@ -246,7 +247,7 @@ def test_a_record_of_an_evaluated_population(tmp_path, capsys):
   assert [p["step"] for p in record["trajectory"]] == [10, 20]
   at_20 = [next(line["modes_covered"] for line in lines if line["step"] == 20) for lines in own]
   assert record["trajectory"][-1]["modes_covered"]["seeds"] == at_20
-  assert results.render([record]).splitlines()[-1].startswith("- ring_test, modes / % high")
+  assert report.render([record]).splitlines()[-1].startswith("- ring_test, modes / % high")
   capsys.readouterr()
   assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=100"]) == 0
   os.remove(workdir / "eval.jsonl")
@@ -277,14 +278,14 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   assert points[0]["kl_to_uniform"]["mean"] == 0.5  # Over the one seed where it is defined.
   assert "kl_to_uniform" not in points[1]
   record = dict(_record(7.0), title="`x.py`", trajectory=points)
-  assert results.render([record]).splitlines()[-1] == (
+  assert report.render([record]).splitlines()[-1] == (
       "- `x.py`, modes / KL: 20 6.0/0.500, 30 7.0/?")
   # Modes at the last step undefined for every seed: still a metric of the line.
-  points[1]["modes_covered"] = results._summary([None, None])
-  assert results.render([record]).splitlines()[-1] == "- `x.py`, modes / KL: 20 6.0/0.500, 30 ?/?"
+  points[1]["modes_covered"] = report.seed_summary([None, None])
+  assert report.render([record]).splitlines()[-1] == "- `x.py`, modes / KL: 20 6.0/0.500, 30 ?/?"
   # No metric defined anywhere: no line.
-  record["trajectory"] = [{"step": 20, "modes_covered": results._summary([None])}]
-  assert "Along training" not in results.render([record])
+  record["trajectory"] = [{"step": 20, "modes_covered": report.seed_summary([None])}]
+  assert "Along training" not in report.render([record])
 
 
 # A small ring GAN's config, for records of real (if short) runs; at the MLP generator's
@@ -364,7 +365,7 @@ def test_populations_of_other_seeds_make_one_record(tmp_path, monkeypatch, capsy
   assert sum(p["wall_time_s"] for p in record["populations"]) == pytest.approx(
       record["wall_time_s"])
   # Listed by lowest seed, whatever order the populations were given in.
-  assert results.measured_on(record) == (
+  assert report.measured_on(record) == (
       f"x: seeds 0-2 on {resources.machine()}, trained at commit t0, recorded at commit c1, "
       f"{record['date']}; seeds 3-4 on test machine B, trained at commit t0, recorded at "
       f"commit c1, {record['date']}")
@@ -456,15 +457,15 @@ def test_a_qualitative_figure_is_an_anchor_every_seed_must_show():
   record = _record(8.0)
   record["published"] = {"source": "Metz et al. 2017, Figure 1",
                          "shows": {"modes_covered": [">=", 8]}}
-  assert results.verdict(record) == "as the paper's figure shows (modes), on every seed"
-  assert "Metz et al. 2017, Figure 1; its figure shows: ≥ 8 modes" in results.render([record])
+  assert report.verdict(record) == "as the paper's figure shows (modes), on every seed"
+  assert "Metz et al. 2017, Figure 1; its figure shows: ≥ 8 modes" in report.render([record])
   record["metrics"]["modes_covered"].update(seeds=[8, 8, 1], min=1)
-  assert results.verdict(record) == (
+  assert report.verdict(record) == (
       "**unlike the paper's figure** (modes: not as it shows, on a seed)")
   record["published"]["shows"] = {"modes_covered": ["<=", 1]}  # A figure of a collapse.
-  assert results.verdict(record).startswith("**unlike the paper's figure** (modes")
+  assert report.verdict(record).startswith("**unlike the paper's figure** (modes")
   record["published"] = {"source": "no published figure"}
-  assert results.verdict(record) == "no published figure"
+  assert report.verdict(record) == "no published figure"
 
 
 @pytest.mark.parametrize("published, goal", [
@@ -546,7 +547,7 @@ def test_wall_time_adds_the_training_processes_and_refuses_a_gap(tmp_path):
 
 
 def _metrics(**seeds):
-  return {field: results._summary(values) for field, values in seeds.items()}
+  return {field: report.seed_summary(values) for field, values in seeds.items()}
 
 
 def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
@@ -557,47 +558,47 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
   near = {"metrics": _metrics(modes_covered=[7.5, 8.5, 9.5]), "machine": "B", "commit": "c",
           "date": "d", "members": ["a", "b", "c"]}
   far = dict(near, metrics=_metrics(modes_covered=[7.7, 8.7, 9.7]))
-  assert results.distances(record, near)["modes"] == pytest.approx(1.5 / np.sqrt(2 / 3))
-  assert results.distances(record, far)["modes"] == pytest.approx(1.7 / np.sqrt(2 / 3))
+  assert report.distances(record, near)["modes"] == pytest.approx(1.5 / np.sqrt(2 / 3))
+  assert report.distances(record, far)["modes"] == pytest.approx(1.7 / np.sqrt(2 / 3))
   same = dict(near, metrics=record["metrics"])
-  assert "every seed's numbers identical" in results.rerun_line(record, same)
-  assert "the means lie 1.8 SE (modes) of their difference apart" in results.rerun_line(
+  assert "every seed's numbers identical" in report.rerun_line(record, same)
+  assert "the means lie 1.8 SE (modes) of their difference apart" in report.rerun_line(
       record, near)
-  assert " on B (commit c, d): " in results.rerun_line(record, near)
+  assert " on B (commit c, d): " in report.rerun_line(record, near)
   # A rerun trained by other code than recorded it names both.
   assert " on B (trained at commit t + unknown, recorded at commit c, d): " in (
-      results.rerun_line(record, dict(near, populations=[{"trained_at": "t"}, {}])))
-  assert " on B (commit c, d): " in results.rerun_line(record, dict(near, populations=[{}]))
-  assert results.rerun_line(record, far).endswith(
+      report.rerun_line(record, dict(near, populations=[{"trained_at": "t"}, {}])))
+  assert " on B (commit c, d): " in report.rerun_line(record, dict(near, populations=[{}]))
+  assert report.rerun_line(record, far).endswith(
       "the means lie 2.1 SE (modes) of their difference apart: **modes more than 2 SE apart**")
   # The flag goes by the printed distance: 1.65 / 0.816 = 2.02 reads 2.0, not past 2.
   edge = dict(near, metrics=_metrics(modes_covered=[7.65, 8.65, 9.65]))
-  assert results.rerun_line(record, edge).endswith("2.0 SE (modes) of their difference apart")
+  assert report.rerun_line(record, edge).endswith("2.0 SE (modes) of their difference apart")
   # Seeds alike within each population (no error) and yet means apart: infinitely far.
   flat = {"metrics": _metrics(modes_covered=[8.0, 8.0, 8.0])}
-  assert results.distances(dict(record, **flat), dict(near, metrics=_metrics(
+  assert report.distances(dict(record, **flat), dict(near, metrics=_metrics(
       modes_covered=[7.0, 7.0, 7.0])))["modes"] == np.inf
-  assert results.rerun_line(
+  assert report.rerun_line(
       dict(record, **flat), dict(near, metrics=_metrics(modes_covered=[7.0, 7.0, 7.0]))
   ).endswith("the seeds' numbers differ; **modes apart with no spread within either**")
-  assert results.distances(dict(record, **flat), dict(near, **flat))["modes"] == 0.0
+  assert report.distances(dict(record, **flat), dict(near, **flat))["modes"] == 0.0
   # A rerun stored before reruns named their members stands for all the record's seeds.
   old = {k: v for k, v in near.items() if k != "members"}
-  assert results.rerun_line(record, old) == results.rerun_line(record, near)
+  assert report.rerun_line(record, old) == report.rerun_line(record, near)
   record["goal"] = {"modes_covered": [">=", 7.0]}
-  assert results.rerun_line(record, near).endswith("; meets the goal on every seed")
-  assert "**short of the goal** (modes" in results.rerun_line(record, same)
+  assert report.rerun_line(record, near).endswith("; meets the goal on every seed")
+  assert "**short of the goal** (modes" in report.rerun_line(record, same)
   del record["goal"]
   record["published"] = {"source": "F", "shows": {"modes_covered": [">=", 7.5]}}
-  assert results.rerun_line(record, near).endswith(
+  assert report.rerun_line(record, near).endswith(
       "; as the paper's figure shows (modes), on every seed")
-  assert results.rerun_line(record, same).endswith(
+  assert report.rerun_line(record, same).endswith(
       "; **unlike the paper's figure** (modes: not as it shows, on a seed)")
   # A metric undefined for a seed counts over the others; one defined for no seed is skipped.
-  record["metrics"]["kl_to_uniform"] = results._summary([0.1, 0.2, None])
-  assert list(results.distances(record, dict(near, metrics={
-      **near["metrics"], "kl_to_uniform": results._summary([None, None, None])}))) == ["modes"]
-  assert "Reruns of a record's commands" in results.render([dict(record, reruns=[far])])
+  record["metrics"]["kl_to_uniform"] = report.seed_summary([0.1, 0.2, None])
+  assert list(report.distances(record, dict(near, metrics={
+      **near["metrics"], "kl_to_uniform": report.seed_summary([None, None, None])}))) == ["modes"]
+  assert "Reruns of a record's commands" in report.render([dict(record, reruns=[far])])
 
   # A rerun of some of the record's seeds is set beside the record over those seeds.
   del record["metrics"]["kl_to_uniform"]
@@ -605,16 +606,16 @@ def test_a_rerun_says_how_many_standard_errors_its_means_lie_from_the_records():
                 metrics=_metrics(modes_covered=[6.0, 7.0, 8.0, 100.0]),
                 populations=[{"members": ["a", "b", "c"], "machine": "m"},
                              {"members": ["d"], "machine": "z"}])
-  line = results.rerun_line(record, near)
+  line = report.rerun_line(record, near)
   assert "(n=3); the record, on m: 7.0 ± 0.8 modes;" in line and "1.8 SE" in line
   one = dict(near, members=["d"], metrics=_metrics(modes_covered=[90.0]))
-  assert results.distances(record, one) == {}  # One seed: no standard error.
+  assert report.distances(record, one) == {}  # One seed: no standard error.
   assert ("(n=1); the record, on z: 100.0 ± 0.0 modes; the seeds' numbers differ; as the "
-          "paper's") in results.rerun_line(record, one)
+          "paper's") in report.rerun_line(record, one)
   # One over both populations is set beside both machines.
   both = dict(near, members=["a", "b", "c", "d"], metrics=_metrics(
       modes_covered=[6.0, 7.0, 8.0, 100.0]))
-  assert "(n=4); the record, on m + z: 30.2 ± 40.3 modes; every seed's" in results.rerun_line(
+  assert "(n=4); the record, on m + z: 30.2 ± 40.3 modes; every seed's" in report.rerun_line(
       record, both)
 
 
@@ -627,22 +628,22 @@ def test_measured_on_lists_each_machines_seeds_in_order_and_reads_hand_edited_po
       {"members": ["seed=0", "seed=1"], "seeds": [1, 0], "machine": "A", "commit": "c",
        "date": "d"},
       {"members": ["seed=4"], "seeds": [4]}]}
-  assert results.measured_on(record) == (
+  assert report.measured_on(record) == (
       "x: seeds 0, 1, 3 on A, commit c, d; seed 2 on B, commit c, d; "
       "seed 4 on unknown, commit unknown, unknown")
-  assert results._machine_over(record, ["seed=4"]) == "unknown"
-  assert [results._seed_span(s) for s in ([4], [0, 1, 2], [1, 5], [])] == [
+  assert report._machine_over(record, ["seed=4"]) == "unknown"
+  assert [report._seed_span(s) for s in ([4], [0, 1, 2], [1, 5], [])] == [
       "seed 4", "seeds 0-2", "seeds 1, 5", "no seeds"]
   record["populations"][-1].update(machine="A", commit="c", date="d")
-  assert results.measured_on(record) == (
+  assert report.measured_on(record) == (
       "x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B, commit c, d")
   # Rendered, each record's machines are one item of the list under the table.
-  rendered = results.render([dict(_record(6.3), populations=record["populations"])])
+  rendered = report.render([dict(_record(6.3), populations=record["populations"])])
   assert "Measured on:\n\n- x: seeds 0, 1, 3, 4 on A, commit c, d; seed 2 on B" in rendered
   # Code that trained at another commit than the one that recorded is named apart.
   record["populations"][0]["trained_at"] = "t0 + t1-dirty"
   record["populations"][1]["trained_at"] = "c"
-  assert results.measured_on(record) == (
+  assert report.measured_on(record) == (
       "x: seeds 0, 1, 3, 4 on A, commit c, d; "
       "seed 2 on B, trained at commit t0 + t1-dirty, recorded at commit c, d")
 
@@ -781,7 +782,7 @@ def test_more_seeds_extend_a_record_as_one_record_of_both_populations(
       [0, 1, 2], "c0", "d0", "jax 0")
   assert (added["seeds"], added["commit"], added["commands"][0]) == (
       [3, 4], both["commit"], "B")
-  assert results.measured_on(extended) == (
+  assert report.measured_on(extended) == (
       f"x: seeds 0-2 on {both['machine']}, commit c0, d0; "
       f"seeds 3-4 on {both['machine']}, commit {both['commit']}, {both['date']}")
 
