@@ -1,12 +1,12 @@
-"""How records read: the README's Results table rendered from results/*.json, and the
-figures its prose cites.
+"""How records read: the README's Results table and the figures its prose cites.
 
-`render` makes the table: one row a record (mean +- std over its seeds beside the
+`render` makes the table from records (`experiments.results.load_records` reads them
+from results/*.json): one row a record (mean +- std over its seeds beside the
 published figure or the goal, and a verdict), then where each was measured, each
 rerun beside its record and the runs' own evaluations along training. `readme_figures`
-fills in each `<!--r NAME.FIELD-->figure<!--/r-->` citation (`cited`). The records
-themselves, and the command that writes them and checks README.md, are
-`experiments.results`.
+fills in each `<!--r NAME.FIELD-->figure<!--/r-->` citation (`cited`; the forms are
+listed in the help of `python -m experiments.results`, which writes the records and
+rewrites or checks README.md).
 """
 
 import math

@@ -49,7 +49,7 @@ lowest and highest of the steps' means over the seeds ("17.7-19.3"); `:D` after 
 of them gives D digits instead of the table's. `--write` fills them in with the rest and
 `--check` fails where one differs. A citation and its figure stay on one line, after a
 word (a line that begins with one is an HTML block to Markdown); one in a code span or a
-fenced block is an example and left alone.
+fenced block is an example and left alone. The rendering is `experiments.report`'s.
 """
 
 import datetime
@@ -120,8 +120,6 @@ def _evaluate_command(workdir: str, config: dict, protocol: dict) -> str:
 
 # Config fields in which the populations of one record may differ: which seeds they train.
 _SEED_FIELDS = ("seed", "num_seeds", "population")
-
-
 # Protocol fields that may differ between populations scored alike: where the scorer's
 # files lie, and the classifier's accuracy as each evaluation re-measured it.
 _PROTOCOL_LOCAL = ("extractor", "classifier_channel_accuracy")
@@ -141,9 +139,9 @@ def _finite_or_none(value):
 
 
 def _history(folder: str, last_step: int) -> dict:
-  """A member's own evaluations during training up to `last_step`, by step: the shown
-  metrics of the metrics.jsonl lines in its `folder` (a step logged twice, across a
-  resume: the later)."""
+  """A member's own evaluations during training up to `last_step`, by step: the metrics
+  that the table shows (`report.SHOWN`: a record keeps what its rows can show) of the
+  metrics.jsonl lines in its `folder` (a step logged twice, across a resume: the later)."""
   lines = writers.read_metrics(folder)
   evaluations = [line for line in lines if isinstance(line.get("step"), int)
                  and line["step"] <= last_step and any(f in line for f in report.SHOWN)]

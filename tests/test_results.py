@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
-from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import report  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import resources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
