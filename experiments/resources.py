@@ -181,9 +181,10 @@ def check_run(experiment) -> None:
     return
   available, where = device_bytes()
   if need > available:
+    population = f", {members[0]} members" if members else ""
     raise UserError(
         f"the train step (data.batch_size={config.data.batch_size}, d_steps={config.d_steps}, "
-        f"steps_per_call={config.steps_per_call}{', ' + str(members[0]) + ' members' if members else ''}) "
+        f"steps_per_call={config.steps_per_call}{population}) "
         f"needs about {gib(need)} of memory, more than the {gib(available)} free on {where}; "
         "lower --config.data.batch_size or --config.steps_per_call")
 
