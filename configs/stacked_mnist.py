@@ -64,9 +64,10 @@ VEEGAN's own table gives DCGAN 99 modes, KL 3.40). `metz`, D = 1/4 G: its DCGAN 
 +- 17.6 modes, KL 5.21 +- 0.19, PacDCGAN2 484.5 +- 33.0 and 2.61 +- 0.22 (50 trials;
 Metz et al. report 30.6 +- 20.7 modes, KL 5.99 +- 0.42); D = 1/2 G: 487.7 +- 34.6,
 KL 2.24 +- 0.15, and 840.7 +- 15.9, KL 1.00 +- 0.05. Measured: a `veegan` step of one
-seed takes 3.2 s on a 2-core CPU under load, and its step alone 0.65 s on the idle CPU
-(`python -m benchmarks.stacked_dcgan`): about 18 hours a seed for 100,000 steps at best, so
-train it on an accelerator. `metz` (D = 1/4 G), 3 seeds as one population, evaluated at step
+seed takes 3.2 s on a 2-core CPU under load; one discriminator and one generator update
+take 0.65 s on the idle CPU (`python -m benchmarks.stacked_dcgan`; the setting's step adds
+a second generator update): more than 18 hours a seed for 100,000 steps, so train it on an
+accelerator. `metz` (D = 1/4 G), 3 seeds as one population, evaluated at step
 10,000 of 500,000 (1.4-1.7 steps/s on 2 CPU cores, 112 minutes; results/
 stacked_mnist_metz.json): 2, 3 and 41 modes, KL 6.35 +- 0.73: collapsed, as the papers'
 weak discriminator is meant to, and short of PacGAN's 78.5 at this length.
