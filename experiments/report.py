@@ -327,7 +327,8 @@ def render(records: list[dict]) -> str:
               "seed's training is bitwise reproducible on one CPU; on another its numbers "
               "may differ, and what a record promises there is the mean within the seeds' "
               "error):", "", *reruns]
-  along = [trajectory_line(r) for r in sorted(records, key=lambda r: r["name"])
+  along = [trajectory_line(r, continued(r, records))
+           for r in sorted(records, key=lambda r: r["name"])
            if r.get("trajectory") and trajectory_fields(r)]
   if along:
     lines += ["", "Along training, the runs' own evaluations (each config's `eval` settings, "
@@ -341,8 +342,19 @@ def trajectory_fields(record: dict) -> list[str]:
   return [f for f in SHOWN if any("mean" in p.get(f, {}) for p in record["trajectory"])][:2]
 
 
-def trajectory_line(record: dict) -> str:
-  """One Markdown item: the record's first two shown metrics at each step it evaluated."""
+def continued(record: dict, records: list[dict]) -> dict | None:
+  """The record of the longest trajectory that `record`'s begins with: the same runs,
+  recorded at an earlier step and trained on (None if there is none)."""
+  points = record.get("trajectory") or []
+  earlier = [other for other in records
+             if 0 < len(other.get("trajectory") or []) < len(points)
+             and points[:len(other["trajectory"])] == other["trajectory"]]
+  return max(earlier, key=lambda other: len(other["trajectory"]), default=None)
+
+
+def trajectory_line(record: dict, earlier: dict | None = None) -> str:
+  """One Markdown item: the record's first two shown metrics at each step it evaluated,
+  past those of `earlier` (a record whose trajectory this one's continues) when given."""
   points, fields = record["trajectory"], trajectory_fields(record)
 
   def shown(point, field):
@@ -351,7 +363,10 @@ def trajectory_line(record: dict) -> str:
   def at(step):
     return f"{step // 1000:,}k" if step >= 1000 and step % 1000 == 0 else f"{step:,}"
 
-  values = ", ".join(f"{at(p['step'])} " + "/".join(shown(p, f) for f in fields) for p in points)
+  values = ", ".join(f"{at(p['step'])} " + "/".join(shown(p, f) for f in fields)
+                     for p in points[len(earlier["trajectory"]) if earlier else 0:])
+  if earlier:
+    values = f"as {earlier['name']} to {at(earlier['trajectory'][-1]['step'])}, then {values}"
   return f"- {record['title']}, {' / '.join(SHOWN[f][0] for f in fields)}: {values}"
 
 

@@ -288,6 +288,28 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   assert "Along training" not in report.render([record])
 
 
+def test_a_trajectory_trained_on_lists_its_steps_past_the_earlier_records():
+  """A record whose trajectory begins with another's (the same runs, recorded earlier and
+  trained on) lists its steps past the longest such record; other records list all."""
+  def point(step, modes):
+    return {"step": step, "modes_covered": report.seed_summary([modes, modes])}
+
+  points = [point(10, 3.0), point(20, 5.0), point(30, 7.0)]
+  first = dict(_record(5.0), name="first", title="`a.py`", trajectory=points[:1])
+  middle = dict(_record(5.0), name="middle", title="`b.py`", trajectory=points[:2])
+  last = dict(_record(7.0), name="last", title="`c.py`", trajectory=points)
+  other = dict(_record(7.0), name="other", title="`d.py`", trajectory=[point(10, 4.0),
+                                                                        point(20, 5.0)])
+  records = [first, middle, last, other]
+  assert report.continued(last, records) is middle
+  assert report.continued(middle, records) is first
+  assert report.continued(first, records) is None and report.continued(other, records) is None
+  lines = report.render(records).splitlines()
+  assert "- `c.py`, modes: as middle to 20, then 30 7.0" in lines
+  assert "- `b.py`, modes: as first to 10, then 20 5.0" in lines
+  assert "- `d.py`, modes: 10 4.0, 20 5.0" in lines
+
+
 # A small ring GAN's config, for records of real (if short) runs; at the MLP generator's
 # default batch-norm epsilon, what a workdir written before that field trained with.
 _RING = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
