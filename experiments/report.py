@@ -363,8 +363,9 @@ def trajectory_line(record: dict, earlier: dict | None = None) -> str:
   def at(step):
     return f"{step // 1000:,}k" if step >= 1000 and step % 1000 == 0 else f"{step:,}"
 
+  start = len(earlier["trajectory"]) if earlier else 0
   values = ", ".join(f"{at(p['step'])} " + "/".join(shown(p, f) for f in fields)
-                     for p in points[len(earlier["trajectory"]) if earlier else 0:])
+                     for p in points[start:])
   if earlier:
     values = f"as {earlier['name']} to {at(earlier['trajectory'][-1]['step'])}, then {values}"
   return f"- {record['title']}, {' / '.join(SHOWN[f][0] for f in fields)}: {values}"
