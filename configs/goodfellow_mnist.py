@@ -76,8 +76,8 @@ each (results/goodfellow_mnist_500k.json): 206.3 +- 1.9 (204.6, 205.3, 208.9); o
 650,000 (results/goodfellow_mnist_650k.json): 212.0 +- 1.4 (210.5, 211.6, 213.9), still
 13 short of the paper. The gains follow the logarithm of the length, 26, 25 and 22
 nats per factor e of steps from 100,000 to 330,000, 500,000 and 650,000: a line
-through the four means reaches 225 near 1.06 million steps (221, the paper's lower
-error bar, near 0.9 million). Half the training images
+through the four means reaches 225 near 1.06 million steps (221, the low end of the
+paper's +- 2 SE, near 0.9 million). Half the training images
 (the first 11,349): 162.1 at 100,000. The authors' update with the bias at zero
 (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
 The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp

@@ -70,8 +70,9 @@ hours) over 3 seeds at 400k (results/ring_pac2.json): 98.2 +- 0.3% high quality 
 PacGAN's +- 2 SE, 7.0 +- 1.4 modes below and KL 0.23 +- 0.17 above it, both through one
 seed that covers 5-7 modes from 260k on. PacGAN2 in the reference setting (the config's
 defaults; results/ring_pac2_reference_data.json) reads the same: 98.1 +- 0.0% high
-quality inside, 7.0 +- 0.8 modes (6/7/8) below and KL 0.23 +- 0.11 above, through seed 0,
-whose mass is uneven from 20k on, and seed 1, at 8 modes to 380k and 7 at 400k. The README's Results give the trajectories.
+quality inside, 7.0 +- 0.8 modes (6/7/8) below and KL 0.23 +- 0.11 above, through
+seed 0, whose mass is uneven from 20k on, and seed 1, at 8 modes to 380k and 7 at
+400k. The README's Results give the trajectories.
 
 References:
   Srivastava et al., 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit

@@ -348,7 +348,8 @@ def continued(record: dict, records: list[dict]) -> dict | None:
   points = record.get("trajectory") or []
   earlier = [other for other in records
              if 0 < len(other.get("trajectory") or []) < len(points)
-             and points[:len(other["trajectory"])] == other["trajectory"]]
+             and points[:len(other["trajectory"])] == other["trajectory"]
+             and trajectory_fields(other) == trajectory_fields(record)]
   return max(earlier, key=lambda other: len(other["trajectory"]), default=None)
 
 

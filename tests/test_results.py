@@ -308,6 +308,10 @@ def test_a_trajectory_trained_on_lists_its_steps_past_the_earlier_records():
   assert "- `c.py`, modes: as middle to 20, then 30 7.0" in lines
   assert "- `b.py`, modes: as first to 10, then 20 5.0" in lines
   assert "- `d.py`, modes: 10 4.0, 20 5.0" in lines
+  # A metric that only the later steps have: the lines differ in what they show, no "as".
+  kl = dict(point(40, 8.0), kl_to_uniform=report.seed_summary([0.1, 0.1]))
+  last["trajectory"] = [*points, kl]
+  assert report.continued(last, records) is None
 
 
 # A small ring GAN's config, for records of real (if short) runs; at the MLP generator's
