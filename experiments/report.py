@@ -346,10 +346,11 @@ def continued(record: dict, records: list[dict]) -> dict | None:
   """The record of the longest trajectory that `record`'s begins with: the same runs,
   recorded at an earlier step and trained on (None if there is none)."""
   points = record.get("trajectory") or []
+  fields = trajectory_fields(record) if points else []
   earlier = [other for other in records
              if 0 < len(other.get("trajectory") or []) < len(points)
              and points[:len(other["trajectory"])] == other["trajectory"]
-             and trajectory_fields(other) == trajectory_fields(record)]
+             and trajectory_fields(other) == fields]
   return max(earlier, key=lambda other: len(other["trajectory"]), default=None)
 
 
