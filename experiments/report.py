@@ -327,14 +327,20 @@ def render(records: list[dict]) -> str:
               "seed's training is bitwise reproducible on one CPU; on another its numbers "
               "may differ, and what a record promises there is the mean within the seeds' "
               "error):", "", *reruns]
-  along = [trajectory_line(r, continued(r, records))
-           for r in sorted(records, key=lambda r: r["name"])
-           if r.get("trajectory") and trajectory_fields(r)]
+  along = trajectory_lines(records)
   if along:
     lines += ["", "Along training, the runs' own evaluations (each config's `eval` settings, "
               "on other samples than the row's), means over the row's seeds (over those where "
               "a metric is defined):", "", *along]
   return "\n".join(lines)
+
+
+def trajectory_lines(records: list[dict]) -> list[str]:
+  """The Markdown items of the records with a trajectory, by name, each past the record it
+  continues."""
+  return [trajectory_line(r, continued(r, records))
+          for r in sorted(records, key=lambda r: r["name"])
+          if r.get("trajectory") and trajectory_fields(r)]
 
 
 def trajectory_fields(record: dict) -> list[str]:
