@@ -78,14 +78,14 @@ each (results/goodfellow_mnist_500k.json): 206.3 +- 1.9 (204.6, 205.3, 208.9); o
 10 short of the paper. The gains shrink even against the logarithm of the length: 26,
 25, 22 and 16 nats per factor e of steps from 100,000 to 330,000, 500,000, 650,000 and
 800,000. A line through the five means reaches 225 near 1.1 million steps (221, the
-low end of the paper's +- 2 SE, near 0.95 million); the last span's rate, near 1.5
-million (221 near 1.15 million). By 800,000 the learning-rate decay has given 96% of
-the sum of rates it ever will (98% by a million). Half the training images
-(the first 11,349): 162.1 at 100,000. The authors' update with the bias at zero
-(`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
-The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
-12,450 steps), a stand-in for the lower rates of a long run: 149.5 at 60,000, no gain
-(its own evaluation's FD 54 there, the config's 28).
+low end of the paper's +- 2 SE, near 0.95 million); at the last span's rate, 225 near
+1.5 million (221 near 1.15 million). By 800,000 the learning-rate decay has given 96%
+of the sum of rates it ever will before its 1e-6 floor (98% by a million). Half the
+training images (the first 11,349): 162.1 at 100,000. The authors' update with the bias
+at zero (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at
+100,000. The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the
+momentum ramp 12,450 steps), a stand-in for the lower rates of a long run: 149.5 at
+60,000, no gain (its own evaluation's FD 54 there, the config's 28).
 
 References:
   Goodfellow et al., 2014, "Generative Adversarial Nets", NeurIPS;

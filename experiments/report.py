@@ -336,8 +336,8 @@ def render(records: list[dict]) -> str:
 
 
 def trajectory_lines(records: list[dict]) -> list[str]:
-  """The Markdown items of the records with a trajectory, by name, each past the record it
-  continues."""
+  """The Markdown items of the records with a trajectory, by name, each starting where the
+  record it continues ends."""
   return [trajectory_line(r, continued(r, records))
           for r in sorted(records, key=lambda r: r["name"])
           if r.get("trajectory") and trajectory_fields(r)]
