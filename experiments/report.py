@@ -300,7 +300,7 @@ def render(records: list[dict]) -> str:
   """The Markdown table of `records`, one row each."""
   lines = ["| SPEC | step (wall) | result, mean ± std over n seeds | published | verdict |",
            "|---|---|---|---|---|"]
-  for r in sorted(records, key=lambda r: r["name"]):
+  for r in in_order(records):
     shown = [f for f in SHOWN if f in r["metrics"]]
     result = ", ".join(_cell(r["metrics"][f], f) for f in shown) + f" (n={len(r['members'])})"
     seconds = r.get("wall_time_s")
@@ -317,11 +317,10 @@ def render(records: list[dict]) -> str:
       anchor = f"{_goal_text(r['goal'])}; {anchor}" if anchor != "—" else _goal_text(r["goal"])
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
   lines.append("")
-  machines = sorted({measured_on(r) for r in records})
+  machines = list(dict.fromkeys(measured_on(r) for r in in_order(records)))
   lines += ["Measured on:", "", *(f"- {m}" for m in machines)] if machines else [
       "No records yet."]
-  reruns = [rerun_line(r, rerun) for r in sorted(records, key=lambda r: r["name"])
-            for rerun in r.get("reruns", [])]
+  reruns = [rerun_line(r, rerun) for r in in_order(records) for rerun in r.get("reruns", [])]
   if reruns:
     lines += ["", "Reruns of a record's commands, the same seeds on another machine (a "
               "seed's training is bitwise reproducible on one CPU; on another its numbers "
@@ -335,11 +334,20 @@ def render(records: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def in_order(records: list[dict]) -> list[dict]:
+  """`records` by name, except that runs trained on follow the record they continue, by step:
+  the rows of one trajectory stay together, shortest first."""
+  def first(record):
+    while (earlier := continued(record, records)) is not None:
+      record = earlier
+    return record["name"]
+  return sorted(records, key=lambda r: (first(r), r["step"], r["name"]))
+
+
 def trajectory_lines(records: list[dict]) -> list[str]:
-  """The Markdown items of the records with a trajectory, by name, each starting where the
-  record it continues ends."""
-  return [trajectory_line(r, continued(r, records))
-          for r in sorted(records, key=lambda r: r["name"])
+  """The Markdown items of the records with a trajectory, in table order, each starting where
+  the record it continues ends."""
+  return [trajectory_line(r, continued(r, records)) for r in in_order(records)
           if r.get("trajectory") and trajectory_fields(r)]
 
 

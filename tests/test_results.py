@@ -314,6 +314,31 @@ def test_a_trajectory_trained_on_lists_its_steps_past_the_earlier_records():
   assert report.continued(last, records) is None
 
 
+def test_rows_of_runs_trained_on_follow_the_row_they_continue_by_step():
+  """Rows are by name, except that a record of runs trained on follows the record it
+  continues, shortest first, whatever the names say; the machines and trajectory lines
+  follow the rows."""
+  def point(step):
+    return {"step": step, "modes_covered": report.seed_summary([5.0, 5.0])}
+
+  points = [point(10), point(20), point(30)]
+  records = [dict(_record(5.0, step), name=name, title=f"`{name}.py`", machine=name,
+                  trajectory=points[:length])
+             for name, step, length in [("z_long", 30, 3), ("a_short", 10, 1),
+                                        ("m_middle", 20, 2)]]
+  records.append(dict(_record(5.0), name="b_other", title="`b_other.py`", machine="b_other"))
+  assert [r["name"] for r in report.in_order(records)] == [
+      "a_short", "m_middle", "z_long", "b_other"]
+  lines = report.render(records).splitlines()
+  rows = [line.split(" |")[0] for line in lines if line.startswith("| `")]
+  assert rows == ["| `a_short.py`", "| `m_middle.py`", "| `z_long.py`", "| `b_other.py`"]
+  machines = [line.split(":")[0] for line in lines if line.startswith("- ") and ":" in line
+              and not line.startswith("- `")]
+  assert machines == ["- a_short", "- m_middle", "- z_long", "- b_other"]
+  along = [line.split(",")[0] for line in lines if line.startswith("- `")]
+  assert along == ["- `a_short.py`", "- `m_middle.py`", "- `z_long.py`"]
+
+
 # A small ring GAN's config, for records of real (if short) runs; at the MLP generator's
 # default batch-norm epsilon, what a workdir written before that field trained with.
 _RING = ["--config=configs/ring.py:runlocal", "--config.model.g.hidden=(16,)",
