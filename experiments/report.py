@@ -300,7 +300,8 @@ def render(records: list[dict]) -> str:
   """The Markdown table of `records`, one row each."""
   lines = ["| SPEC | step (wall) | result, mean ± std over n seeds | published | verdict |",
            "|---|---|---|---|---|"]
-  for r in in_order(records):
+  ordered = in_order(records)
+  for r in ordered:
     shown = [f for f in SHOWN if f in r["metrics"]]
     result = ", ".join(_cell(r["metrics"][f], f) for f in shown) + f" (n={len(r['members'])})"
     seconds = r.get("wall_time_s")
@@ -317,10 +318,10 @@ def render(records: list[dict]) -> str:
       anchor = f"{_goal_text(r['goal'])}; {anchor}" if anchor != "—" else _goal_text(r["goal"])
     lines.append(f"| {r['title']} | {r['step']:,}{wall} | {result} | {anchor} | {verdict(r)} |")
   lines.append("")
-  machines = list(dict.fromkeys(measured_on(r) for r in in_order(records)))
+  machines = list(dict.fromkeys(measured_on(r) for r in ordered))
   lines += ["Measured on:", "", *(f"- {m}" for m in machines)] if machines else [
       "No records yet."]
-  reruns = [rerun_line(r, rerun) for r in in_order(records) for rerun in r.get("reruns", [])]
+  reruns = [rerun_line(r, rerun) for r in ordered for rerun in r.get("reruns", [])]
   if reruns:
     lines += ["", "Reruns of a record's commands, the same seeds on another machine (a "
               "seed's training is bitwise reproducible on one CPU; on another its numbers "

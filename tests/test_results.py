@@ -322,21 +322,22 @@ def test_rows_of_runs_trained_on_follow_the_row_they_continue_by_step():
     return {"step": step, "modes_covered": report.seed_summary([5.0, 5.0])}
 
   points = [point(10), point(20), point(30)]
+  # The first record's name sorts between its continuations', and after another record's.
   records = [dict(_record(5.0, step), name=name, title=f"`{name}.py`", machine=name,
                   trajectory=points[:length])
-             for name, step, length in [("z_long", 30, 3), ("a_short", 10, 1),
-                                        ("m_middle", 20, 2)]]
+             for name, step, length in [("z_long", 30, 3), ("m_short", 10, 1),
+                                        ("a_middle", 20, 2)]]
   records.append(dict(_record(5.0), name="b_other", title="`b_other.py`", machine="b_other"))
   assert [r["name"] for r in report.in_order(records)] == [
-      "a_short", "m_middle", "z_long", "b_other"]
+      "b_other", "m_short", "a_middle", "z_long"]
   lines = report.render(records).splitlines()
   rows = [line.split(" |")[0] for line in lines if line.startswith("| `")]
-  assert rows == ["| `a_short.py`", "| `m_middle.py`", "| `z_long.py`", "| `b_other.py`"]
+  assert rows == ["| `b_other.py`", "| `m_short.py`", "| `a_middle.py`", "| `z_long.py`"]
   machines = [line.split(":")[0] for line in lines if line.startswith("- ") and ":" in line
               and not line.startswith("- `")]
-  assert machines == ["- a_short", "- m_middle", "- z_long", "- b_other"]
+  assert machines == ["- b_other", "- m_short", "- a_middle", "- z_long"]
   along = [line.split(",")[0] for line in lines if line.startswith("- `")]
-  assert along == ["- `a_short.py`", "- `m_middle.py`", "- `z_long.py`"]
+  assert along == ["- `m_short.py`", "- `a_middle.py`", "- `z_long.py`"]
 
 
 # A small ring GAN's config, for records of real (if short) runs; at the MLP generator's
