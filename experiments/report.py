@@ -338,11 +338,15 @@ def render(records: list[dict]) -> str:
 def in_order(records: list[dict]) -> list[dict]:
   """`records` by name, except that runs trained on follow the record they continue, by step:
   the rows of one trajectory stay together, shortest first."""
-  def first(record):
-    while (earlier := continued(record, records)) is not None:
-      record = earlier
-    return record["name"]
-  return sorted(records, key=lambda r: (first(r), r["step"], r["name"]))
+  return sorted(records, key=lambda r: (origin(r, records)["name"], r["step"], r["name"]))
+
+
+def origin(record: dict, records: list[dict]) -> dict:
+  """The first record of the runs `record`'s were trained on from: the end of its chain of
+  `continued` records (`record` itself if it continues none)."""
+  while (earlier := continued(record, records)) is not None:
+    record = earlier
+  return record
 
 
 def trajectory_lines(records: list[dict]) -> list[str]:

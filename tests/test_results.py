@@ -328,6 +328,8 @@ def test_rows_of_runs_trained_on_follow_the_row_they_continue_by_step():
              for name, step, length in [("z_long", 30, 3), ("m_short", 10, 1),
                                         ("a_middle", 20, 2)]]
   records.append(dict(_record(5.0), name="b_other", title="`b_other.py`", machine="b_other"))
+  assert [report.origin(r, records)["name"] for r in records] == [
+      "m_short", "m_short", "m_short", "b_other"]
   assert [r["name"] for r in report.in_order(records)] == [
       "b_other", "m_short", "a_middle", "z_long"]
   lines = report.render(records).splitlines()
