@@ -80,12 +80,12 @@ still 8 short of the paper. The gains shrink even against the logarithm of the l
 26, 25, 22, 16 and 10 nats per factor e of steps from 100,000 to 330,000, 500,000,
 650,000, 800,000 and 1,000,000. Against the sum of the learning rates spent they do
 not: 3.1, 3.1, 3.7, 3.9 and 3.8 nats per 1,000, the last three rows on one line of
-3.87 per 1,000 (within 0.02 nats). The decay sums to about 25,000 before its 1e-6
+3.85 per 1,000 (within 0.02 nats). The decay sums to about 25,000 before its 1e-6
 floor at 2.9 million steps (98% of it spent by a million); that line ends there at
 219.2, and the floor's rate adds a sum of 1 per million steps. Trained as long as the
 authors' schedule has rates to give, the config is expected to level off near 219,
-below 221, the low end of the paper's +- 2 SE (reaching 221 would take 7.9 nats per
-1,000 of the 458 left, twice any span measured): length within the authors' schedule
+below 221, the low end of the paper's +- 2 SE (reaching 221 would take 7.8 nats per
+1,000 of the 461 left, twice any span measured): length within the authors' schedule
 does not close the gap (notebooks/read_the_results.ipynb computes these figures). Half
 the training images (the first 11,349): 162.1 at 100,000. The authors' update with the
 bias at zero (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0
