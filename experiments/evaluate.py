@@ -2,6 +2,7 @@ r"""Evaluates a run's latest checkpoint (or its training data); appends the resu
 
   python -m experiments.evaluate --workdir=DIR [--num_samples=N] [--classifier=PATH] [--raw]
       [--step=N] [--inception=auto|true|false] [--inception_samples=N] [--inception_reference=N]
+      [--discriminator=true|false]
   python -m experiments.evaluate --workdir=DIR --source=data [--num_samples=N]
       [--classifier=PATH]
 
@@ -17,6 +18,15 @@ are re-estimated on its frozen parameters when the config asks
 latents, or `--bn_refresh_batch_size=M`: many large batches give averages close to the exact
 statistics, which tells the refresh's own sampling noise apart). `--step=N` evaluates another of the
 checkpoints the run keeps (the last three), e.g. to follow a trajectory.
+
+MNIST runs also score their discriminator (`--discriminator=false` to skip): its raw
+outputs on the first images of its data stream, on as many test images and on the
+samples, as means (`d_train`, `d_held_out`, `d_fake`), Karras et al. (2020)'s
+overfitting heuristics `r_v` (0: test images scored like training ones; 1: like
+samples) and `r_t`, and `train_held_out_auc`, the probability that a training image
+outscores a test one (`evaluation.discriminator_metrics`). A discriminator that has
+learned its training images rather than the digits gives the generator gradients
+toward those images.
 
 `--source=data` scores the run's training data in place of its generator: the
 first examples of its data stream, in training's order (each member's own for a
@@ -98,6 +108,9 @@ def main(argv: list[str]) -> int:
                        "(default: --num_samples or the protocol's).", flag_values=fv)
   flags.DEFINE_integer("inception_reference", None, "Use the first N reference images "
                        "(default: the whole split).", flag_values=fv)
+  flags.DEFINE_bool("discriminator", True, "For MNIST runs, also score the discriminator "
+                    "on training images, test images and the samples (its overfitting: "
+                    "evaluation.discriminator_metrics).", flag_values=fv)
   flags.DEFINE_integer("bn_refresh_batches", None, "Re-estimate the generator's batch-norm "
                        "averages with this many training-mode passes before sampling "
                        "(default: the config's eval.bn_refresh_batches; 0: none).",
@@ -136,6 +149,10 @@ def main(argv: list[str]) -> int:
                       f"model.generator_passes={passes} into passes of >= 2 latents")
     target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
                                     classifier_path=fv.classifier)
+    # The stream training read (d_steps minibatches a step, the whole global batch),
+    # when the test split is unseen.
+    stream = (datasets.build_data(config, d_steps=config.d_steps, whole_batch=True).source
+              if fv.discriminator and "test" not in config.data.split else None)
     inception_params, reference = _inception_setup(fv, config, scale)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
@@ -149,6 +166,8 @@ def main(argv: list[str]) -> int:
   names = sample.member_names(fv.workdir)
   members = ([(name, sample.member_state(state, i)) for i, name in enumerate(names)]
              or [(None, state)])
+  seeds = {m["name"]: m["seed"] for m in sample.read_config(fv.workdir).get("population") or []}
+  logits_fn = jax.jit(lambda member, x: gan_jax.discriminate(gan, member, x))
   refresh_batches = (config.eval.bn_refresh_batches if fv.bn_refresh_batches is None
                      else fv.bn_refresh_batches)
   # Its own stream: evaluation.draw folds chunk indices (0, 1, ...) into key(seed).
@@ -166,6 +185,15 @@ def main(argv: list[str]) -> int:
         lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
         key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step,
         bn_refresh_batches=refresh_batches)
+    if stream is not None:
+      d_metrics, d_protocol = evaluation.discriminator_metrics(
+          lambda x, member=member: logits_fn(member, x),
+          lambda key, n, member=member: sample_fn(member, key, n),
+          stream.reseeded(seeds.get(name, config.seed)), target, num_samples=num,
+          key=jax.random.key(fv.seed), image_scale=scale, pack=config.model.pack)
+      metrics.update(d_metrics)
+      if d_protocol:
+        protocol["discriminator"] = d_protocol
     if inception_params is not None:
       metrics.update(evaluation.inception_metrics(
           lambda key, n, member=member: sample_fn(member, key, n), reference[0],

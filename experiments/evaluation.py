@@ -338,14 +338,72 @@ def training_examples(source, num: int) -> np.ndarray:
   Returns:
     `[num, ...]` float32: points unchanged, images as pixels in [0, 1].
   """
+  examples = _stream_head(source, num)
+  if examples.dtype == np.uint8:
+    return gdata.to_float(examples, "sigmoid")
+  return examples.astype(np.float32)
+
+
+def _stream_head(source, num: int) -> np.ndarray:
+  """The first `num` examples of a data stream, as stored (uint8 images)."""
   batches, have, step = [], 0, 0
   while have < num:
     batches.append(source.batch_at(step))
     have, step = have + len(batches[-1]), step + 1
-  examples = np.concatenate(batches)[:num]
-  if examples.dtype == np.uint8:
-    return gdata.to_float(examples, "sigmoid")
-  return examples.astype(np.float32)
+  return np.concatenate(batches)[:num]
+
+
+def discriminator_metrics(logits_fn: Callable[[jax.Array], Any], sample_fn: SampleFn, source,
+                          target: Target, *, num_samples: int, key: jax.Array,
+                          image_scale: str, pack: int = 1) -> tuple[dict, dict]:
+  """How far a discriminator scores its training images above unseen ones.
+
+  `gmetrics.discriminator_overfitting` (Karras et al. 2020's r_v and r_t, and the
+  probability that a training image outscores a test one) of its raw outputs on
+  three sets of `n = min(num_samples, test images)`: the first n images of the run's
+  data stream (`source`, in training's order: all seen once training has passed
+  their epoch), the first n of the test split, and the n samples `evaluate` scores
+  with the same `key`.
+
+  Args:
+    logits_fn: `[M, *data_shape] -> [M / pack]` raw outputs, inputs in the model's
+      scale (`gan_jax.discriminate` of a state).
+    sample_fn, key: as `evaluate` takes them.
+    source: the run's data stream (`datasets.Data.source`, reseeded to a member's seed).
+    target: from `make_target`; no metric without MNIST test images (not for Stacked
+      MNIST, whose protocols' training stacks draw on the test digits too).
+    image_scale: the model's pixel scale ("tanh", "sigmoid").
+    pack: the discriminator's packing (`model.pack`): it scores packs of that many.
+
+  Returns:
+    `(metrics, protocol)`, both empty for a target without test images.
+  """
+  if target.kind != "mnist":
+    return {}, {}
+  num = min(num_samples, len(target.test))
+  sets = {"train": gdata.to_float(_stream_head(source, num), image_scale),
+          "held_out": gdata.to_float(target.test[:num], image_scale),
+          "fake": draw(sample_fn, key, num, None)}  # the model's scale
+  chunk = CHUNK - CHUNK % pack  # whole packs, one compiled shape
+
+  def logits(images):
+    used = len(images) - len(images) % pack
+    out = []
+    for start in range(0, used, chunk):
+      part = images[start:start + chunk]
+      padded = np.concatenate([part, np.zeros((chunk - len(part),) + part.shape[1:],
+                                              part.dtype)])
+      out.append(np.ravel(np.asarray(logits_fn(padded)))[:len(part) // pack])
+    return np.concatenate(out)
+
+  metrics = gmetrics.discriminator_overfitting(*(logits(sets[k]) for k in
+                                                 ("train", "held_out", "fake")))
+  protocol = {"num_images": num, "train": "first images of the data stream",
+              "held_out": "first images of the test split", "fake": "the samples scored",
+              "mode": "inference (dropout off, batch-norm running averages)"}
+  if pack > 1:
+    protocol["pack"] = pack
+  return metrics, protocol
 
 
 def inception_reference(config: ml_collections.ConfigDict) -> tuple[np.ndarray, str]:

@@ -16,6 +16,7 @@ from gan_jax.nets import Network, from_flax
 from gan_jax.state import (
     GAN,
     GANState,
+    discriminate,
     generator_params,
     init_state,
     normal_latents,

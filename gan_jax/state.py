@@ -9,7 +9,7 @@ import optax
 
 from gan_jax import games
 from gan_jax import transforms
-from gan_jax.nets import Network
+from gan_jax.nets import Network, split_output
 
 
 def normal_latents(key, num, latent_dim):
@@ -161,6 +161,20 @@ def sample_from_latents(gan: GAN, state: GANState, z: jax.Array, *, ema: bool = 
       rng=jax.random.key(0), train=False,
   )
   return samples
+
+
+def discriminate(gan: GAN, state: GANState, x: jax.Array) -> jax.Array:
+  """The discriminator's raw outputs (logits, a critic's values) on `x`, in inference mode.
+
+  `x` is `[N, *data_shape]` in the model's scale (real images through
+  `gan_jax.data.to_float`, or samples); with a packing discriminator (PacGAN) N is a
+  multiple of the packing and one output comes per pack. Dropout is off and batch
+  norm reads its running averages (`train=False`), so the outputs are a function of
+  the state alone; `gan_jax.metrics.discriminator_overfitting` reads them.
+  """
+  outputs, _ = gan.discriminator.apply(state.d_params, state.d_collections, x,
+                                       rng=jax.random.key(0), train=False)
+  return split_output(outputs)[0]
 
 
 def num_params(tree: Optional[optax.Params]) -> int:

@@ -4,7 +4,9 @@ A tiny ring run evaluates to mode-coverage metrics with a protocol; a missing
 workdir exits with status 2; the Parzen estimate ranks real digits above noise;
 image metrics appear with a (fake, untrained) classifier checkpoint and are
 skipped with one line without one; `--source=data` scores a run's training data
-where the mathematics says what it must read.
+where the mathematics says what it must read; the discriminator's overfitting
+metrics read what a discriminator that remembers its training images must give, and
+each member's are its own discriminator's on its own stream.
 """
 
 import json
@@ -24,6 +26,9 @@ from experiments import datasets  # pylint: disable=g-import-not-at-top,wrong-im
 from experiments import evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from experiments import run  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import sample  # pylint: disable=g-import-not-at-top,wrong-import-position
+from experiments import workdir as workdirs  # pylint: disable=g-import-not-at-top
+import gan_jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import data as gdata  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan_jax import metrics as gmetrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -331,3 +336,65 @@ def test_in_training_evaluations_refresh_batch_norm_as_the_config_asks():
                             jax.random.key_data(evaluator.refresh_key))
   config.eval.bn_refresh_batches = 0
   assert records.Evaluator(builders.build(config)).refreshed(state) is state
+
+
+@pytest.mark.parametrize("pack, chunk", [(1, 1000), (3, 64)])
+def test_discriminator_metrics_of_one_that_remembers_its_training_images(
+    tmp_path, tiny_mnist, monkeypatch, pack, chunk):
+  # A discriminator that scores the images it trained on 2, other real images 0 and
+  # anything else -2: r_v = (2 - 0) / (2 + 2) = 0.5, r_t = 1, and every training image
+  # outscores every test one. Packs score the mean of their images; the last partial
+  # pack is left out, the last chunk padded and trimmed.
+  monkeypatch.setattr(evaluation, "CHUNK", chunk)
+  target = _mnist_target(tiny_mnist, tmp_path / "no_classifier", [])
+  config = goodfellow_mnist.get_config(f"dataset=idx:{tiny_mnist},runlocal")
+  source = datasets.build_data(config, d_steps=1, whole_batch=True).source
+  seen = {image.tobytes() for image in gdata.to_float(gdata.load_idx(tiny_mnist, "train")[0],
+                                                      "sigmoid")}
+  unseen = {image.tobytes() for image in gdata.to_float(target.test, "sigmoid")}
+
+  def logits_fn(x):
+    scores = np.array([2.0 if image.tobytes() in seen else 0.0 if image.tobytes() in unseen
+                       else -2.0 for image in np.asarray(x, np.float32)])
+    return scores.reshape(-1, pack).mean(axis=1)
+
+  fake = np.full((200, 28, 28, 1), 0.5, np.float32)
+  metrics, protocol = evaluation.discriminator_metrics(
+      logits_fn, _images_sampler(fake), source, target, num_samples=150,
+      key=jax.random.key(0), image_scale="sigmoid", pack=pack)
+  assert metrics == {"d_train": 2.0, "d_held_out": 0.0, "d_fake": -2.0, "r_v": 0.5, "r_t": 1.0,
+                     "train_held_out_auc": 1.0}
+  assert protocol["num_images"] == 150 and protocol.get("pack", 1) == pack
+  # No test images (Stacked MNIST, a toy): no metrics.
+  assert evaluation.discriminator_metrics(
+      logits_fn, _images_sampler(fake), source, evaluation.Target("mixture"),
+      num_samples=150, key=jax.random.key(0), image_scale="sigmoid") == ({}, {})
+
+
+def test_evaluate_scores_each_members_discriminator_on_its_own_stream(tmp_path, tiny_mnist):
+  workdir = tmp_path / "run"
+  config = f"--config=configs/goodfellow_mnist.py:dataset=idx:{tiny_mnist},runlocal"
+  assert run.main(["run", config, "--config.num_seeds=2", "--config.progress=False",
+                   "--config.tensorboard=False", f"--workdir={workdir}"]) == 0
+  for extra in ([], ["--discriminator=false"]):
+    assert evaluate.main(["evaluate", f"--workdir={workdir}", "--num_samples=40",
+                          f"--classifier={tmp_path / 'none'}", *extra]) == 0
+  lines = (workdir / "eval.jsonl").read_text().splitlines()
+  scored, without = [json.loads(line) for line in lines]
+  assert MNIST_KEYS <= set(without) and not {"d_train", "r_v"} & set(without)
+  assert "discriminator" not in without["protocol"]
+  assert scored["protocol"]["discriminator"]["num_images"] == 40
+  # Each member's mean is its own discriminator's on the first 40 images of its own
+  # stream (its seed's order of the 300 training images).
+  gan, state, scale = sample.load(str(workdir))
+  source = datasets.build_data(workdirs.saved_config(str(workdir)), d_steps=1,
+                               whole_batch=True).source
+  means = []
+  for index, (name, seed) in enumerate((("seed=0", 0), ("seed=1", 1))):
+    images = gdata.to_uint8(evaluation.training_examples(source.reseeded(seed), 40), "sigmoid")
+    logits = gan_jax.discriminate(gan, sample.member_state(state, index),
+                                  gdata.to_float(images, scale))
+    means.append(float(np.mean(logits)))
+    assert scored["members"][name]["d_train"] == pytest.approx(means[-1], rel=1e-5, abs=1e-6)
+  assert scored["d_train"] == pytest.approx(np.mean(means), rel=1e-5, abs=1e-6)
+  assert 0 <= scored["train_held_out_auc"] <= 1 and -1 <= scored["r_t"] <= 1

@@ -405,3 +405,29 @@ def test_tiny_classifier_trains_saves_and_loads(mnist_test, tiny_classifier, tmp
       restored, test_images[:10] / 127.5 - 1.0, value_range=(-1, 1)
   )
   np.testing.assert_allclose(uint8_features, float_features, rtol=1e-5, atol=1e-5)
+
+
+def test_discriminator_overfitting_by_hand():
+  # Means 1/3, 0 and -3: r_v = (1/3 - 0) / (1/3 + 3) = 0.1; signs +1, 0, -1: r_t = 0.
+  # Of the 6 (train, held-out) pairs 2 > 1, 2 > -1 and 0 > -1 win, -1 = -1 ties: 3.5 / 6.
+  out = metrics.discriminator_overfitting(np.array([2.0, 0.0, -1.0]), np.array([1.0, -1.0]),
+                                          np.array([-3.0]))
+  assert out["d_train"] == pytest.approx(1 / 3) and out["d_held_out"] == 0
+  assert out["d_fake"] == -3 and out["r_v"] == pytest.approx(0.1) and out["r_t"] == 0
+  assert out["train_held_out_auc"] == pytest.approx(3.5 / 6)
+  # Held-out images scored like fakes: complete overfitting (r_v = 1); like training ones: none.
+  assert metrics.discriminator_overfitting(np.ones(4), -np.ones(3), -np.ones(2))["r_v"] == 1
+  assert metrics.discriminator_overfitting(np.ones(4), np.ones(3), -np.ones(2))["r_v"] == 0
+  assert np.isnan(metrics.discriminator_overfitting(np.ones(2), np.ones(2), np.ones(2))["r_v"])
+
+
+def test_rank_probability_counts_pairs_with_ties_as_half():
+  rng = np.random.default_rng(0)
+  x, y = rng.integers(0, 5, 300), rng.integers(1, 6, 200)  # many ties
+  pairs = (x[:, None] > y[None, :]).mean() + 0.5 * (x[:, None] == y[None, :]).mean()
+  assert metrics.rank_probability(x, y) == pytest.approx(pairs, rel=1e-12)
+  assert metrics.rank_probability(x, y) + metrics.rank_probability(y, x) == pytest.approx(1)
+  assert metrics.rank_probability(x, x) == 0.5
+  # Mann-Whitney's U over n m.
+  u = scipy.stats.mannwhitneyu(x, y).statistic
+  assert metrics.rank_probability(x, y) == pytest.approx(u / (len(x) * len(y)), rel=1e-12)

@@ -15,6 +15,8 @@ Sample-based metrics are pure (mostly jitted) functions of arrays:
   function over a set of images.
 * `inception`: the Inception-v3 of the standard FID in Flax, its reference
   preprocessing and its weights (`experiments/fid.py` computes FID and KID).
+* `discriminator_overfitting`: how far the discriminator scores its training images
+  above held-out ones (Karras et al. 2020's r_v and r_t, and the rank probability).
 * `MnistClassifier` and friends: the in-domain MNIST extractor
   (`experiments/train_classifier.py` trains it).
 """
@@ -45,6 +47,7 @@ from gan_jax.metrics.features import (
 )
 from gan_jax.metrics.modes import mode_coverage, mode_histogram_kl, mode_shape
 from gan_jax.metrics.one_d import ks_distance, wasserstein_1d
+from gan_jax.metrics.overfitting import discriminator_overfitting, rank_probability
 from gan_jax.metrics.parzen import (
     parzen_evaluate,
     parzen_log_likelihood,
@@ -59,6 +62,7 @@ __all__ = [
     "classifier_accuracy",
     "classifier_features",
     "classifier_score",
+    "discriminator_overfitting",
     "extract",
     "frechet_distance",
     "frechet_distance_from_features",
@@ -77,6 +81,7 @@ __all__ = [
     "parzen_log_likelihood",
     "parzen_log_likelihoods",
     "precision_recall",
+    "rank_probability",
     "save_classifier",
     "select_parzen_sigma",
     "squared_distances",
