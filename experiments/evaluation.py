@@ -18,7 +18,10 @@ protocol's sample count, 10,000 for MNIST). What it computes depends on the data
   validation protocol on that grid can give. Where the MNIST
   classifier checkpoint exists, metrics of its features against the test set:
   `frechet_distance`, `kid_mean`/`kid_std`, `classifier_score(_std)`,
-  `precision`, `recall`, `class_coverage`, `class_kl_to_uniform`.
+  `precision`, `recall`, `class_coverage`, `class_kl_to_uniform`. Beside them,
+  from the run's discriminator rather than its samples, `discriminator_metrics`: how
+  far it scores its training images above test ones (`d_train`, `d_held_out`,
+  `d_fake`, `r_v`, `r_t`, `train_held_out_auc`).
 * Stacked MNIST `[28, 28, 3]`: `modes_covered` out of 1,000 and `kl_to_uniform`,
   from the classifier's digit in each channel; beside them `channel_kl_to_uniform`,
   the sum over the channels of the KL of each one's digit frequencies to uniform
