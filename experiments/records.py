@@ -41,13 +41,14 @@ class Evaluator:
     self.refresh_key = jax.random.fold_in(experiment.eval_key, 2)  # this member's own
     if like is not None:
       self._from_latents, self._draw, self._refresh = like._from_latents, like._draw, like._refresh
-      self.target = like.target
+      self._logits, self.target = like._logits, like.target
       return
     self._refresh = jax.jit(lambda state, key: gan_jax.refresh_batch_stats(
         gan, state, key, self.refresh_batches, config.data.batch_size))
     self._from_latents = jax.jit(lambda state, z: gan_jax.sample_from_latents(gan, state, z))
     self._draw = jax.jit(lambda state, key, n: gan_jax.sample(gan, state, key, n),
                          static_argnums=2)
+    self._logits = jax.jit(lambda state, x: gan_jax.discriminate(gan, state, x))
     try:
       self.target = evaluation.make_target(config, experiment.data)
     except UserError as e:  # Training goes on; only the metrics are missing.
@@ -60,10 +61,22 @@ class Evaluator:
 
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples of `state`
-    (`refreshed` first, where the config asks)."""
-    metrics, _ = evaluation.evaluate(
-        lambda key, n: self._draw(state, key, n), self.target, key=self.metrics_key,
-        num_samples=self.experiment.config.eval.num_samples, image_scale=self.experiment.scale)
+    (`refreshed` first, where the config asks), and for MNIST its discriminator's
+    (`evaluation.discriminator_metrics`, on this member's own data stream) when the test
+    split is not trained on."""
+    config = self.experiment.config
+
+    def draw(key, n):
+      return self._draw(state, key, n)
+
+    metrics, _ = evaluation.evaluate(draw, self.target, key=self.metrics_key,
+                                     num_samples=config.eval.num_samples,
+                                     image_scale=self.experiment.scale)
+    if "test" not in config.data.split:
+      metrics.update(evaluation.discriminator_metrics(
+          lambda x: self._logits(state, x), draw, self.experiment.data.source, self.target,
+          num_samples=config.eval.num_samples, key=self.metrics_key,
+          image_scale=self.experiment.scale, pack=config.model.pack)[0])
     return metrics
 
   def picture(self, state, step: int) -> np.ndarray:

@@ -6,7 +6,8 @@ image metrics appear with a (fake, untrained) classifier checkpoint and are
 skipped with one line without one; `--source=data` scores a run's training data
 where the mathematics says what it must read; the discriminator's overfitting
 metrics read what a discriminator that remembers its training images must give, and
-each member's are its own discriminator's on its own stream.
+each member's are its own discriminator's on its own stream, in `evaluate`'s record
+and the runner's metrics.jsonl alike.
 """
 
 import json
@@ -398,3 +399,8 @@ def test_evaluate_scores_each_members_discriminator_on_its_own_stream(tmp_path, 
     assert scored["members"][name]["d_train"] == pytest.approx(means[-1], rel=1e-5, abs=1e-6)
   assert scored["d_train"] == pytest.approx(np.mean(means), rel=1e-5, abs=1e-6)
   assert 0 <= scored["train_held_out_auc"] <= 1 and -1 <= scored["r_t"] <= 1
+  # The runner's own evaluations carry them too, in each member's metrics.jsonl.
+  for name in ("seed=0", "seed=1"):
+    logged = (workdir / "members" / name / "metrics.jsonl").read_text().splitlines()
+    assert {"d_train", "d_held_out", "d_fake", "r_v", "train_held_out_auc"} <= set(
+        json.loads(logged[-1]))
