@@ -19,9 +19,9 @@ latents, or `--bn_refresh_batch_size=M`: many large batches give averages close 
 statistics, which tells the refresh's own sampling noise apart). `--step=N` evaluates another of the
 checkpoints the run keeps (the last three), e.g. to follow a trajectory.
 
-MNIST runs also score their discriminator (`--discriminator=false` to skip): its raw
-outputs on the first images of its data stream, on as many test images and on the
-samples, as means (`d_train`, `d_held_out`, `d_fake`), Karras et al. (2020)'s
+MNIST-like runs also score their discriminator (`--discriminator=false` to skip; none
+for a run trained on its test split): its raw outputs on the first images of its data
+stream, on as many test images and on the samples, as means (`d_train`, `d_held_out`, `d_fake`), Karras et al. (2020)'s
 overfitting heuristics `r_v` (0: test images scored like training ones; 1: like
 samples) and `r_t`, and `train_held_out_auc`, the probability that a training image
 outscores a test one (`evaluation.discriminator_metrics`). A discriminator that has
@@ -147,12 +147,8 @@ def main(argv: list[str]) -> int:
     if size is not None and (size % passes or size // passes < 2):
       raise UserError(f"--bn_refresh_batch_size={size} must be divisible by the run's "
                       f"model.generator_passes={passes} into passes of >= 2 latents")
-    target = evaluation.make_target(config, datasets.build_data(config, d_steps=1),
-                                    classifier_path=fv.classifier)
-    # The stream training read (d_steps minibatches a step, the whole global batch),
-    # when the test split is unseen.
-    stream = (datasets.build_data(config, d_steps=config.d_steps, whole_batch=True).source
-              if fv.discriminator and "test" not in config.data.split else None)
+    data = _training_data(config)
+    target = evaluation.make_target(config, data, classifier_path=fv.classifier)
     inception_params, reference = _inception_setup(fv, config, scale)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr, flush=True)
@@ -166,7 +162,7 @@ def main(argv: list[str]) -> int:
   names = sample.member_names(fv.workdir)
   members = ([(name, sample.member_state(state, i)) for i, name in enumerate(names)]
              or [(None, state)])
-  seeds = {m["name"]: m["seed"] for m in sample.read_config(fv.workdir).get("population") or []}
+  seeds = _member_seeds(fv.workdir, config)
   logits_fn = jax.jit(lambda member, x: gan_jax.discriminate(gan, member, x))
   refresh_batches = (config.eval.bn_refresh_batches if fv.bn_refresh_batches is None
                      else fv.bn_refresh_batches)
@@ -185,12 +181,13 @@ def main(argv: list[str]) -> int:
         lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
         key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step,
         bn_refresh_batches=refresh_batches)
-    if stream is not None:
+    if fv.discriminator:
       d_metrics, d_protocol = evaluation.discriminator_metrics(
           lambda x, member=member: logits_fn(member, x),
           lambda key, n, member=member: sample_fn(member, key, n),
-          stream.reseeded(seeds.get(name, config.seed)), target, num_samples=num,
-          key=jax.random.key(fv.seed), image_scale=scale, pack=config.model.pack)
+          data.source.reseeded(seeds[name]), target, training_split=config.data.split,
+          num_samples=num, key=jax.random.key(fv.seed), image_scale=scale,
+          pack=config.model.pack)
       metrics.update(d_metrics)
       if d_protocol:
         protocol["discriminator"] = d_protocol
@@ -202,6 +199,9 @@ def main(argv: list[str]) -> int:
     results.append(metrics)
     if name is not None:
       print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))
+  if fv.discriminator and target.kind == "mnist" and "discriminator" not in protocol:
+    print(f"no discriminator metrics: the run trains on data.split={config.data.split!r}, so "
+          "no test image is unseen", file=sys.stderr)
   protocol["seed"] = fv.seed
   if refresh_batches and refresh_size != config.data.batch_size:
     protocol["bn_refresh_batch_size"] = refresh_size
@@ -229,13 +229,12 @@ def _score_data(fv) -> int:
   if given:
     raise UserError(f"--source=data scores training examples, not a generator's samples: "
                     f"drop {', '.join(given)}")
-  population = sample.read_config(fv.workdir).get("population") or []
   config = workdirs.saved_config(fv.workdir)
-  # The stream training reads: d_steps minibatches a step, the whole global batch.
-  data = datasets.build_data(config, d_steps=config.d_steps, whole_batch=True)
+  data = _training_data(config)
   target = evaluation.make_target(config, data, classifier_path=fv.classifier)
   num = _sample_count(fv, target, config)
-  seeds = {m["name"]: m["seed"] for m in population} or {None: config.seed}
+  seeds = _member_seeds(fv.workdir, config)
+  population = None not in seeds
   start = time.perf_counter()
   results = {name: evaluation.metrics_of(evaluation.training_examples(
       data.source.reseeded(seed), num), target) for name, seed in seeds.items()}
@@ -255,6 +254,18 @@ def _score_data(fv) -> int:
   _print_metrics(metrics)
   print(f"appended to {path}")
   return run.EXIT_OK
+
+
+def _training_data(config) -> datasets.Data:
+  """The run's data, its stream as training reads it: d_steps minibatches a step, the
+  whole global batch."""
+  return datasets.build_data(config, d_steps=config.d_steps, whole_batch=True)
+
+
+def _member_seeds(workdir: str, config) -> dict:
+  """`{member name: seed}` of a population's workdir; `{None: seed}` for a single run."""
+  population = sample.read_config(workdir).get("population") or []
+  return {m["name"]: m["seed"] for m in population} or {None: config.seed}
 
 
 def _sample_count(fv, target, config) -> int:

@@ -69,7 +69,7 @@ REFERENCE_SEED = 0
 # 60,000 training images (parzen_ll.py's limit_size); with all 60,000 present we use
 # those 10,000, with the 22,699 local training images the last 2,000.
 VALIDATION_SIZE = {True: 10_000, False: 2_000}  # keyed by "the full 60k set is present"
-CHUNK = 1_000  # Samples per generator call.
+CHUNK = 1_000  # Samples per generator call, images per discriminator call.
 STACKED_ACCURACY_SIZE = 10_000  # Stacked test images the digit reader is checked on.
 MIN_READER_ACCURACY = 0.99  # The Stacked MNIST protocols' digit reader, per channel.
 
@@ -357,56 +357,52 @@ def _stream_head(source, num: int) -> np.ndarray:
 
 
 def discriminator_metrics(logits_fn: Callable[[jax.Array], Any], sample_fn: SampleFn, source,
-                          target: Target, *, num_samples: int, key: jax.Array,
-                          image_scale: str, pack: int = 1) -> tuple[dict, dict]:
+                          target: Target, *, training_split: str, num_samples: int,
+                          key: jax.Array, image_scale: str, pack: int = 1) -> tuple[dict, dict]:
   """How far a discriminator scores its training images above unseen ones.
 
   `gmetrics.discriminator_overfitting` (Karras et al. 2020's r_v and r_t, and the
   probability that a training image outscores a test one) of its raw outputs on
-  three sets of `n = min(num_samples, test images)`: the first n images of the run's
-  data stream (`source`, in training's order: all seen once training has passed
-  their epoch), the first n of the test split, and the n samples `evaluate` scores
-  with the same `key`.
+  three sets of `n = min(num_samples, test images)`, in whole packs: the first n
+  images of the run's data stream (`source`, in training's order: all seen once
+  training has passed their epoch), the first n of the test split, and the first n
+  of the `num_samples` samples `evaluate` scores with the same `key` (from the
+  weights it scores: EMA ones where the run keeps them, after any batch-norm refresh).
 
   Args:
     logits_fn: `[M, *data_shape] -> [M / pack]` raw outputs, inputs in the model's
       scale (`gan_jax.discriminate` of a state).
-    sample_fn, key: as `evaluate` takes them.
+    sample_fn, key, num_samples: as `evaluate` takes them.
     source: the run's data stream (`datasets.Data.source`, reseeded to a member's seed).
-    target: from `make_target`; no metric without MNIST test images (not for Stacked
+    target: from `make_target`; no metric without MNIST test images (none for Stacked
       MNIST, whose protocols' training stacks draw on the test digits too).
+    training_split: the split trained on (`data.split`); none when it holds the test one.
     image_scale: the model's pixel scale ("tanh", "sigmoid").
     pack: the discriminator's packing (`model.pack`): it scores packs of that many.
 
   Returns:
-    `(metrics, protocol)`, both empty for a target without test images.
+    `(metrics, protocol)`, both empty where no metric applies.
   """
-  if target.kind != "mnist":
+  if target.kind != "mnist" or "test" in training_split:
     return {}, {}
   num = min(num_samples, len(target.test))
-  sets = {"train": gdata.to_float(_stream_head(source, num), image_scale),
-          "held_out": gdata.to_float(target.test[:num], image_scale),
-          "fake": draw(sample_fn, key, num, None)}  # the model's scale
-  chunk = CHUNK - CHUNK % pack  # whole packs, one compiled shape
-
-  def logits(images):
-    used = len(images) - len(images) % pack
-    out = []
-    for start in range(0, used, chunk):
-      part = images[start:start + chunk]
-      padded = np.concatenate([part, np.zeros((chunk - len(part),) + part.shape[1:],
-                                              part.dtype)])
-      out.append(np.ravel(np.asarray(logits_fn(padded)))[:len(part) // pack])
-    return np.concatenate(out)
-
-  metrics = gmetrics.discriminator_overfitting(*(logits(sets[k]) for k in
-                                                 ("train", "held_out", "fake")))
+  num -= num % pack
+  if not num:
+    return {}, {}
+  sets = [gdata.to_float(_stream_head(source, num), image_scale),
+          gdata.to_float(target.test[:num], image_scale),
+          draw(sample_fn, key, num_samples, None)[:num]]  # the model's scale
+  chunk = CHUNK - CHUNK % pack  # whole packs
+  # Unpadded chunks (the last one compiles its own shape): a discriminator with
+  # minibatch features scores each image among real neighbours only.
+  logits = [np.concatenate([np.ravel(np.asarray(logits_fn(images[i:i + chunk])))
+                            for i in range(0, num, chunk)]) for images in sets]
   protocol = {"num_images": num, "train": "first images of the data stream",
               "held_out": "first images of the test split", "fake": "the samples scored",
               "mode": "inference (dropout off, batch-norm running averages)"}
   if pack > 1:
     protocol["pack"] = pack
-  return metrics, protocol
+  return gmetrics.discriminator_overfitting(*logits), protocol
 
 
 def inception_reference(config: ml_collections.ConfigDict) -> tuple[np.ndarray, str]:

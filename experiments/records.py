@@ -62,8 +62,7 @@ class Evaluator:
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples of `state`
     (`refreshed` first, where the config asks), and for MNIST its discriminator's
-    (`evaluation.discriminator_metrics`, on this member's own data stream) when the test
-    split is not trained on."""
+    (`evaluation.discriminator_metrics`, on this member's own data stream)."""
     config = self.experiment.config
 
     def draw(key, n):
@@ -72,11 +71,10 @@ class Evaluator:
     metrics, _ = evaluation.evaluate(draw, self.target, key=self.metrics_key,
                                      num_samples=config.eval.num_samples,
                                      image_scale=self.experiment.scale)
-    if "test" not in config.data.split:
-      metrics.update(evaluation.discriminator_metrics(
-          lambda x: self._logits(state, x), draw, self.experiment.data.source, self.target,
-          num_samples=config.eval.num_samples, key=self.metrics_key,
-          image_scale=self.experiment.scale, pack=config.model.pack)[0])
+    metrics.update(evaluation.discriminator_metrics(
+        lambda x: self._logits(state, x), draw, self.experiment.data.source, self.target,
+        training_split=config.data.split, num_samples=config.eval.num_samples,
+        key=self.metrics_key, image_scale=self.experiment.scale, pack=config.model.pack)[0])
     return metrics
 
   def picture(self, state, step: int) -> np.ndarray:

@@ -382,7 +382,7 @@ def trajectory_line(record: dict, earlier: dict | None = None) -> str:
     return _number(field, point[field]["mean"]) if "mean" in point.get(field, {}) else "?"
 
   def at(step):
-    if step >= 1_000_000 and step % 100_000 == 0:
+    if step >= 1_000_000 and step % 1000 == 0:
       return f"{step / 1e6:g}M"
     return f"{step // 1000:,}k" if step >= 1000 and step % 1000 == 0 else f"{step:,}"
 

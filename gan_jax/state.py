@@ -164,13 +164,14 @@ def sample_from_latents(gan: GAN, state: GANState, z: jax.Array, *, ema: bool = 
 
 
 def discriminate(gan: GAN, state: GANState, x: jax.Array) -> jax.Array:
-  """The discriminator's raw outputs (logits, a critic's values) on `x`, in inference mode.
+  """The discriminator's raw outputs (logits, critic values) on `x`, in inference mode.
 
   `x` is `[N, *data_shape]` in the model's scale (real images through
   `gan_jax.data.to_float`, or samples); with a packing discriminator (PacGAN) N is a
   multiple of the packing and one output comes per pack. Dropout is off and batch
-  norm reads its running averages (`train=False`), so the outputs are a function of
-  the state alone; `gan_jax.metrics.discriminator_overfitting` reads them.
+  norm reads its running averages (`train=False`), so each output is a function of
+  the state and its own input (of the whole batch, for minibatch features);
+  `gan_jax.metrics.discriminator_overfitting` reads them.
   """
   outputs, _ = gan.discriminator.apply(state.d_params, state.d_collections, x,
                                        rng=jax.random.key(0), train=False)

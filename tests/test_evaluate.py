@@ -344,8 +344,8 @@ def test_discriminator_metrics_of_one_that_remembers_its_training_images(
     tmp_path, tiny_mnist, monkeypatch, pack, chunk):
   # A discriminator that scores the images it trained on 2, other real images 0 and
   # anything else -2: r_v = (2 - 0) / (2 + 2) = 0.5, r_t = 1, and every training image
-  # outscores every test one. Packs score the mean of their images; the last partial
-  # pack is left out, the last chunk padded and trimmed.
+  # outscores every test one. Packs score the mean of their images; 151 images make 50
+  # whole packs of 3, the last image left out (scoring it would add a -2 to each mean).
   monkeypatch.setattr(evaluation, "CHUNK", chunk)
   target = _mnist_target(tiny_mnist, tmp_path / "no_classifier", [])
   config = goodfellow_mnist.get_config(f"dataset=idx:{tiny_mnist},runlocal")
@@ -360,16 +360,20 @@ def test_discriminator_metrics_of_one_that_remembers_its_training_images(
     return scores.reshape(-1, pack).mean(axis=1)
 
   fake = np.full((200, 28, 28, 1), 0.5, np.float32)
+  common = dict(key=jax.random.key(0), image_scale="sigmoid", pack=pack)
   metrics, protocol = evaluation.discriminator_metrics(
-      logits_fn, _images_sampler(fake), source, target, num_samples=150,
-      key=jax.random.key(0), image_scale="sigmoid", pack=pack)
+      logits_fn, _images_sampler(fake), source, target, training_split="train",
+      num_samples=151, **common)
   assert metrics == {"d_train": 2.0, "d_held_out": 0.0, "d_fake": -2.0, "r_v": 0.5, "r_t": 1.0,
                      "train_held_out_auc": 1.0}
-  assert protocol["num_images"] == 150 and protocol.get("pack", 1) == pack
-  # No test images (Stacked MNIST, a toy): no metrics.
-  assert evaluation.discriminator_metrics(
-      logits_fn, _images_sampler(fake), source, evaluation.Target("mixture"),
-      num_samples=150, key=jax.random.key(0), image_scale="sigmoid") == ({}, {})
+  assert protocol["num_images"] == 151 - 151 % pack and protocol.get("pack", 1) == pack
+  # No unseen test images (Stacked MNIST, a toy, a run on the test split), or fewer
+  # images than a pack: no metrics.
+  for other, split, num in ((evaluation.Target("mixture"), "train", 151),
+                            (target, "train+test", 151), (target, "train", pack - 1)):
+    assert evaluation.discriminator_metrics(
+        logits_fn, _images_sampler(fake), source, other, training_split=split,
+        num_samples=num, **common) == ({}, {})
 
 
 def test_evaluate_scores_each_members_discriminator_on_its_own_stream(tmp_path, tiny_mnist):
@@ -385,22 +389,25 @@ def test_evaluate_scores_each_members_discriminator_on_its_own_stream(tmp_path, 
   assert MNIST_KEYS <= set(without) and not {"d_train", "r_v"} & set(without)
   assert "discriminator" not in without["protocol"]
   assert scored["protocol"]["discriminator"]["num_images"] == 40
-  # Each member's mean is its own discriminator's on the first 40 images of its own
-  # stream (its seed's order of the 300 training images).
+  # Each member's mean is its own discriminator's on the first images of its own stream
+  # (its seed's order of the 300 training images): 40 for evaluate, and for the runner's
+  # last evaluation (in each member's metrics.jsonl) as many as the config evaluates.
+  saved = workdirs.saved_config(str(workdir))
   gan, state, scale = sample.load(str(workdir))
-  source = datasets.build_data(workdirs.saved_config(str(workdir)), d_steps=1,
-                               whole_batch=True).source
+  source = datasets.build_data(saved, d_steps=1, whole_batch=True).source
+  num_logged = min(saved.eval.num_samples, 200)
   means = []
   for index, (name, seed) in enumerate((("seed=0", 0), ("seed=1", 1))):
-    images = gdata.to_uint8(evaluation.training_examples(source.reseeded(seed), 40), "sigmoid")
-    logits = gan_jax.discriminate(gan, sample.member_state(state, index),
-                                  gdata.to_float(images, scale))
-    means.append(float(np.mean(logits)))
-    assert scored["members"][name]["d_train"] == pytest.approx(means[-1], rel=1e-5, abs=1e-6)
-  assert scored["d_train"] == pytest.approx(np.mean(means), rel=1e-5, abs=1e-6)
+    stream = source.reseeded(seed)
+    images = gdata.to_float(np.concatenate([stream.batch_at(i) for i in range(20)]), scale)
+    member = sample.member_state(state, index)
+    means.append(float(np.mean(gan_jax.discriminate(gan, member, images[:40]))))
+    tolerance = dict(rel=1e-4, abs=2e-6)  # float32 sums in other orders
+    assert scored["members"][name]["d_train"] == pytest.approx(means[-1], **tolerance)
+    logged = json.loads((workdir / "members" / name / "metrics.jsonl").read_text()
+                        .splitlines()[-1])
+    assert {"d_held_out", "d_fake", "r_v", "train_held_out_auc"} <= set(logged)
+    assert logged["d_train"] == pytest.approx(
+        float(np.mean(gan_jax.discriminate(gan, member, images[:num_logged]))), **tolerance)
+  assert scored["d_train"] == pytest.approx(np.mean(means), rel=1e-4, abs=2e-6)
   assert 0 <= scored["train_held_out_auc"] <= 1 and -1 <= scored["r_t"] <= 1
-  # The runner's own evaluations carry them too, in each member's metrics.jsonl.
-  for name in ("seed=0", "seed=1"):
-    logged = (workdir / "members" / name / "metrics.jsonl").read_text().splitlines()
-    assert {"d_train", "d_held_out", "d_fake", "r_v", "train_held_out_auc"} <= set(
-        json.loads(logged[-1]))

@@ -431,3 +431,8 @@ def test_rank_probability_counts_pairs_with_ties_as_half():
   # Mann-Whitney's U over n m.
   u = scipy.stats.mannwhitneyu(x, y).statistic
   assert metrics.rank_probability(x, y) == pytest.approx(u / (len(x) * len(y)), rel=1e-12)
+
+
+def test_rank_probability_of_a_non_finite_score_is_nan():
+  assert np.isnan(metrics.rank_probability(np.array([np.nan, 1.0]), np.array([0.0])))
+  assert np.isnan(metrics.rank_probability(np.array([1.0]), np.array([np.inf])))

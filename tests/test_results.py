@@ -286,11 +286,11 @@ def test_a_trajectory_keeps_the_steps_every_seed_evaluated(tmp_path):
   # No metric defined anywhere: no line.
   record["trajectory"] = [{"step": 20, "modes_covered": report.seed_summary([None])}]
   assert "Along training" not in report.render([record])
-  # Steps in thousands, and in millions from a million on where a tenth of one divides them.
+  # Steps in thousands, from a million on in millions.
   record["trajectory"] = [{"step": step, "modes_covered": report.seed_summary([1.0])}
                           for step in (999_999, 20_000, 1_000_000, 1_050_000, 1_300_000)]
   assert report.render([record]).splitlines()[-1] == (
-      "- `x.py`, modes: 999,999 1.0, 20k 1.0, 1M 1.0, 1,050k 1.0, 1.3M 1.0")
+      "- `x.py`, modes: 999,999 1.0, 20k 1.0, 1M 1.0, 1.05M 1.0, 1.3M 1.0")
 
 
 def test_a_trajectory_trained_on_lists_its_steps_past_the_earlier_records():

@@ -1,7 +1,7 @@
-"""How much the discriminator has learned its training images rather than the distribution.
+"""How far a discriminator has learned its training images over their distribution.
 
-Karras et al. (2020, "Training Generative Adversarial Networks with Limited Data",
-section 3.2, equation 1) watch three means of the discriminator's raw outputs: on the
+Karras et al. (2020, "Training Generative Adversarial Networks with Limited Data")
+watch three means of the discriminator's raw outputs: on the
 images it trains on, on held-out real images, and on generated ones. While the
 discriminator generalises, held-out images score like training ones; as it overfits,
 their scores fall toward the generated ones'. Their two heuristics are
@@ -11,8 +11,8 @@ their scores fall toward the generated ones'. Their two heuristics are
 
 r_v being 0 for no overfitting and 1 for complete overfitting (held-out images scored
 like fakes), r_t the share of training images on the real side of 0 less the share on
-the fake side. Beside them we give the rank form of the first, free of the outputs'
-scale and offset: the probability that a training image outscores a held-out one
+the fake side. Beside them we give a rank form of r_v's numerator, free of the
+outputs' scale and offset and of the fakes: the probability that a training image outscores a held-out one
 (ties count half; the area under the ROC curve, Mann-Whitney's U / (n m)), 0.5 when
 the discriminator cannot tell them apart.
 
@@ -28,10 +28,12 @@ def rank_probability(x: np.ndarray, y: np.ndarray) -> float:
   """P(X > Y) + P(X = Y) / 2 for X drawn from `x` and Y from `y`, exactly.
 
   The area under the ROC curve of the scores `x` (positives) against `y`; 0.5 for
-  samples of one distribution. O((n + m) log m).
+  samples of one distribution; NaN where a score is not finite. O((n + m) log m).
   """
   x = np.ravel(np.asarray(x, np.float64))
   y = np.sort(np.ravel(np.asarray(y, np.float64)))
+  if not (np.isfinite(x).all() and np.isfinite(y).all()):
+    return float("nan")
   below = np.searchsorted(y, x, side="left")  # y < x
   tied = np.searchsorted(y, x, side="right") - below  # y == x
   return float((below.sum() + 0.5 * tied.sum()) / (len(x) * len(y)))
