@@ -21,12 +21,12 @@ checkpoints the run keeps (the last three), e.g. to follow a trajectory.
 
 MNIST-like runs also score their discriminator (`--discriminator=false` to skip; none
 for a run trained on its test split): its raw outputs on the first images of its data
-stream, on as many test images and on the samples, as means (`d_train`, `d_held_out`, `d_fake`), Karras et al. (2020)'s
-overfitting heuristics `r_v` (0: test images scored like training ones; 1: like
-samples) and `r_t`, and `train_held_out_auc`, the probability that a training image
-outscores a test one (`evaluation.discriminator_metrics`). A discriminator that has
-learned its training images rather than the digits gives the generator gradients
-toward those images.
+stream, on as many test images and on the samples, as means (`d_train`,
+`d_held_out`, `d_fake`), Karras et al. (2020)'s overfitting heuristics `r_v` (0: test
+images scored like training ones; 1: like samples) and `r_t`, and
+`train_held_out_auc`, the probability that a training image outscores a test one
+(`evaluation.discriminator_metrics`). A discriminator that has learned its training
+images rather than the digits gives the generator gradients toward those images.
 
 `--source=data` scores the run's training data in place of its generator: the
 first examples of its data stream, in training's order (each member's own for a
@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
                        "(default: --num_samples or the protocol's).", flag_values=fv)
   flags.DEFINE_integer("inception_reference", None, "Use the first N reference images "
                        "(default: the whole split).", flag_values=fv)
-  flags.DEFINE_bool("discriminator", True, "For MNIST runs, also score the discriminator "
+  flags.DEFINE_bool("discriminator", True, "For MNIST-like runs, also score the discriminator "
                     "on training images, test images and the samples (its overfitting: "
                     "evaluation.discriminator_metrics).", flag_values=fv)
   flags.DEFINE_integer("bn_refresh_batches", None, "Re-estimate the generator's batch-norm "
@@ -199,7 +199,7 @@ def main(argv: list[str]) -> int:
     results.append(metrics)
     if name is not None:
       print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))
-  if fv.discriminator and target.kind == "mnist" and "discriminator" not in protocol:
+  if fv.discriminator and target.kind == "mnist" and "test" in config.data.split:
     print(f"no discriminator metrics: the run trains on data.split={config.data.split!r}, so "
           "no test image is unseen", file=sys.stderr)
   protocol["seed"] = fv.seed

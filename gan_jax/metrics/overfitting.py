@@ -1,10 +1,10 @@
 """How far a discriminator has learned its training images over their distribution.
 
 Karras et al. (2020, "Training Generative Adversarial Networks with Limited Data")
-watch three means of the discriminator's raw outputs: on the
-images it trains on, on held-out real images, and on generated ones. While the
-discriminator generalises, held-out images score like training ones; as it overfits,
-their scores fall toward the generated ones'. Their two heuristics are
+watch three means of the discriminator's raw outputs: on the images it trains on, on
+held-out real images, and on generated ones. While the discriminator generalises,
+held-out images score like training ones; as it overfits, their scores fall toward
+the generated ones'. Their two heuristics are
 
   r_v = (E[D_train] - E[D_held_out]) / (E[D_train] - E[D_fake]),
   r_t = E[sign(D_train)],
@@ -12,9 +12,9 @@ their scores fall toward the generated ones'. Their two heuristics are
 r_v being 0 for no overfitting and 1 for complete overfitting (held-out images scored
 like fakes), r_t the share of training images on the real side of 0 less the share on
 the fake side. Beside them we give a rank form of r_v's numerator, free of the
-outputs' scale and offset and of the fakes: the probability that a training image outscores a held-out one
-(ties count half; the area under the ROC curve, Mann-Whitney's U / (n m)), 0.5 when
-the discriminator cannot tell them apart.
+outputs' scale and offset and of the fakes: the probability that a training image
+outscores a held-out one (ties count half; the area under the ROC curve,
+Mann-Whitney's U / (n m)), 0.5 when the discriminator cannot tell them apart.
 
 r_t reads the sign of an absolute logit (the minimax, non-saturating and hinge
 games); a Wasserstein critic's or a relativistic discriminator's outputs carry no
