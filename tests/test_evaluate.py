@@ -343,7 +343,7 @@ def test_in_training_evaluations_refresh_batch_norm_as_the_config_asks():
 def test_discriminator_metrics_of_one_that_remembers_its_training_images(
     tmp_path, tiny_mnist, monkeypatch, pack, chunk):
   # A discriminator that scores the images it trained on 2, other real images 0 and
-  # anything else -2: r_v = (2 - 0) / (2 + 2) = 0.5, r_t = 1, and every training image
+  # anything else -2 (the samples of evaluate's key): r_v = (2 - 0) / (2 + 2) = 0.5, r_t = 1, and every training image
   # outscores every test one. Packs score the mean of their images; 151 images make 50
   # whole packs of 3, the last image left out (scoring it would add a -2 to each mean).
   monkeypatch.setattr(evaluation, "CHUNK", chunk)
@@ -361,9 +361,16 @@ def test_discriminator_metrics_of_one_that_remembers_its_training_images(
 
   fake = np.full((200, 28, 28, 1), 0.5, np.float32)
   common = dict(key=jax.random.key(0), image_scale="sigmoid", pack=pack)
+  # evaluation.draw's keys: key(0) folded with each chunk's index.
+  scored_keys = [jax.random.key_data(jax.random.fold_in(jax.random.key(0), i)) for i in range(9)]
+  training = gdata.to_float(gdata.load_idx(tiny_mnist, "train")[0], "sigmoid")
+
+  def sampler(key, num):  # evaluate's samples from its keys; training images from others
+    same = any(np.array_equal(jax.random.key_data(key), k) for k in scored_keys)
+    return (fake if same else training)[:num]
+
   metrics, protocol = evaluation.discriminator_metrics(
-      logits_fn, _images_sampler(fake), source, target, training_split="train",
-      num_samples=151, **common)
+      logits_fn, sampler, source, target, training_split="train", num_samples=151, **common)
   assert metrics == {"d_train": 2.0, "d_held_out": 0.0, "d_fake": -2.0, "r_v": 0.5, "r_t": 1.0,
                      "train_held_out_auc": 1.0}
   assert protocol["num_images"] == 151 - 151 % pack and protocol.get("pack", 1) == pack
