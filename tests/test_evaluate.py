@@ -343,9 +343,10 @@ def test_in_training_evaluations_refresh_batch_norm_as_the_config_asks():
 def test_discriminator_metrics_of_one_that_remembers_its_training_images(
     tmp_path, tiny_mnist, monkeypatch, pack, chunk):
   # A discriminator that scores the images it trained on 2, other real images 0 and
-  # anything else -2 (the samples of evaluate's key): r_v = (2 - 0) / (2 + 2) = 0.5, r_t = 1, and every training image
-  # outscores every test one. Packs score the mean of their images; 151 images make 50
-  # whole packs of 3, the last image left out (scoring it would add a -2 to each mean).
+  # anything else -2 (the samples of evaluate's keys): r_v = (2 - 0) / (2 + 2) = 0.5,
+  # r_t = 1, and every training image outscores every test one. Packs score the mean of
+  # their images; 151 images make 50 whole packs of 3, the last image left out (scoring
+  # it would add a -2 to each mean).
   monkeypatch.setattr(evaluation, "CHUNK", chunk)
   target = _mnist_target(tiny_mnist, tmp_path / "no_classifier", [])
   config = goodfellow_mnist.get_config(f"dataset=idx:{tiny_mnist},runlocal")
