@@ -53,6 +53,7 @@ with `NAME/std`, `NAME/min`, `NAME/max`, and `"members": {NAME: <metrics>}`. Exi
 stderr for a missing workdir, no checkpoint or unreadable data.
 """
 
+import functools
 import math
 import os
 import sys
@@ -177,25 +178,23 @@ def main(argv: list[str]) -> int:
   start = time.perf_counter()
   results = []
   for name, member in members:
-    metrics, protocol = evaluation.evaluate(
-        lambda key, n, member=member: sample_fn(member, key, n), target, num_samples=num,
-        key=jax.random.key(fv.seed), image_scale=scale, weights=weights, step=step,
-        bn_refresh_batches=refresh_batches)
+    member_fn = functools.partial(sample_fn, member)
+    samples = evaluation.draw(member_fn, jax.random.key(fv.seed), num)  # the model's scale
+    metrics, protocol = evaluation.evaluate(samples, target, image_scale=scale, weights=weights,
+                                            step=step, bn_refresh_batches=refresh_batches)
     if fv.discriminator:
       d_metrics, d_protocol = evaluation.discriminator_metrics(
-          lambda x, member=member: logits_fn(member, x),
-          lambda key, n, member=member: sample_fn(member, key, n),
+          functools.partial(logits_fn, member), samples,
           data.source.reseeded(seeds[name]), target, training_split=config.data.split,
-          num_samples=num, key=jax.random.key(fv.seed), image_scale=scale,
-          pack=config.model.pack)
+          image_scale=scale, pack=config.model.pack)
       metrics.update(d_metrics)
       if d_protocol:
         protocol["discriminator"] = d_protocol
     if inception_params is not None:
-      metrics.update(evaluation.inception_metrics(
-          lambda key, n, member=member: sample_fn(member, key, n), reference[0],
-          inception_params, num_samples=inception_num, key=jax.random.key(fv.seed),
-          image_scale=scale))
+      if inception_num != num:  # its own count: its own draw, from the same key
+        samples = evaluation.draw(member_fn, jax.random.key(fv.seed), inception_num)
+      metrics.update(evaluation.inception_metrics(samples, reference[0], inception_params,
+                                                  image_scale=scale))
     results.append(metrics)
     if name is not None:
       print(f"member {name}: " + ", ".join(f"{k} = {v:.6g}" for k, v in metrics.items()))

@@ -1,8 +1,10 @@
-"""A config's evaluation metrics, from any generator sample function.
+"""A config's evaluation metrics, from one draw of generator samples.
 
 One function, `evaluate`, serves both the runner (at `eval_every`, on
 `config.eval.num_samples` samples) and `python -m experiments.evaluate` (on the
-protocol's sample count, 10,000 for MNIST). What it computes depends on the data:
+protocol's sample count, 10,000 for MNIST); both draw the samples once (`draw`, a
+fixed key) and hand the same ones to `discriminator_metrics` and, in the command,
+to `inception_metrics`. What it computes depends on the data:
 
 * 2-D mixtures (ring, grid): mode coverage in the VEEGAN/PacGAN protocol
   (`modes_covered`, `high_quality_fraction`, `kl_to_uniform`; 2,500 samples), and
@@ -193,10 +195,11 @@ def make_target(config: ml_collections.ConfigDict, data: datasets.Data, *,
                     "extractor": extractor})
 
 
-def draw(sample_fn: SampleFn, key: jax.Array, num: int, image_scale: Optional[str]):
-  """`num` samples in chunks of one fixed size (one compilation), as float32 NumPy."""
+def draw(sample_fn: SampleFn, key: jax.Array, num: int) -> np.ndarray:
+  """`num` samples in the model's scale, as float32 NumPy: in chunks of one fixed size
+  (one compilation), chunk i drawn with `fold_in(key, i)`."""
   chunk = min(num, CHUNK)
-  parts = [gdata.to_unit_range(sample_fn(jax.random.fold_in(key, i), chunk), image_scale)
+  parts = [np.asarray(sample_fn(jax.random.fold_in(key, i), chunk), np.float32)
            for i in range(-(-num // chunk))]
   return np.concatenate(parts)[:num]
 
@@ -275,39 +278,39 @@ def _stacked_metrics(samples: np.ndarray, target: Target) -> dict:
           "confident_fraction": float(np.mean(confidence >= CONFIDENT_READ))}
 
 
-def evaluate(sample_fn: SampleFn, target: Target, *, num_samples: int, key: jax.Array,
-             image_scale: Optional[str] = None, weights: str = "ema",
-             step: Optional[int] = None, bn_refresh_batches: int = 0) -> tuple[dict, dict]:
-  """Computes the target's metrics on `num_samples` generator samples.
+def evaluate(samples: np.ndarray, target: Target, *, image_scale: Optional[str] = None,
+             weights: str = "ema", step: Optional[int] = None,
+             bn_refresh_batches: int = 0) -> tuple[dict, dict]:
+  """Computes the target's metrics on generator samples.
 
   Example (what the runner does at every `eval_every`):
     target = make_target(config, datasets.build_data(config, d_steps=1))
     sample_fn = jax.jit(lambda key, n: gan_jax.sample(gan, state, key, n), static_argnums=1)
-    metrics, protocol = evaluate(sample_fn, target, num_samples=2500, key=jax.random.key(0))
+    samples = draw(sample_fn, jax.random.key(0), 2500)
+    metrics, protocol = evaluate(samples, target, image_scale=scale)
 
   Args:
-    sample_fn: `(key, num) -> [num, *data_shape]` generator outputs in the model's
-      scale; called in chunks of at most 1,000 with `fold_in(key, i)`.
+    samples: `[N, *data_shape]` generator outputs in the model's scale (`draw`'s,
+      from a fixed key, so that evaluations of one run are comparable);
+      `discriminator_metrics` and `inception_metrics` take the same ones.
     target: from `make_target`.
-    num_samples: how many samples to score.
-    key: fixed PRNG key, so that evaluations of one run are comparable.
     image_scale: the generator's output range for images ("tanh", "sigmoid"), None for points.
     weights: "ema" or "raw", recorded in the protocol.
     step: the checkpoint's step, recorded in the protocol.
-    bn_refresh_batches: the generator's batch-norm refresh before `sample_fn`
+    bn_refresh_batches: the generator's batch-norm refresh before sampling
       (`gan_jax.refresh_batch_stats`), recorded in the protocol when not 0.
 
   Returns:
     `(metrics, protocol)`: a flat dict of Python floats, and a dict describing how
     they were measured.
   """
-  protocol = {"num_samples": num_samples, "weights": weights, "step": step,
+  protocol = {"num_samples": len(samples), "weights": weights, "step": step,
               **target.protocol}
   if bn_refresh_batches:
     protocol["bn_refresh_batches"] = bn_refresh_batches
   if target.kind == "none":
     return {}, protocol
-  return metrics_of(draw(sample_fn, key, num_samples, image_scale), target), protocol
+  return metrics_of(gdata.to_unit_range(samples, image_scale), target), protocol
 
 
 def metrics_of(samples: np.ndarray, target: Target) -> dict:
@@ -356,23 +359,23 @@ def _stream_head(source, num: int) -> np.ndarray:
   return np.concatenate(batches)[:num]
 
 
-def discriminator_metrics(logits_fn: Callable[[jax.Array], Any], sample_fn: SampleFn, source,
-                          target: Target, *, training_split: str, num_samples: int,
-                          key: jax.Array, image_scale: str, pack: int = 1) -> tuple[dict, dict]:
+def discriminator_metrics(logits_fn: Callable[[jax.Array], Any], samples: np.ndarray, source,
+                          target: Target, *, training_split: str, image_scale: str,
+                          pack: int = 1) -> tuple[dict, dict]:
   """How far a discriminator scores its training images above unseen ones.
 
   `gmetrics.discriminator_overfitting` (Karras et al. 2020's r_v and r_t, and the
   probability that a training image outscores a test one) of its raw outputs on
-  three sets of `n = min(num_samples, test images)`, in whole packs: the first n
+  three sets of `n = min(len(samples), test images)`, in whole packs: the first n
   images of the run's data stream (`source`, in training's order: all seen once
   training has passed their epoch), the first n of the test split, and the first n
-  of the `num_samples` samples `evaluate` scores with the same `key` (from the
-  weights it scores: EMA ones where the run keeps them, after any batch-norm refresh).
+  of the samples `evaluate` scores (from the weights it scores: EMA ones where the
+  run keeps them, after any batch-norm refresh).
 
   Args:
     logits_fn: `[M, *data_shape] -> [M / pack]` raw outputs, inputs in the model's
       scale (`gan_jax.discriminate` of a state).
-    sample_fn, key, num_samples: as `evaluate` takes them.
+    samples: as `evaluate` takes them, in the model's scale.
     source: the run's data stream (`datasets.Data.source`, reseeded to a member's seed).
     target: from `make_target`; no metric without MNIST test images (none for Stacked
       MNIST, whose protocols' training stacks draw on the test digits too).
@@ -385,13 +388,13 @@ def discriminator_metrics(logits_fn: Callable[[jax.Array], Any], sample_fn: Samp
   """
   if target.kind != "mnist" or "test" in training_split:
     return {}, {}
-  num = min(num_samples, len(target.test))
+  num = min(len(samples), len(target.test))
   num -= num % pack
   if not num:
     return {}, {}
   sets = [gdata.to_float(_stream_head(source, num), image_scale),
           gdata.to_float(target.test[:num], image_scale),
-          draw(sample_fn, key, num_samples, None)[:num]]  # the model's scale
+          np.asarray(samples[:num], np.float32)]
   chunk = CHUNK - CHUNK % pack  # whole packs
   # Unpadded chunks (the last one compiles its own shape): a discriminator with
   # minibatch features scores each image among real neighbours only.
@@ -415,14 +418,13 @@ def inception_reference(config: ml_collections.ConfigDict) -> tuple[np.ndarray, 
   raise builders.UserError(f"no split of {config.data.name} can be read for Inception metrics")
 
 
-def inception_metrics(sample_fn: SampleFn, reference, params, *, num_samples: int,
-                      key: jax.Array, image_scale: str) -> dict:
-  """Inception FID, KID and precision/recall of `num_samples` samples against `reference`.
+def inception_metrics(samples: np.ndarray, reference, params, *, image_scale: str) -> dict:
+  """Inception FID, KID and precision/recall of generator samples against `reference`.
 
-  `reference` is the `experiments.fid.Features` of the real images; the samples are
-  those `evaluate` scores with the same key, quantised to 0..255 as stored images are.
+  `reference` is the `experiments.fid.Features` of the real images; `samples` are
+  as `evaluate` takes them (model scale), quantised to 0..255 as stored images are.
   """
   from experiments import fid  # pylint: disable=import-outside-toplevel
-  samples = gdata.to_uint8(draw(sample_fn, key, num_samples, image_scale), "sigmoid")
+  samples = gdata.to_uint8(gdata.to_unit_range(samples, image_scale), "sigmoid")
   fake = fid.statistics(inception.features_of(params, samples), "samples")
   return {f"inception_{name}": value for name, value in fid.compare(reference, fake).items()}

@@ -65,16 +65,13 @@ class Evaluator:
     (`evaluation.discriminator_metrics`, on this member's own data stream)."""
     config = self.experiment.config
 
-    def draw(key, n):
-      return self._draw(state, key, n)
-
-    metrics, _ = evaluation.evaluate(draw, self.target, key=self.metrics_key,
-                                     num_samples=config.eval.num_samples,
-                                     image_scale=self.experiment.scale)
+    samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
+                              config.eval.num_samples)
+    metrics, _ = evaluation.evaluate(samples, self.target, image_scale=self.experiment.scale)
     metrics.update(evaluation.discriminator_metrics(
-        lambda x: self._logits(state, x), draw, self.experiment.data.source, self.target,
-        training_split=config.data.split, num_samples=config.eval.num_samples,
-        key=self.metrics_key, image_scale=self.experiment.scale, pack=config.model.pack)[0])
+        lambda x: self._logits(state, x), samples, self.experiment.data.source, self.target,
+        training_split=config.data.split, image_scale=self.experiment.scale,
+        pack=config.model.pack)[0])
     return metrics
 
   def picture(self, state, step: int) -> np.ndarray:
@@ -83,7 +80,7 @@ class Evaluator:
     samples = self._from_latents(state, self.latents)
     if kind == "points":  # A fuller cloud than the picture batch.
       samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
-                                self.experiment.config.eval.num_samples, None)
+                                self.experiment.config.eval.num_samples)
     return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
                             scale=self.experiment.scale, mixture=data.mixture,
                             title=f"step {step}")

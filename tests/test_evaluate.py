@@ -163,11 +163,6 @@ def test_user_errors_exit_2(tmp_path, capsys, make):
   assert not (workdir / evaluate.EVAL_FILE).exists()
 
 
-def _images_sampler(images):
-  """A 'generator' returning fixed [0, 1] images (sigmoid scale), whatever the key."""
-  return lambda key, num: images[:num]
-
-
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST files in ../shared/data/mnist")
 def test_parzen_ranks_real_digits_above_noise():
   train, _ = gdata.load_idx(MNIST_DIR, "train")
@@ -179,9 +174,7 @@ def test_parzen_ranks_real_digits_above_noise():
   noise = np.random.default_rng(0).uniform(size=real.shape).astype(np.float32)
   scores = {}
   for name, images in (("real", real), ("noise", noise)):
-    metrics, protocol = evaluation.evaluate(
-        _images_sampler(images), target, num_samples=1000, key=jax.random.key(0),
-        image_scale="sigmoid", step=7)
+    metrics, protocol = evaluation.evaluate(images, target, image_scale="sigmoid", step=7)
     assert set(metrics) == MNIST_KEYS and protocol["step"] == 7
     scores[name] = metrics["parzen_log_likelihood"]
   assert scores["real"] > scores["noise"] + 100
@@ -217,9 +210,7 @@ def test_image_metrics_with_a_classifier(tmp_path, tiny_mnist):
   target = _mnist_target(tiny_mnist, classifier_path, warnings)
   assert not warnings and target.kind == "mnist"
   images = np.random.default_rng(1).uniform(size=(100, 28, 28, 1)).astype(np.float32)
-  metrics, protocol = evaluation.evaluate(
-      _images_sampler(images), target, num_samples=100, key=jax.random.key(0),
-      image_scale="sigmoid")
+  metrics, protocol = evaluation.evaluate(images, target, image_scale="sigmoid")
   assert set(metrics) == MNIST_KEYS | CLASSIFIER_KEYS
   assert all(np.isfinite(v) for v in metrics.values())
   assert protocol["extractor"] == str(classifier_path)
@@ -231,9 +222,7 @@ def test_missing_classifier_says_so_and_computes_parzen(tmp_path, tiny_mnist):
   target = _mnist_target(tiny_mnist, tmp_path / "no_classifier", warnings)
   assert len(warnings) == 1 and "experiments.train_classifier" in warnings[0]
   images = np.zeros((50, 28, 28, 1), np.float32)
-  metrics, protocol = evaluation.evaluate(
-      _images_sampler(images), target, num_samples=50, key=jax.random.key(0),
-      image_scale="sigmoid")
+  metrics, protocol = evaluation.evaluate(images, target, image_scale="sigmoid")
   assert set(metrics) == MNIST_KEYS and protocol["extractor"] is None
 
 
@@ -241,8 +230,7 @@ def test_stacked_mnist_counts_digit_triples():
   params = gmetrics.init_classifier(jax.random.key(0))
   target = evaluation.Target("stacked_mnist", classifier=params)
   images = np.random.default_rng(0).uniform(size=(64, 28, 28, 3)).astype(np.float32)
-  metrics, _ = evaluation.evaluate(_images_sampler(images), target, num_samples=64,
-                                   key=jax.random.key(0), image_scale="sigmoid")
+  metrics, _ = evaluation.evaluate(images, target, image_scale="sigmoid")
   assert set(metrics) == {"modes_covered", "kl_to_uniform", "channel_kl_to_uniform",
                           "digit_share_max", "digit_share_min", "confident_fraction"}
   assert 1 <= metrics["modes_covered"] <= 64
@@ -260,8 +248,7 @@ def test_stacked_mnist_confident_fraction_is_the_share_of_channels_read_at_0_9()
 
   def stacked(params):
     target = evaluation.Target("stacked_mnist", classifier=params)
-    return evaluation.evaluate(_images_sampler(images), target, num_samples=64,
-                               key=jax.random.key(0), image_scale="sigmoid")[0]
+    return evaluation.evaluate(images, target, image_scale="sigmoid")[0]
 
   # Each channel read alone, as the reader reads a digit of MNIST.
   top = np.concatenate([np.asarray(gmetrics.classifier_features(
@@ -343,7 +330,7 @@ def test_in_training_evaluations_refresh_batch_norm_as_the_config_asks():
 def test_discriminator_metrics_of_one_that_remembers_its_training_images(
     tmp_path, tiny_mnist, monkeypatch, pack, chunk):
   # A discriminator that scores the images it trained on 2, other real images 0 and
-  # anything else -2 (the samples of evaluate's keys): r_v = (2 - 0) / (2 + 2) = 0.5,
+  # anything else -2 (the samples): r_v = (2 - 0) / (2 + 2) = 0.5,
   # r_t = 1, and every training image outscores every test one. Packs score the mean of
   # their images; 151 images make 50 whole packs of 3, the last image left out (scoring
   # it would add a -2 to each mean).
@@ -360,18 +347,10 @@ def test_discriminator_metrics_of_one_that_remembers_its_training_images(
                        else -2.0 for image in np.asarray(x, np.float32)])
     return scores.reshape(-1, pack).mean(axis=1)
 
-  fake = np.full((200, 28, 28, 1), 0.5, np.float32)
-  common = dict(key=jax.random.key(0), image_scale="sigmoid", pack=pack)
-  # evaluation.draw's keys: key(0) folded with each chunk's index.
-  scored_keys = [jax.random.key_data(jax.random.fold_in(jax.random.key(0), i)) for i in range(9)]
-  training = gdata.to_float(gdata.load_idx(tiny_mnist, "train")[0], "sigmoid")
-
-  def sampler(key, num):  # evaluate's samples from its keys; training images from others
-    same = any(np.array_equal(jax.random.key_data(key), k) for k in scored_keys)
-    return (fake if same else training)[:num]
-
+  fake = np.full((151, 28, 28, 1), 0.5, np.float32)
+  common = dict(image_scale="sigmoid", pack=pack)
   metrics, protocol = evaluation.discriminator_metrics(
-      logits_fn, sampler, source, target, training_split="train", num_samples=151, **common)
+      logits_fn, fake, source, target, training_split="train", **common)
   assert metrics == {"d_train": 2.0, "d_held_out": 0.0, "d_fake": -2.0, "r_v": 0.5, "r_t": 1.0,
                      "train_held_out_auc": 1.0}
   assert protocol["num_images"] == 151 - 151 % pack and protocol.get("pack", 1) == pack
@@ -380,8 +359,7 @@ def test_discriminator_metrics_of_one_that_remembers_its_training_images(
   for other, split, num in ((evaluation.Target("mixture"), "train", 151),
                             (target, "train+test", 151), (target, "train", pack - 1)):
     assert evaluation.discriminator_metrics(
-        logits_fn, _images_sampler(fake), source, other, training_split=split,
-        num_samples=num, **common) == ({}, {})
+        logits_fn, fake[:num], source, other, training_split=split, **common) == ({}, {})
 
 
 def test_evaluate_scores_each_members_discriminator_on_its_own_stream(tmp_path, tiny_mnist):
