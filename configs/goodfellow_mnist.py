@@ -87,15 +87,16 @@ authors' schedule has rates to give, the config is expected to level off near 21
 below 221, the low end of the paper's +- 2 SE (reaching 221 would take 7.8 nats per
 1,000 of the 461 left, twice any span measured): length within the authors' schedule
 does not close the gap (notebooks/read_the_results.ipynb computes these figures). Seed 0
-trained on to 1,300,000 steps: 218.4 (the line: 218.0; its 216.7 at 1,000,000). Half
-the training images (the first 11,349, seed 0): 162.1, 180.0, 191.1, 194.4, 196.6 and
-201.3 at 100,000, 200,000, 300,000, 330,000, 400,000 and 500,000 steps, all of them
-162.8, 177.5, 187.8, 191.1 and, at 500,000, 204.6 (3 seeds 206.3 +- 1.9, the lowest
-204.6): the set's size begins to matter from about 400,000 steps (the runs' own
-evaluations, same seed: half the set 4.5 nats ahead of all of it over 100k-200k, 1.6
-behind over 400k-500k). The discriminator's r_v on half of them 0.64 at 200,000, 0.71 at 330,000
-and 0.77 at 500,000, on all of them 0.75 and 0.74 for seeds 1 and 2 at 1,000,000: it
-learns its images on either set. The authors' update with the bias at zero
+trained on to 1,300,000 steps: 218.4 (the line: 218.0; its 216.7 at 1,000,000). Half the
+training images (the first 11,349, `--config.data.split='train[:11349]'`, seed 0):
+162.1, 180.0, 191.1, 194.4, 196.6 and 201.3 at 100,000, 200,000, 300,000, 330,000,
+400,000 and 500,000 steps, all of them 162.8, 177.5, 187.8, 191.1 and, at 500,000, 204.6
+(3 seeds 206.3 +- 1.9, the lowest 204.6): the set's size begins to matter from about
+400,000 steps (the runs' own evaluations, same seed: half the set 4.5 nats ahead of all
+of it over 100k-200k, 1.6 behind over 400k-500k). The discriminator's r_v on half of
+them 0.64 at 200,000, 0.71 at 330,000 and 0.77 at 500,000, on all of them 0.75 and 0.74
+for seeds 1 and 2 at 1,000,000: it learns its images on either set. The authors' update
+with the bias at zero
 (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
 The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
 12,450 steps), a stand-in for the lower rates of a long run: 149.5 at 60,000, no gain

@@ -32,7 +32,6 @@ Exit status 2 with one line on stderr for a bad source, missing weights or bad f
 
 import hashlib
 import os
-import re
 import sys
 import time
 from typing import NamedTuple, Optional
@@ -97,15 +96,6 @@ def frechet_distance(a: Features, b: Features) -> float:
     return float(gmetrics.frechet_distance(a.mean, a.covariance, b.mean, b.covariance))
 
 
-def _slice(split: str, spec: str) -> slice:
-  """`name[a:b]` -> slice(a, b) (integers, either end optional); no brackets -> all."""
-  match = re.fullmatch(r"[^\[]*(?:\[(-?\d*):(-?\d*)\])?", split)
-  if match is None:
-    raise UserError(f"{spec}: cannot read the slice in {split!r}; write e.g. test[:5000]")
-  start, stop = (int(v) if v else None for v in match.groups())
-  return slice(start, stop)
-
-
 def _as_images(images: np.ndarray, spec: str) -> np.ndarray:
   """The loaders' uint8 `[N, H, W, C]` images, checked for what Inception takes."""
   if images.shape[-1] not in (1, 3):
@@ -128,12 +118,11 @@ def load_images(spec: str, fv) -> np.ndarray:
       if split and not split.startswith("["):
         raise UserError(f"{spec}: an .npz has no splits; slice it as npz:FILE:[:5000]")
       images, _ = gdata.load_npz(path)
-      return _as_images(images[_slice(split, spec)], spec)
+      return _as_images(images[gdata.split_slice(split)[1]], spec)
     if kind == "idx":
       path, _, split = rest.partition(":")
-      split = split or "test"
-      images, _ = gdata.load_idx(path, split.partition("[")[0])
-      return _as_images(images[_slice(split, spec)], spec)
+      images, _ = gdata.load_idx(path, split or "test")
+      return _as_images(images, spec)
     if kind == "tfds":
       name, _, split = rest.partition(":")
       images, _ = gdata.load_tfds(name, split or "test", data_dir=fv.tfds_data_dir)

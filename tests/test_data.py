@@ -261,6 +261,26 @@ def test_idx_round_trip(tmp_path, compress):
   np.testing.assert_array_equal(test_images[..., 0], images[:3])
 
 
+def test_idx_splits_slice_as_tensorflow_datasets_writes_them(tmp_path):
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (7, 5, 4), dtype=np.uint8)
+  labels = np.arange(7, dtype=np.uint8)
+  _write_idx_pair(tmp_path, "train", images, labels, compress=False)
+  for split, part in (("train[:3]", slice(None, 3)), ("train[2:]", slice(2, None)),
+                      ("train[-2:]", slice(-2, None)), ("train[1:-1]", slice(1, -1)),
+                      ("train[:]", slice(None))):
+    got_images, got_labels = data.load_idx(tmp_path, split)
+    np.testing.assert_array_equal(got_images[..., 0], images[part])
+    np.testing.assert_array_equal(got_labels, labels[part])
+  with pytest.raises(data.DataError, match="selects none of the 7 images"):
+    data.load_idx(tmp_path, "train[7:]")
+  for bad in ("train[:3", "train[a:b]", "train[::2]", "train[50%:]"):
+    with pytest.raises(data.DataError, match=r"cannot read the slice.*train\[:10000\]"):
+      data.load_idx(tmp_path, bad)
+  with pytest.raises(data.DataError, match=r"unknown IDX split.*train\[:10000\]"):
+    data.load_idx(tmp_path, "validation[:3]")
+
+
 def test_idx_errors(tmp_path):
   with pytest.raises(data.DataError, match="does not exist"):
     data.load_idx(tmp_path / "missing")

@@ -7,7 +7,7 @@ Every problem a user can fix raises `DataError` with a one-line message.
 """
 
 from gan_jax.data.errors import DataError
-from gan_jax.data.files import load_idx, load_npz, read_idx
+from gan_jax.data.files import load_idx, load_npz, read_idx, split_slice
 from gan_jax.data.pipeline import (SCALES, ArrayDataset, FixedSyntheticDataset,
                                    SyntheticDataset, to_float, to_uint8, to_unit_range)
 from gan_jax.data.stacked import stacked_mnist
@@ -45,6 +45,7 @@ __all__ = [
     "ring",
     "sample_mixture",
     "sample_points",
+    "split_slice",
     "stacked_mnist",
     "swiss_roll",
     "to_float",

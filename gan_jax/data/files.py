@@ -11,6 +11,7 @@ uint32 per dimension, then the data in C order. Files may be gzip-compressed.
 
 import gzip
 import os
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -88,6 +89,24 @@ def _find_one(directory: Path, pattern: str) -> Path:
   return plain[0] if plain else matches[0]
 
 
+def split_slice(split: str) -> tuple[str, slice]:
+  """A split's name and slice as tensorflow-datasets writes them, integers only.
+
+  "train[:11349]" -> ("train", slice(None, 11349)); "test" -> ("test", slice(None)).
+
+  Raises:
+    DataError: brackets that hold no `start:stop` slice (steps and percentages too).
+  """
+  name, bracket, rest = split.partition("[")
+  if not bracket:
+    return split, slice(None)
+  bounds = re.fullmatch(r"(-?\d*):(-?\d*)\]", rest)
+  if bounds is None:
+    raise DataError(f"cannot read the slice in split {split!r}; write e.g. train[:10000] or "
+                    "test[5000:]")
+  return name, slice(*(int(bound) if bound else None for bound in bounds.groups()))
+
+
 def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
   """Loads an MNIST-format split (MNIST, Fashion-MNIST, KMNIST, EMNIST...) from IDX files.
 
@@ -98,7 +117,8 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
 
   Args:
     directory: the folder holding the IDX files.
-    split: "train" or "test".
+    split: "train" or "test", or a slice of one as tensorflow-datasets writes it
+      ("train[:11349]": the first 11,349 images; "train[-2000:]": the last 2,000).
 
   Returns:
     `(images, labels)`: uint8 `[N, H, W, 1]` and int64 `[N]`.
@@ -107,13 +127,15 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
     DataError: missing directory or files, bad headers, or images and labels
       whose counts disagree.
   """
-  if split not in _IDX_PREFIXES:
-    raise DataError(f"unknown IDX split {split!r}; use one of {sorted(_IDX_PREFIXES)}")
+  name, part = split_slice(split)
+  if name not in _IDX_PREFIXES:
+    raise DataError(f"unknown IDX split {split!r}; use one of {sorted(_IDX_PREFIXES)}, or a "
+                    "slice of one such as 'train[:10000]'")
   directory = Path(directory).expanduser()
   if not directory.is_dir():
     raise DataError(f"IDX data directory {directory} does not exist; set the config's data "
                     "directory to a folder holding the MNIST-format files")
-  prefix = _IDX_PREFIXES[split]
+  prefix = _IDX_PREFIXES[name]
   image_path = _find_one(directory, f"{prefix}-images*idx3*")
   label_path = _find_one(directory, f"{prefix}-labels*idx1*")
   images, labels = read_idx(image_path), read_idx(label_path)
@@ -126,7 +148,10 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
   if len(images) != len(labels):
     raise DataError(f"{image_path.name} has {len(images)} images but {label_path.name} has "
                     f"{len(labels)} labels; use files from the same release")
-  return images[..., None], labels.astype(np.int64)
+  if not len(images[part]):
+    raise DataError(f"split {split!r} selects none of the {len(images)} images of "
+                    f"{image_path.name}; give a slice within them")
+  return images[part, ..., None], labels[part].astype(np.int64)
 
 
 def load_npz(
