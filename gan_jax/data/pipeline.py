@@ -84,7 +84,9 @@ def to_unit_range(samples, scale: Optional[str]) -> np.ndarray:
   if scale is None:
     return samples
   divisor, offset = _scale(scale)
-  return np.clip((samples - offset) * np.float32(divisor / 255.0), 0.0, 1.0).astype(np.float32)
+  out = samples - offset  # float32, one copy: evaluation converts 26,000 images at once
+  out *= np.float32(divisor / 255.0)
+  return np.clip(out, 0.0, 1.0, out=out)
 
 
 class _StepIndexed:
