@@ -97,7 +97,9 @@ of it over 100k-200k, 1.6 behind over 400k-500k). The discriminator's r_v on hal
 them 0.64 at 200,000, 0.71 at 330,000 and 0.77 at 500,000, on all of them 0.75 and 0.74
 for seeds 1 and 2 at 1,000,000: it learns its images on either set. The authors' update
 with the bias at zero (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`):
-166.0 at 100,000.
+166.0, 182.0, 191.3 and 194.3 at 100,000, 200,000, 300,000 and 330,000 (r_v 0.40, 0.50
+and 0.52 from 200,000: its halved discriminator loss learns the images less), inside
+the alternating seeds' spread.
 The learning rate decayed ten times as fast (`lr_decay` 1 / 1.00004, the momentum ramp
 12,450 steps), a stand-in for the lower rates of a long run: 149.5 at 60,000, no gain
 (its own evaluation's FD 54 there, the config's 28).

@@ -78,8 +78,10 @@ speed) at CIFAR-10's gamma read 0.431/0.183/0.159/0.138/0.119/0.121/0.110/0.108 
 at 20k), as 10x gamma did. At the config's gamma, on one core of an AMD EPYC: twice the
 learning rate (4e-4 to 1e-4) read 0.122/0.074/0.060/0.059 to 10k, ahead, but 0.052 at
 20k, where the config ends; twice the width (2.3 steps/s) read
-0.122/0.065/0.050/0.050/0.048/0.047/0.046/0.045, 0.043 at 20k. At 0.051 the config is
-still 1.7x over the goal, most of the excess in the digit frequencies (the data's own:
+0.122/0.065/0.050/0.050/0.048/0.047/0.046/0.045, 0.043 at 20k; the schedule over twice
+the steps (`steps=40000`) read 0.093/0.066/0.056/0.058/0.056/0.054/0.054/0.052 at 5k,
+10k, ..., 40k, 0.051 at 40k: length is not the lever. At 0.051 the config is still 1.7x
+over the goal, most of the excess in the digit frequencies (the data's own:
 0.007). Part of that is how clearly it draws: the classifier reads 60% of its channels
 with probability 0.9 or more at CIFAR-10's gamma, 68% at 1000x (`confident_fraction`),
 the training triples' 98%. R3GAN's own loss ablation, RpGAN + R1 + R2 before its
