@@ -148,10 +148,12 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
   if len(images) != len(labels):
     raise DataError(f"{image_path.name} has {len(images)} images but {label_path.name} has "
                     f"{len(labels)} labels; use files from the same release")
-  if not len(images[part]):
-    raise DataError(f"split {split!r} selects none of the {len(images)} images of "
+  total = len(images)
+  images, labels = images[part], labels[part]
+  if not len(images):
+    raise DataError(f"split {split!r} selects none of the {total} images of "
                     f"{image_path.name}; give a slice within them")
-  return images[part, ..., None], labels[part].astype(np.int64)
+  return images[..., None], labels.astype(np.int64)
 
 
 def load_npz(
