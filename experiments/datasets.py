@@ -106,7 +106,7 @@ def load_images(config) -> np.ndarray:
     if not directory:
       raise UserError("data.name='npz' needs data.dir, the path of an .npz file with uint8 "
                       "images under 'x' (--config.data.dir=FILE)")
-    images, _ = gdata.load_npz(directory)
+    images, _ = gdata.load_npz(directory, split)
   else:
     images, _ = gdata.load_tfds(name, split, data_dir=directory or None,
                                 image_size=config.data.image_size or None)

@@ -107,7 +107,10 @@ def _split(config: ml_collections.ConfigDict, split: str) -> np.ndarray:
   """The uint8 images of another split of the config's dataset."""
   other = ml_collections.ConfigDict(config.to_dict())
   other.data.split = split
-  return datasets.load_images(other)
+  try:
+    return datasets.load_images(other)
+  except gdata.DataError as e:
+    raise builders.UserError(str(e)) from None
 
 
 def _load_classifier(path: str, *, warn: Callable[[str], None]):

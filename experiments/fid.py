@@ -117,8 +117,8 @@ def load_images(spec: str, fv) -> np.ndarray:
       path, _, split = rest.partition(":")
       if split and not split.startswith("["):
         raise UserError(f"{spec}: an .npz has no splits; slice it as npz:FILE:[:5000]")
-      images, _ = gdata.load_npz(path)
-      return _as_images(images[gdata.split_slice(split)[1]], spec)
+      images, _ = gdata.load_npz(path, f"train{split}")
+      return _as_images(images, spec)
     if kind == "idx":
       path, _, split = rest.partition(":")
       images, _ = gdata.load_idx(path, split or "test")

@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -328,6 +329,22 @@ def test_npz(tmp_path):
   np.savez(tmp_path / "f.npz", x=images / 255.0)
   with pytest.raises(data.DataError, match="uint8"):
     data.load_npz(tmp_path / "f.npz")
+
+
+def test_npz_slices(tmp_path):
+  images, labels = np.arange(5 * 2 * 2, dtype=np.uint8).reshape(5, 2, 2), np.arange(5) * 7
+  np.savez(tmp_path / "d.npz", x=images, y=labels)
+  for split, part in (("train[:3]", slice(None, 3)), ("train[-2:]", slice(-2, None)),
+                      ("train[1:-1]", slice(1, -1)), ("train", slice(None))):
+    got, got_labels = data.load_npz(tmp_path / "d.npz", split, labels_key="y")
+    np.testing.assert_array_equal(got, images[part][..., None])
+    np.testing.assert_array_equal(got_labels, labels[part])
+  # An archive has one set of images: another split name is an error, never the same images.
+  for split, message in (("test", "one set of images"), ("train[3:3]", "selects none of the 5"),
+                         ("train[x]", "cannot read the slice")):
+    with pytest.raises(data.DataError, match=re.escape(message)) as e:
+      data.load_npz(tmp_path / "d.npz", split)
+    assert "\n" not in str(e.value)
 
 
 # ---------------------------------------------------------------------------

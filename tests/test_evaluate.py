@@ -247,6 +247,17 @@ def test_missing_classifier_says_so_and_computes_parzen(tmp_path, tiny_mnist):
   assert set(metrics) == MNIST_KEYS and protocol["extractor"] is None
 
 
+def test_inception_compares_an_npz_run_with_the_images_it_trains_on(tmp_path):
+  # An archive has no test split: the reference is the training slice, so named.
+  images = np.arange(4 * 3 * 3, dtype=np.uint8).reshape(4, 3, 3)
+  np.savez(tmp_path / "d.npz", x=images)
+  config = goodfellow_mnist.get_config("dataset=npz:" + str(tmp_path / "d.npz"))
+  config.data.split = "train[:3]"
+  reference, description = evaluation.inception_reference(config)
+  np.testing.assert_array_equal(reference, images[:3, ..., None])
+  assert description == "npz train[:3] split"
+
+
 def test_stacked_mnist_counts_digit_triples():
   params = gmetrics.init_classifier(jax.random.key(0))
   target = evaluation.Target("stacked_mnist", classifier=params)

@@ -158,6 +158,7 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
 
 def load_npz(
     path: os.PathLike | str,
+    split: str = "train",
     *,
     images_key: str = "x",
     labels_key: Optional[str] = None,
@@ -168,6 +169,8 @@ def load_npz(
 
   Args:
     path: the `.npz` file.
+    split: "train", the archive's one set of images, or a slice of it as
+      tensorflow-datasets writes it ("train[:5000]").
     images_key: the array of uint8 images, `[N, H, W]` or `[N, H, W, C]`.
     labels_key: the array of integer labels `[N]`, or None for unlabelled data.
 
@@ -177,8 +180,12 @@ def load_npz(
 
   Raises:
     DataError: missing file or key, images that are not uint8 or not 3-/4-D,
-      labels of the wrong length.
+      labels of the wrong length, a split other than "train" or an empty slice.
   """
+  name, part = split_slice(split)
+  if name != "train":
+    raise DataError(f"split {split!r}: an .npz archive holds one set of images, split 'train'; "
+                    "use train or a slice of it, e.g. train[:5000]")
   path = Path(path).expanduser()
   if not path.is_file():
     raise DataError(f".npz file {path} does not exist; point the config at an existing file")
@@ -217,7 +224,11 @@ def load_npz(
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
       raise DataError(f"{path}[{labels_key!r}] is {labels.dtype} {labels.shape}; store integer "
                       f"labels of shape [{len(images)}]")
-    labels = labels.astype(np.int64)
+    labels = labels.astype(np.int64)[part]
+  total, images = len(images), images[part]
+  if not len(images):
+    raise DataError(f"split {split!r} selects none of the {total} images of {path.name}; give "
+                    "a slice within them")
   return images, labels
 
 
