@@ -45,6 +45,8 @@ def get_config(arg=None):
   config.model.latent_dim = 256
   config.model.g.hidden = (128, 128)
   config.model.d.hidden = (128,)
+  # The paper's objective: G minimises f_K, the minimax value after K updates of D.
+  config.game = "minimax"
   if args.unroll:
     config.update_rule = "unrolled"
     config.unroll_steps = args.unroll

@@ -3,7 +3,8 @@
 The train steps take a `Game` and never look at which losses it holds. Each loss
 receives `DiscriminatorOutput`s, so one that needs features (feature matching) or
 the real logits (relativistic losses) reads them, and the step knows from
-`generator_needs_real` whether the generator's update must evaluate D on data.
+`generator_needs_real` whether the generator's update must evaluate D on data, and
+from `zero_sum` whether the generator's loss is minus the discriminator's.
 """
 
 from typing import Callable, NamedTuple, Optional
@@ -26,14 +27,19 @@ class Game(NamedTuple):
     generator_loss: `(real: DiscriminatorOutput | None, fake: DiscriminatorOutput) -> scalar`;
       `real` is None unless `generator_needs_real`.
     generator_needs_real: whether the generator's loss reads D's outputs on data.
+    zero_sum: whether the generator's loss is minus the discriminator's game loss
+      (minimax, Wasserstein) but for the data term, which is constant at a fixed D.
+      A generator that looks ahead through D's updates (the unrolled step) then
+      minimises minus D's whole loss: through the updates, the data term moves too.
   """
 
   discriminator_loss: Callable
   generator_loss: Callable
   generator_needs_real: bool = False
+  zero_sum: bool = False
 
 
-def _on_logits(d_loss, g_loss, g_uses_real=False) -> Game:
+def _on_logits(d_loss, g_loss, g_uses_real=False, zero_sum=False) -> Game:
   if g_uses_real:
     generator_loss = lambda real, fake: g_loss(real.logits, fake.logits)
   else:
@@ -42,12 +48,14 @@ def _on_logits(d_loss, g_loss, g_uses_real=False) -> Game:
       discriminator_loss=lambda real, fake: d_loss(real.logits, fake.logits),
       generator_loss=generator_loss,
       generator_needs_real=g_uses_real,
+      zero_sum=zero_sum,
   )
 
 
 def minimax() -> Game:
   """The original minimax game of Goodfellow et al. 2014 (saturating generator loss)."""
-  return _on_logits(losses.minimax_discriminator_loss, losses.minimax_generator_loss)
+  return _on_logits(losses.minimax_discriminator_loss, losses.minimax_generator_loss,
+                    zero_sum=True)
 
 
 def non_saturating() -> Game:
@@ -57,7 +65,8 @@ def non_saturating() -> Game:
 
 def wasserstein() -> Game:
   """WGAN (Arjovsky et al. 2017); pair with clipping or a gradient penalty."""
-  return _on_logits(losses.wasserstein_discriminator_loss, losses.wasserstein_generator_loss)
+  return _on_logits(losses.wasserstein_discriminator_loss, losses.wasserstein_generator_loss,
+                    zero_sum=True)
 
 
 def hinge() -> Game:

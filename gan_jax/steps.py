@@ -327,9 +327,13 @@ def make_unrolled_step(
   The generator minimises its loss against theta_D^K, the discriminator after
   `unroll_steps` updates with its own optimizer from its current parameters, and
   the gradient flows through those updates (including the fake batch each of them
-  sees). The discriminator takes its ordinary update(s) from the same state, as
-  in eq. (11) of the paper (the two updates are computed from the same
-  parameters).
+  sees). In a zero-sum game (minimax, Wasserstein: `Game.zero_sum`) that loss is
+  the paper's f_K (eq. 10), minus the discriminator's game loss against
+  theta_D^K, data term included: theta_D^K depends on the generator, so its
+  score of the data does too. In other games it is the generator's own loss
+  against theta_D^K. The discriminator takes its ordinary update(s) from the
+  same state, as in eq. (11) of the paper (the two updates are computed from the
+  same parameters).
 
   The gradient goes through the discriminator optimizer's own update, so that
   optimizer must be differentiable everywhere: for Adam, `optax.adam(...,
@@ -371,6 +375,10 @@ def make_unrolled_step(
     (d_params, _), _ = jax.lax.scan(
         unroll, (state.d_params, state.d_opt_state), jax.random.split(unroll_key, unroll_steps)
     )
+    if gan.game.zero_sum:  # f_K: minus D's game loss (no penalty) against theta_D^K.
+      d_game_loss, _ = _discriminator_loss(gan, None, 0.0, d_params, state.d_collections,
+                                           real, fake, loss_key)
+      return -d_game_loss, g_collections
     unrolled = state.replace(d_params=d_params)
     return _generator_loss_on_fake(gan, unrolled, real, fake, loss_key), g_collections
 

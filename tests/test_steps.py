@@ -284,6 +284,46 @@ def test_unrolled_generator_gradient_goes_through_the_discriminator_update():
   assert optax.tree.norm(jax.tree.map(jnp.subtract, jax.grad(plain)(state.g_params), g_grads)) > 1e-4
 
 
+@pytest.mark.parametrize("game", ["minimax", "wasserstein"])
+def test_unrolled_zero_sum_generator_minimises_the_value_after_the_unroll(game):
+  # Metz et al.'s f_K (eq. 10): minus D's loss against theta_D^K, the data term too.
+  lr = 0.5
+  gan = make_gan(game=gj.games.GAMES[game](), g_opt=optax.sgd(1.0), d_opt=optax.sgd(lr),
+                 latent_sampler=fixed_latents)
+  assert gan.game.zero_sum
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  real = real_batch(8, seed=8)
+  new, metrics = jax.jit(gj.make_unrolled_step(gan, unroll_steps=1))(state, real,
+                                                                     jax.random.key(9))
+  z, rng = gan.latents(None, 8), jax.random.key(0)
+
+  def d_loss(d_params, fake):
+    r, _ = gan.discriminator.apply(d_params, state.d_collections, real, rng=rng, train=True)
+    f, _ = gan.discriminator.apply(d_params, state.d_collections, fake, rng=rng, train=True)
+    return gan.game.discriminator_loss(gj.DiscriminatorOutput(*r), gj.DiscriminatorOutput(*f))
+
+  def unrolled(g_params):
+    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=rng, train=True)
+    grads = jax.grad(d_loss)(state.d_params, fake)
+    return jax.tree.map(lambda p, g: p - lr * g, state.d_params, grads), fake
+
+  def value(g_params):  # f(theta_G, theta_D^1) = -L_D(theta_D^1).
+    return -d_loss(*unrolled(g_params))
+
+  def fakes_only(g_params):  # The generator's loss alone, as for a non-zero-sum game.
+    d_params, fake = unrolled(g_params)
+    f, _ = gan.discriminator.apply(d_params, state.d_collections, fake, rng=rng, train=True)
+    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
+
+  g_grads = jax.grad(value)(state.g_params)
+  assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads),
+                     rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(metrics["g_loss"], value(state.g_params), rtol=1e-5)
+  # The data term moves with theta_D^1: leaving it out changes the gradient.
+  assert optax.tree.norm(jax.tree.map(jnp.subtract, jax.grad(fakes_only)(state.g_params),
+                                      g_grads)) > 1e-4
+
+
 def test_wgan_step_with_clipping_keeps_critic_in_the_box():
   gan = make_gan(
       game=gj.games.wasserstein(),
