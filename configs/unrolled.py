@@ -7,7 +7,7 @@ layer of 128 units; Adam with beta1 0.5, learning rates 1e-3 (generator) and 1e-
 (discriminator), batch 512 and 25,000 steps (as in the authors' notebook,
 `poolio/unrolled_gan`); K = 10 differentiable discriminator updates (Adam's own, on
 the step's fixed minibatch) between the generator and its loss (`unroll=0` trains
-the plain GAN baseline, which hops from mode to mode instead of covering them). The
+the plain GAN baseline of the same game). The
 generator minimises the paper's f_K (eq. 10): the minimax value E log D(x) +
 E log(1 - D(G(z))) against the discriminator after the K updates, data term
 included, since those updates depend on the generator (the notebook minimises the
@@ -30,9 +30,10 @@ non-saturating loss reads the same at 25,000 steps: 5 of 6 seeds at 8 modes (see
 at 7), 6-48% high quality (results/unrolled.json); on an Intel Xeon, whose kernels
 sum in another order, its seed 2 covers 5 at 25,000 and all 8 from 35,000 on.
 With `unroll=0` (the same objective without the look-ahead; 4 minutes for 3 seeds)
-the plain GAN covers 0-1 modes on average over 3 seeds at each evaluation to 20,000
-steps and 7, 0 and 3 at 25,000; the seed at 0 has a discriminator that wins outright,
-where the minimax loss's gradient vanishes (d_loss 5e-6). With the non-saturating
+the plain GAN covers 0-1 modes on average over 3 seeds at each of its evaluations to
+20,000 steps and 5, 0 and 4 at 25,000 (results/unrolled_k0.json), not the one mode at
+a time of the paper's Figure 1: seed 1's discriminator wins outright and the minimax
+loss's gradient vanishes (its d_loss 5e-6 at 25,000). With the non-saturating
 loss (`:unroll=0 --config.game=non_saturating`) the generator covers at most one mode
 at every evaluation, hopping between modes as in the paper's Figure 1.
 

@@ -115,9 +115,9 @@ def load_images(spec: str, fv) -> np.ndarray:
   try:
     if kind == "npz":
       path, _, split = rest.partition(":")
-      if split and not split.startswith("["):
-        raise UserError(f"{spec}: an .npz has no splits; slice it as npz:FILE:[:5000]")
-      images, _ = gdata.load_npz(path, f"train{split}")
+      if split and not split.startswith(("[", "train")):
+        raise UserError(f"{spec}: an .npz holds one set, train; slice it as npz:FILE:[:5000]")
+      images, _ = gdata.load_npz(path, split if split.startswith("train") else f"train{split}")
       return _as_images(images, spec)
     if kind == "idx":
       path, _, split = rest.partition(":")

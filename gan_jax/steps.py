@@ -330,8 +330,8 @@ def make_unrolled_step(
   sees). In a zero-sum game (minimax, Wasserstein: `Game.zero_sum`) that loss is
   the paper's f_K (eq. 10), minus the discriminator's game loss against
   theta_D^K, data term included: theta_D^K depends on the generator, so its
-  score of the data does too. In other games it is the generator's own loss
-  against theta_D^K. The discriminator takes its ordinary update(s) from the
+  score of the data does too (the logged g_loss is that value). In other games it
+  is the generator's own loss against theta_D^K. The discriminator takes its ordinary update(s) from the
   same state, as in eq. (11) of the paper (the two updates are computed from the
   same parameters).
 

@@ -112,6 +112,16 @@ def test_non_uint8_images_exit_2(tmp_path, weights, capsys):
   assert "uint8" in capsys.readouterr().err
 
 
+def test_npz_sources_slice_their_one_set(tmp_path):
+  images = np.arange(5 * 4 * 4, dtype=np.uint8).reshape(5, 4, 4)
+  np.savez(tmp_path / "d.npz", x=images)
+  for tail, part in (("", slice(None)), (":[1:4]", slice(1, 4)), (":train[:3]", slice(None, 3))):
+    np.testing.assert_array_equal(fid.load_images(f"npz:{tmp_path}/d.npz{tail}", None),
+                                  images[part][..., None])
+  with pytest.raises(fid.UserError, match="one set, train"):
+    fid.load_images(f"npz:{tmp_path}/d.npz:test", None)
+
+
 @needs_mnist
 def test_fid_of_a_set_with_itself_is_zero_through_saved_statistics(tmp_path, weights, capsys,
                                                                    digits):

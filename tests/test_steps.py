@@ -247,81 +247,68 @@ def test_simultaneous_step_applies_both_exact_gradients(game):
   np.testing.assert_allclose(metrics["g_grad_norm"], optax.tree.norm(g_grads), rtol=1e-5)
 
 
-def test_unrolled_generator_gradient_goes_through_the_discriminator_update():
-  lr = 0.5
-  gan = make_gan(g_opt=optax.sgd(1.0), d_opt=optax.sgd(lr), latent_sampler=fixed_latents)
-  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
-  real = real_batch(8, seed=8)
-  key = jax.random.key(9)
-  new, _ = jax.jit(gj.make_unrolled_step(gan, unroll_steps=1))(state, real, key)
+def _unrolled_by_hand(gan, state, real, lr):
+  """The unroll of `make_unrolled_step(gan, unroll_steps=1)` with SGD(lr) for D, fixed
+  latents and no dropout (no key matters): `(g_params -> (theta_D^1, fake), logits)`."""
+  z, rng = gan.latents(None, real.shape[0]), jax.random.key(0)
 
-  # No key matters (fixed latents, no dropout): the generator's gradient is that of
-  # its loss against the critic after one differentiable critic update.
-  z, rng = gan.latents(None, 8), jax.random.key(0)
-  g_rng = real_rng = fake_rng = rng
+  def logits(d_params, x):
+    out, _ = gan.discriminator.apply(d_params, state.d_collections, x, rng=rng, train=True)
+    return gj.DiscriminatorOutput(*out)
 
-  def d_loss(d_params, fake):
-    r, cols = gan.discriminator.apply(d_params, state.d_collections, real, rng=real_rng, train=True)
-    f, _ = gan.discriminator.apply(d_params, cols, fake, rng=fake_rng, train=True)
-    return gan.game.discriminator_loss(gj.DiscriminatorOutput(*r), gj.DiscriminatorOutput(*f))
+  def unrolled(g_params):
+    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=rng, train=True)
+    d_loss = lambda d: gan.game.discriminator_loss(logits(d, real), logits(d, fake))
+    grads = jax.grad(d_loss)(state.d_params)
+    return jax.tree.map(lambda p, g: p - lr * g, state.d_params, grads), fake
 
-  def surrogate(g_params):
-    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=g_rng, train=True)
-    grads = jax.grad(d_loss)(state.d_params, fake)
-    unrolled = jax.tree.map(lambda p, g: p - lr * g, state.d_params, grads)
-    f, _ = gan.discriminator.apply(unrolled, state.d_collections, fake, rng=fake_rng, train=True)
-    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
-
-  g_grads = jax.grad(surrogate)(state.g_params)
-  assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads), rtol=1e-4, atol=1e-6)
-
-  # The unrolled gradient is not the plain one: the unroll carries information.
-  def plain(g_params):
-    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=g_rng, train=True)
-    f, _ = gan.discriminator.apply(state.d_params, state.d_collections, fake, rng=fake_rng, train=True)
-    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
-
-  assert optax.tree.norm(jax.tree.map(jnp.subtract, jax.grad(plain)(state.g_params), g_grads)) > 1e-4
+  return unrolled, logits
 
 
-@pytest.mark.parametrize("game", ["minimax", "wasserstein"])
-def test_unrolled_zero_sum_generator_minimises_the_value_after_the_unroll(game):
-  # Metz et al.'s f_K (eq. 10): minus D's loss against theta_D^K, the data term too.
+@pytest.mark.parametrize("game", ["non_saturating", "least_squares", "minimax", "wasserstein"])
+def test_unrolled_generator_gradient_goes_through_the_discriminator_update(game):
+  # A zero-sum game's generator minimises Metz et al.'s f_K (eq. 10): minus D's loss
+  # against theta_D^K, its data term too; any other game's its own loss against it.
   lr = 0.5
   gan = make_gan(game=gj.games.GAMES[game](), g_opt=optax.sgd(1.0), d_opt=optax.sgd(lr),
                  latent_sampler=fixed_latents)
-  assert gan.game.zero_sum
+  assert gan.game.zero_sum == (game in ("minimax", "wasserstein"))
   state = gj.init_state(gan, jax.random.key(0), real_batch(8))
   real = real_batch(8, seed=8)
   new, metrics = jax.jit(gj.make_unrolled_step(gan, unroll_steps=1))(state, real,
                                                                      jax.random.key(9))
-  z, rng = gan.latents(None, 8), jax.random.key(0)
+  unrolled, logits = _unrolled_by_hand(gan, state, real, lr)
 
-  def d_loss(d_params, fake):
-    r, _ = gan.discriminator.apply(d_params, state.d_collections, real, rng=rng, train=True)
-    f, _ = gan.discriminator.apply(d_params, state.d_collections, fake, rng=rng, train=True)
-    return gan.game.discriminator_loss(gj.DiscriminatorOutput(*r), gj.DiscriminatorOutput(*f))
-
-  def unrolled(g_params):
-    fake, _ = gan.generator.apply(g_params, state.g_collections, z, rng=rng, train=True)
-    grads = jax.grad(d_loss)(state.d_params, fake)
-    return jax.tree.map(lambda p, g: p - lr * g, state.d_params, grads), fake
+  def fakes_only(g_params):  # The generator's own loss against theta_D^1.
+    d_params, fake = unrolled(g_params)
+    return gan.game.generator_loss(None, logits(d_params, fake))
 
   def value(g_params):  # f(theta_G, theta_D^1) = -L_D(theta_D^1).
-    return -d_loss(*unrolled(g_params))
-
-  def fakes_only(g_params):  # The generator's loss alone, as for a non-zero-sum game.
     d_params, fake = unrolled(g_params)
-    f, _ = gan.discriminator.apply(d_params, state.d_collections, fake, rng=rng, train=True)
-    return gan.game.generator_loss(None, gj.DiscriminatorOutput(*f))
+    return -gan.game.discriminator_loss(logits(d_params, real), logits(d_params, fake))
 
-  g_grads = jax.grad(value)(state.g_params)
+  surrogate = value if gan.game.zero_sum else fakes_only
+  g_grads = jax.grad(surrogate)(state.g_params)
   assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads),
                      rtol=1e-4, atol=1e-6)
-  np.testing.assert_allclose(metrics["g_loss"], value(state.g_params), rtol=1e-5)
-  # The data term moves with theta_D^1: leaving it out changes the gradient.
-  assert optax.tree.norm(jax.tree.map(jnp.subtract, jax.grad(fakes_only)(state.g_params),
-                                      g_grads)) > 1e-4
+  np.testing.assert_allclose(metrics["g_loss"], surrogate(state.g_params), rtol=1e-5)
+
+  def plain(g_params):  # Against the current D: the unroll carries information.
+    fake, _ = gan.generator.apply(g_params, state.g_collections, gan.latents(None, 8),
+                                  rng=jax.random.key(0), train=True)
+    return gan.game.generator_loss(None, logits(state.d_params, fake))
+
+  differs = lambda f: optax.tree.norm(jax.tree.map(jnp.subtract, jax.grad(f)(state.g_params),
+                                                   g_grads))
+  assert differs(plain) > 1e-4
+  if gan.game.zero_sum:  # The data term moves with theta_D^1: leaving it out changes it.
+    assert differs(fakes_only) > 1e-4
+
+
+def test_only_the_minimax_and_wasserstein_games_are_zero_sum():
+  zero_sum = {name for name, game in gj.games.GAMES.items() if game().zero_sum}
+  assert zero_sum == {"minimax", "wasserstein"}
+  assert not gj.games.feature_matching(gj.games.minimax()).zero_sum
 
 
 def test_wgan_step_with_clipping_keeps_critic_in_the_box():
