@@ -331,9 +331,9 @@ def make_unrolled_step(
   the paper's f_K (eq. 10), minus the discriminator's game loss against
   theta_D^K, data term included: theta_D^K depends on the generator, so its
   score of the data does too (the logged g_loss is that value). In other games it
-  is the generator's own loss against theta_D^K. The discriminator takes its ordinary update(s) from the
-  same state, as in eq. (11) of the paper (the two updates are computed from the
-  same parameters).
+  is the generator's own loss against theta_D^K. The discriminator takes its
+  ordinary update(s) from the same state, as in eq. (11) of the paper (the two
+  updates are computed from the same parameters).
 
   The gradient goes through the discriminator optimizer's own update, so that
   optimizer must be differentiable everywhere: for Adam, `optax.adam(...,
