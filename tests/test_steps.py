@@ -305,6 +305,27 @@ def test_unrolled_generator_gradient_goes_through_the_discriminator_update(game)
     assert differs(fakes_only) > 1e-4
 
 
+def test_unrolled_generator_looks_ahead_on_the_last_real_minibatch():
+  # With d_steps = 2 the step's batch holds two minibatches; the unroll (and f_K's data
+  # term) sees the last, the one the ordinary discriminator updates end on.
+  lr = 0.5
+  gan = make_gan(game=gj.games.minimax(), g_opt=optax.sgd(1.0), d_opt=optax.sgd(lr),
+                 latent_sampler=fixed_latents)
+  state = gj.init_state(gan, jax.random.key(0), real_batch(8))
+  batch = real_batch(16, seed=8)
+  new, _ = jax.jit(gj.make_unrolled_step(gan, unroll_steps=1, d_steps=2))(state, batch,
+                                                                          jax.random.key(9))
+  unrolled, logits = _unrolled_by_hand(gan, state, batch[8:], lr)
+
+  def value(g_params):
+    d_params, fake = unrolled(g_params)
+    return -gan.game.discriminator_loss(logits(d_params, batch[8:]), logits(d_params, fake))
+
+  g_grads = jax.grad(value)(state.g_params)
+  assert_trees_close(new.g_params, jax.tree.map(jnp.subtract, state.g_params, g_grads),
+                     rtol=1e-4, atol=1e-6)
+
+
 def test_only_the_minimax_and_wasserstein_games_are_zero_sum():
   zero_sum = {name for name, game in gj.games.GAMES.items() if game().zero_sum}
   assert zero_sum == {"minimax", "wasserstein"}
