@@ -94,10 +94,10 @@ training images (the first 11,349, `--config.data.split='train[:11349]'`, seed 0
 (3 seeds 206.3 +- 1.9, the lowest 204.6): the set's size begins to matter from about
 400,000 steps (the runs' own evaluations, same seed: half the set 4.5 nats ahead of all
 of it over 100k-200k, 1.6 behind over 400k-500k); trained on, half the set reads 203.6,
-206.3, 204.8 and 205.8 at 600,000-750,000, level near 205, while all of it climbs on
+206.3, 204.8, 205.8 and 206.4 at 600,000-800,000, level near 205, while all of it climbs
 (210.5 at 650,000, 214.2 at 800,000; 3 seeds 210.5-213.9 at 650,000). The
 discriminator's r_v on half of them 0.64 at 200,000, 0.71 at 330,000 and 0.77 at
-500,000 (0.77-0.79 over 600,000-750,000), on all of them 0.75 and 0.74
+500,000 (0.77-0.79 over 600,000-800,000), on all of them 0.75 and 0.74
 for seeds 1 and 2 at 1,000,000: it learns its images on either set. The authors' update
 with the bias at zero (`--config.update_rule=simultaneous --config.d_optimizer.lr=0.05`):
 166.0, 182.0, 191.3 and 194.3 at 100,000, 200,000, 300,000 and 330,000 (r_v 0.40, 0.50
