@@ -148,12 +148,17 @@ def load_idx(directory: os.PathLike | str, split: str = "train") -> tuple[np.nda
   if len(images) != len(labels):
     raise DataError(f"{image_path.name} has {len(images)} images but {label_path.name} has "
                     f"{len(labels)} labels; use files from the same release")
-  total = len(images)
-  images, labels = images[part], labels[part]
-  if not len(images):
-    raise DataError(f"split {split!r} selects none of the {total} images of "
-                    f"{image_path.name}; give a slice within them")
+  images, labels = _take(images, labels, part, split, image_path.name)
   return images[..., None], labels.astype(np.int64)
+
+
+def _take(images, labels, part: slice, split: str, source: str):
+  """`images[part]` and `labels[part]` (None stays None); none selected: a DataError."""
+  total, images = len(images), images[part]
+  if not len(images):
+    raise DataError(f"split {split!r} selects none of the {total} images of {source}; give a "
+                    "slice within them")
+  return images, None if labels is None else labels[part]
 
 
 def load_npz(
@@ -224,12 +229,8 @@ def load_npz(
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
       raise DataError(f"{path}[{labels_key!r}] is {labels.dtype} {labels.shape}; store integer "
                       f"labels of shape [{len(images)}]")
-    labels = labels.astype(np.int64)[part]
-  total, images = len(images), images[part]
-  if not len(images):
-    raise DataError(f"split {split!r} selects none of the {total} images of {path.name}; give "
-                    "a slice within them")
-  return images, labels
+    labels = labels.astype(np.int64)
+  return _take(images, labels, part, split, path.name)
 
 
 def _first_line(error: Exception) -> str:
